@@ -1,0 +1,91 @@
+"""The one error hierarchy of syncd.
+
+Every failure a user can meet is a :class:`SyncdError` with a ``message`` (what went wrong, naming
+the file, key or library concerned) and an optional ``hint`` (what to do about it). The CLI's
+single error boundary (:func:`syncd.cli.main`) turns these into text on stderr and an exit code;
+nothing else in syncd prints errors or calls ``sys.exit``.
+
+This module is pure (no I/O) so the core may raise these too.
+
+Exit codes, used by every command:
+
+* ``0`` everything went in (or there was nothing to do),
+* ``1`` the run finished but some records or files had problems,
+* ``2`` unusable input, usage, configuration or a fatal error (nothing or not all was done),
+* ``130`` interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_FATAL = 2
+EXIT_INTERRUPTED = 130
+
+
+class SyncdError(Exception):
+    """Base class: a failure with a message for the user and a hint on how to fix it."""
+
+    exit_code: int = EXIT_FATAL
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(SyncdError):
+    """The command line was wrong (unknown option, missing argument, bad value)."""
+
+
+class ConfigError(SyncdError):
+    """The configuration is invalid. ``problems`` lists every problem found, one per line."""
+
+    def __init__(
+        self, message: str, hint: str | None = None, problems: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message, hint)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        if not self.problems:
+            return self.message
+        return self.message + "".join(f"\n  - {p}" for p in self.problems)
+
+
+class InputError(SyncdError):
+    """A whole input file is unusable (missing, unreadable, not MEDLINE at all)."""
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, source: str = "", line: int | None = None
+    ) -> None:
+        super().__init__(message, hint)
+        self.source = source
+        self.line = line
+
+
+class StateError(SyncdError):
+    """The state database is unusable (corrupt, from a newer syncd, locked for too long)."""
+
+
+class RemoteError(SyncdError):
+    """The Zotero server refused or failed a request.
+
+    ``transient`` is true for failures worth retrying later (rate limits, 5xx, network errors);
+    false for ones that need the user (invalid key, no write access, missing library).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        status: int | None = None,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.transient = transient

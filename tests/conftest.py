@@ -1,0 +1,30 @@
+"""Shared test set-up: hypothesis profiles and paths to reference data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+EXAMPLES = ROOT / "examples"
+
+# dev: quick local runs; ci: more examples, no deadline (CI machines are shared and noisy);
+# deterministic: reproduce a failure exactly.
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile(
+    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("deterministic", max_examples=200, deadline=None, derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the calling test with the reason when it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data {path} is absent (../shared is not next to this checkout)")
+    return path
