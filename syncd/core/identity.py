@@ -1,0 +1,178 @@
+"""Identifiers: normalising PMIDs, DOIs and PMCIDs, and the fingerprint fallback.
+
+Dedup compares identifiers, never raw strings, so both sides (a MEDLINE record and an item
+already in the Zotero library) go through the same functions here:
+
+* :func:`normalize_pmid`  ``"PMID: 0012345 "`` → ``"12345"``
+* :func:`normalize_doi`   ``"https://doi.org/10.1000/ABC."`` → ``"10.1000/abc"``
+* :func:`normalize_pmcid` ``"pmc38908"`` / ``"NLM: PMC38908"`` → ``"PMC38908"``
+* :func:`fingerprint`     title/year/first-author key for records with neither PMID nor DOI.
+
+:func:`record_identifiers` and :func:`item_identifiers` extract :class:`Identifiers` from a
+MEDLINE record and from Zotero item JSON (native ``PMID``/``PMCID``/``DOI`` fields where the
+schema has them, and ``PMID: n`` / ``PMCID: ...`` / ``DOI: ...`` lines in Extra, as Zotero's own
+importers write them).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from syncd.core.records import MedlineRecord
+
+_DIGITS = re.compile(r"\d+")
+_DOI_PREFIX = re.compile(
+    r"^(?:(?:https?://)?(?:dx\.)?doi\.org/|doi\s*:\s*|info:doi/|urn:doi:)", re.IGNORECASE
+)
+_DOI_SHAPE = re.compile(r"^10\.\d{4,9}/\S+$")
+_PMCID = re.compile(r"\bPMC\s*(\d+)\b", re.IGNORECASE)
+_EXTRA_LINE = re.compile(r"^\s*(PMID|PMCID|DOI)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_YEAR = re.compile(r"\b(1[5-9]\d\d|2\d\d\d)\b")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Identifiers:
+    """The normalised identifiers of one article; any of them may be missing."""
+
+    pmid: str | None = None
+    doi: str | None = None
+    pmcid: str | None = None
+    fingerprint: str | None = None
+
+    def keys(self) -> tuple[str, ...]:
+        """Dedup keys, strongest first, each prefixed with its kind (``pmid:123``)."""
+        out = []
+        if self.pmid:
+            out.append(f"pmid:{self.pmid}")
+        if self.doi:
+            out.append(f"doi:{self.doi}")
+        if self.pmcid:
+            out.append(f"pmcid:{self.pmcid}")
+        return tuple(out)
+
+
+def normalize_pmid(value: str | None) -> str | None:
+    """The PMID as plain digits without leading zeros, or None when there is none.
+
+    PMIDs are positive integers; a string of zeros (seen in test records) is no PMID.
+    """
+    if not value:
+        return None
+    m = _DIGITS.search(value)
+    if not m:
+        return None
+    digits = m.group(0).lstrip("0")
+    return digits or None
+
+
+def normalize_doi(value: str | None) -> str | None:
+    """The DOI in lower case without resolver prefix, ``[doi]`` suffix or trailing punctuation.
+
+    DOIs are case-insensitive (the DOI handbook), so lower case is the canonical comparison
+    form. A closing parenthesis is kept when it balances one inside the DOI, as in
+    ``10.1016/S0140-6736(20)30183-5``.
+    """
+    if not value:
+        return None
+    doi = value.strip()
+    if doi.endswith("[doi]"):
+        doi = doi[: -len("[doi]")].strip()
+    doi = _DOI_PREFIX.sub("", doi).strip()
+    doi = doi.replace("%2F", "/").replace("%2f", "/")
+    while (doi and doi[-1] in ".,;:'\"]>}") or (
+        doi.endswith(")") and doi.count("(") < doi.count(")")
+    ):
+        doi = doi[:-1]
+    doi = doi.lower()
+    return doi if _DOI_SHAPE.match(doi) else None
+
+
+def normalize_pmcid(value: str | None) -> str | None:
+    """``PMC`` followed by the digits, or None. Accepts bare digits too."""
+    if not value:
+        return None
+    m = _PMCID.search(value)
+    if m:
+        return f"PMC{int(m.group(1))}"
+    stripped = value.strip()
+    if stripped.isdigit() and int(stripped) > 0:
+        return f"PMC{int(stripped)}"
+    return None
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NON_ALNUM.sub(" ", plain).strip()
+
+
+def fingerprint(title: str | None, date: str | None, first_author: str | None) -> str | None:
+    """A title/year/first-author key for articles with neither PMID nor DOI, or None.
+
+    Case, accents, punctuation and spacing do not matter; a missing year or author stays
+    empty rather than guessed, so two records match only on what both have.
+    """
+    if not title or not _fold(title):
+        return None
+    year_match = _YEAR.search(date or "")
+    year = year_match.group(1) if year_match else ""
+    author = _fold(first_author or "").split(" ")[0] if first_author else ""
+    return f"{_fold(title)}|{year}|{author}"
+
+
+def _first_doi_in(values: list[str]) -> str | None:
+    for v in values:
+        if v.rstrip().endswith("[doi]"):
+            doi = normalize_doi(v)
+            if doi:
+                return doi
+    return None
+
+
+def record_identifiers(record: MedlineRecord) -> Identifiers:
+    """Identifiers of a MEDLINE record: PMID; DOI from AID or LID ``[doi]``; PMCID from PMC or
+    ``OID - NLM: PMC...``; the fingerprint from TI (or BTI), DP and the first author."""
+    pmid = normalize_pmid(record.get("PMID"))
+    doi = _first_doi_in(record.getall("AID")) or _first_doi_in(record.getall("LID"))
+    pmcid = normalize_pmcid(record.get("PMC"))
+    if pmcid is None:
+        for oid in record.getall("OID"):
+            if "PMC" in oid.upper():
+                pmcid = normalize_pmcid(oid)
+                break
+    last_name: str | None = None
+    if fau := record.get("FAU"):
+        last_name = fau.split(",")[0]
+    elif au := record.get("AU"):
+        # NLM form "Walker JE": the last word is the initials.
+        parts = au.split(",")[0].rsplit(" ", 1)
+        last_name = parts[0] if len(parts) == 2 and parts[1].isupper() else au
+    else:
+        last_name = record.get("CN")
+    fp = fingerprint(record.get("TI") or record.get("BTI"), record.get("DP"), last_name)
+    return Identifiers(pmid=pmid, doi=doi, pmcid=pmcid, fingerprint=fp)
+
+
+def item_identifiers(data: Mapping[str, Any]) -> Identifiers:
+    """Identifiers of a Zotero item's ``data``: native fields first, then Extra lines."""
+    extra = str(data.get("extra") or "")
+    from_extra: dict[str, str] = {}
+    for m in _EXTRA_LINE.finditer(extra):
+        from_extra.setdefault(m.group(1).upper(), m.group(2))
+    pmid = normalize_pmid(str(data.get("PMID") or "")) or normalize_pmid(from_extra.get("PMID"))
+    doi = normalize_doi(str(data.get("DOI") or "")) or normalize_doi(from_extra.get("DOI"))
+    pmcid = normalize_pmcid(str(data.get("PMCID") or "")) or normalize_pmcid(
+        from_extra.get("PMCID")
+    )
+    first_author = None
+    creators = data.get("creators") or []
+    if creators:
+        c = creators[0]
+        first_author = c.get("lastName") or c.get("name")
+    fp = fingerprint(data.get("title") or data.get("bookTitle"), data.get("date"), first_author)
+    return Identifiers(pmid=pmid, doi=doi, pmcid=pmcid, fingerprint=fp)
