@@ -1,6 +1,7 @@
 """The ``syncd`` command line: argument parsing and the one error boundary.
 
-Each sub-command lives in ``syncd/commands/<name>.py`` and provides ``HELP`` (one line),
+Each sub-command lives in ``syncd/commands/<name>.py`` (found there by name; a module named
+``import_.py`` serves ``syncd import``: a trailing underscore is dropped) and provides ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Command modules keep heavy imports (pyzotero,
 watchdog, the sandbox server) inside ``run`` so that ``syncd --help`` stays fast.
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -19,8 +21,9 @@ from types import ModuleType
 from syncd import __version__
 from syncd.errors import EXIT_FATAL, EXIT_INTERRUPTED, SyncdError, UsageError
 
-# Order here is the order in `syncd --help`.
-_COMMANDS: tuple[str, ...] = ()
+# Commands are found by module name in syncd/commands/; this is their order in `syncd --help`
+# (a command not listed here comes after these, alphabetically).
+_ORDER: tuple[str, ...] = ("import", "run", "status", "convert", "doctor", "demo", "sandbox")
 
 logger = logging.getLogger("syncd")
 
@@ -33,8 +36,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, hint=f"see '{self.prog} --help'")
 
 
+def _command_names() -> list[str]:
+    import syncd.commands
+
+    found = [m.name for m in pkgutil.iter_modules(syncd.commands.__path__) if not m.ispkg]
+    found = [name.rstrip("_") for name in found if not name.startswith("_")]
+    return sorted(found, key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n))
+
+
 def _load(name: str) -> ModuleType:
-    return importlib.import_module(f"syncd.commands.{name.replace('-', '_')}")
+    try:
+        return importlib.import_module(f"syncd.commands.{name}")
+    except ModuleNotFoundError:
+        # `import` is a keyword, so its module is `import_`.
+        return importlib.import_module(f"syncd.commands.{name}_")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in _COMMANDS:
+    for name in _command_names():
         module = _load(name)
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(p)
