@@ -2,8 +2,9 @@
 
 Each sub-command lives in ``syncd/commands/<name>.py`` (found there by name; a module named
 ``import_.py`` serves ``syncd import``: a trailing underscore is dropped) and provides ``HELP``
-(one line), ``add_arguments(parser)`` and ``run(args) -> int``. Command modules keep heavy imports (pyzotero,
-watchdog, the sandbox server) inside ``run`` so that ``syncd --help`` stays fast.
+(one line), ``add_arguments(parser)`` and ``run(args) -> int``. Command modules keep heavy
+imports (pyzotero, watchdog, the sandbox server) inside ``run`` so that ``syncd --help`` stays
+fast.
 
 :func:`main` is the only place where errors become exit codes (see :mod:`syncd.errors`).
 """
