@@ -26,7 +26,8 @@ from __future__ import annotations
 import codecs
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 from syncd.core.records import MedlineRecord, Problem
 from syncd.errors import InputError
@@ -151,9 +152,10 @@ _AFFILIATION = re.compile(
 
 # A field line: a tag of 2-4 capitals or digits, optional padding, "-". The split consumes the
 # newline before it and the blanks after the "-", so the pieces between are the raw values.
-_FIELD_SPLIT = re.compile(r"\n([A-Z0-9]{2,4})[ \t]*-[ \t]*")
+_FIELD_SPLIT = re.compile(r"\n(\n)?([A-Z0-9]{2,4})[ \t]*-[ \t]*")
 # A line break plus the next line's indentation: a continuation becomes " " + line.lstrip().
 _CONTINUATION = re.compile(r"\n[^\S\n]*")
+_EXTRA_INDENT = re.compile(r"\n      \s")
 # A candidate field start inside a line whose breaks were lost: " TAG - " or " TAGG- ".
 _CANDIDATE = re.compile(
     r"(?<=\s)(" + "|".join(sorted(KNOWN_TAGS, key=lambda t: (-len(t), t))) + r")( *)-(?= |$)"
@@ -371,7 +373,7 @@ def _parse_text(
         if state.strict and not state.known and consumed > _PREAMBLE_LIMIT:
             # A long first record (or one without blank lines) is fine if it has known tags.
             start = "".join(held)[:_PREAMBLE_LIMIT] + piece[:_PREAMBLE_LIMIT]
-            if any(m.group(1) in KNOWN_TAGS for m in _FIELD_SPLIT.finditer("\n" + start)):
+            if any(m.group(2) in KNOWN_TAGS for m in _FIELD_SPLIT.finditer("\n" + start)):
                 state.known = True
             else:
                 _not_medline(state.source, "no MEDLINE field line in its first megabyte")
@@ -407,72 +409,93 @@ def _chunk(text: str, line0: int, state: _State) -> Iterator[MedlineRecord | Pro
     """Records of ``text``: whole lines starting at line ``line0``, ending with a newline."""
     parts = _FIELD_SPLIT.split("\n" + text)
     pre = parts[0]
-    tags = parts[1::2]
-    values = parts[2::2]
+    blanks = parts[1::3]  # "\n" where a blank line comes just before the field, else None
+    tags = parts[2::3]
+    values = parts[3::3]
     if pre.strip():
         yield _junk(state.source, line0, pre[1:], before_first=state.records == 0)
-    # The newline before each field line is consumed by the split, so field i starts on line
-    # first + i + (newlines inside the values before i).
-    first = line0 + pre.count("\n")
-    # Only values holding a newline need work: wrapped fields, and the last field of a record
-    # (its value ends with the blank line's newline, plus any junk between records).
-    ends: list[tuple[int, int, list[tuple[int, int]]]] = []  # (end, first line, breaks)
-    junk: dict[int, tuple[int, str]] = {}  # record number -> (line, text) of junk after it
-    start = 0
-    record_line = first
-    breaks: list[tuple[int, int]] = []
-    offset = 0  # newlines inside the values so far
-    for i in [i for i, v in enumerate(values) if "\n" in v]:
+    n = len(tags)
+    # Record starts: after a blank line, found in C by list.index on the blank markers.
+    starts: set[int] = {0}
+    k = -1
+    try:
+        while True:
+            k = blanks.index("\n", k + 1)
+            starts.add(k)
+    except ValueError:
+        pass
+    # Values holding a newline: wrapped fields, extra blank lines, junk between records.
+    newlines: dict[int, int] = {}  # field -> newlines inside its raw value
+    junk: dict[int, tuple[int, str]] = {}  # field -> (offset, text) of junk after it
+    # (and values ending in a blank, or empty: rare; "" is in any string, so empty ones come
+    # along, harmlessly).
+    special = [i for i, v in enumerate(values) if "\n" in v or v[-1:] in " \t"]
+    for i in special:
         value = values[i]
+        if "\n" not in value:
+            values[i] = value.strip()
+            continue
+        newlines[i] = value.count("\n")
         head, sep, tail = value.partition("\n\n")
-        if not sep and value.endswith("\n"):
-            head = value[:-1]
-            sep = "\n"
-        if "\n" in head:
-            values[i] = _join_continuations(head)
-            breaks.append((i - start, head.count("\n")))
-        else:
-            values[i] = head
+        head = head.rstrip("\n")
+        values[i] = _join_continuations(head) if "\n" in head else head.strip()
         if sep:
-            ends.append((i + 1, record_line, breaks))
+            starts.add(i + 1)
             if tail.strip():
-                junk[len(ends) - 1] = (first + i + offset + head.count("\n") + 2, tail)
-            start = i + 1
-            breaks = []
-            record_line = first + start + offset + value.count("\n")
-        offset += value.count("\n")
-    if start < len(tags):
-        ends.append((len(tags), record_line, breaks))
-    _strip_values(values)
-    start = 0
-    for n, (end, line, brk) in enumerate(ends):
-        yield from _records(tags[start:end], values[start:end], line, brk, state)
-        start = end
-        if n in junk:
-            yield _junk(state.source, *junk[n], before_first=False)
-
-
-def _strip_values(values: list[str]) -> None:
-    """Strip, in place, values that end in blanks (single-line values ending in spaces; rare,
-    so one probe over the chunk decides whether a pass over every value is needed)."""
-    probe = "\x00".join(values)
-    if " \x00" in probe or "\t\x00" in probe or "\xa0" in probe or probe.endswith((" ", "\t")):
+                junk[i] = (head.count("\n") + 2, tail)
+    if "\xa0" in text:
+        # A value may end in a no-break space, which Zotero trims too.
         values[:] = [v.strip() for v in values]
+    # Field i is on line first + i + (blank lines up to i) + (newlines in values before i).
+    first = line0 + pre.count("\n")
+    bounds = sorted(b for b in starts if b < n)
+    extra = 0  # blank lines and value newlines before the current record
+    s = 0  # next index into special
+    for r, a in enumerate(bounds):
+        b = bounds[r + 1] if r + 1 < len(bounds) else n
+        if blanks[a]:
+            extra += 1
+        line = first + a + extra
+        breaks = []
+        while s < len(special) and special[s] < b:
+            i = special[s]
+            if i in newlines:
+                breaks.append((i - a, newlines[i]))
+                extra += newlines[i]
+            s += 1
+        lines = partial(_lines, b - a, line, breaks)
+        yield from _records(tags[a:b], values[a:b], line, lines, state)
+        if b - 1 in junk:
+            offset, tail = junk[b - 1]
+            yield _junk(state.source, line + (b - 1 - a) + _before(breaks, b - 1 - a) + offset, tail, False)
+
+
+def _before(breaks: list[tuple[int, int]], i: int) -> int:
+    """Newlines inside the values of the fields before field ``i`` of a record."""
+    return sum(c for j, c in breaks if j < i)
 
 
 def _join_continuations(raw: str) -> str:
-    first, _, _rest = raw.partition("\n")
-    return (first.strip() + _CONTINUATION.sub(" ", raw[len(first) :])).strip()
+    """Zotero's value of a field whose raw text (after ``TAG - ``) spans several lines."""
+    first, _, rest = raw.partition("\n")
+    rest = "\n" + rest
+    # PubMed indents by exactly 6 spaces: a plain replace does it, unless a line is indented
+    # otherwise (then the regular expression strips each line's own indentation).
+    joined = rest.replace("\n      ", " ")
+    if "\n" in joined or _EXTRA_INDENT.search(rest):
+        joined = _CONTINUATION.sub(" ", rest)
+    return (first.strip() + joined).strip()
 
 
 def _junk(source: str, line: int, text: str, before_first: bool) -> Problem:
+    line += len(text) - len(text.lstrip("\n"))
     text = text.strip("\n")
     count = text.count("\n") + 1
     first = text.split("\n", 1)[0].strip()
     where = "before the first record" if before_first else "between records"
     return Problem(
         source,
-        line + len(text) - len(text.lstrip("\n")),
+        line,
         f"skipped {count} line{'s' if count > 1 else ''} {where} that "
         f"{'are' if count > 1 else 'is'} not MEDLINE fields (starting {first[:60]!r})",
         "warning",
@@ -483,31 +506,30 @@ def _records(
     tags: list[str],
     values: list[str],
     line: int,
-    breaks: list[tuple[int, int]],
+    lines: Callable[[], list[int]],
     state: _State,
 ) -> Iterator[MedlineRecord | Problem]:
-    """The records in one blank-line-delimited block of fields."""
+    """The records in one blank-line-delimited block of fields, starting on ``line``; ``lines``
+    works out each field's line if needed."""
     if not state.known and not KNOWN_TAGS.isdisjoint(tags):
         state.known = True
     recovered = False
     if len(tags) < 10 or not (values[0].isdigit() if tags[0] == "PMID" else True):
         recovered = _unflatten(tags, values)
-        if recovered:
-            breaks = []
     if "PMID" in tags[1:]:
         # A PMID- line after other fields starts a new record even without a blank line.
         cuts = [i for i, t in enumerate(tags) if t == "PMID" and i > 0]
-        lines = _lines(len(tags), line, breaks) if not recovered else [line] * len(tags)
+        known = lines() if not recovered else [line] * len(tags)
         bounds = [0, *cuts, len(tags)]
         for a, b in itertools.pairwise(bounds):
-            yield from _one(tags[a:b], values[a:b], lines[a], lines[a:b], recovered, state)
+            yield from _one(tags[a:b], values[a:b], known[a], known[a:b], recovered, state)
         return
     if recovered:
         yield from _one(tags, values, line, [line] * len(tags), True, state)
         return
     if "PMID" in tags or "TI" in tags or "BTI" in tags:
         state.records += 1
-        yield MedlineRecord.from_columns(tags, values, state.source, line, breaks=breaks)
+        yield MedlineRecord.from_columns(tags, values, state.source, line, lines)
     else:
         yield _no_id(state.source, line, tags)
 

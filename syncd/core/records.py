@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Literal, NamedTuple
@@ -30,12 +30,11 @@ class MedlineRecord:
     reader is fast. ``MedlineRecord(fields, source, line)`` works as for a dataclass.
     """
 
-    __slots__ = ("_breaks", "_fields", "_index", "_lines", "_tags", "_values", "line", "source")
+    __slots__ = ("_fields", "_index", "_lines", "_tags", "_values", "line", "source")
 
     _tags: list[str]
     _values: list[str]
-    _lines: list[int] | None
-    _breaks: list[tuple[int, int]] | None
+    _lines: list[int] | Callable[[], list[int]] | None
     _fields: tuple[Field, ...] | None
     _index: dict[str, list[str]] | None
     source: str
@@ -55,13 +54,17 @@ class MedlineRecord:
         object.__setattr__(self, "_fields", fields)
 
     def _set(
-        self, tags: list[str], values: list[str], lines: list[int] | None, source: str, line: int
+        self,
+        tags: list[str],
+        values: list[str],
+        lines: list[int] | Callable[[], list[int]] | None,
+        source: str,
+        line: int,
     ) -> None:
         setter = object.__setattr__
         setter(self, "_tags", tags)
         setter(self, "_values", values)
         setter(self, "_lines", lines)
-        setter(self, "_breaks", None)
         setter(self, "_fields", None)
         setter(self, "_index", None)
         setter(self, "source", source)
@@ -74,38 +77,26 @@ class MedlineRecord:
         values: list[str],
         source: str,
         line: int,
-        lines: list[int] | None = None,
-        breaks: list[tuple[int, int]] | None = None,
+        lines: list[int] | Callable[[], list[int]] | None = None,
     ) -> MedlineRecord:
         """A record from parallel lists of tags and values (taken over, not copied).
 
-        Each field's line is given by ``lines``, or else worked out when first needed from
-        ``breaks``: the fields are on consecutive lines from ``line`` on, except that field
-        ``i`` of each ``(i, n)`` pair spans ``n`` extra (continuation) lines. With neither,
-        every field is on ``line`` (records recovered from a single line).
+        ``lines`` gives each field's line, or is a function that works them out when first
+        needed (the reader passes one: most records are never asked). Without it every field
+        is on ``line`` (records recovered from a single line).
         """
-        if len(tags) != len(values) or (lines is not None and len(lines) != len(tags)):
+        if len(tags) != len(values) or (isinstance(lines, list) and len(lines) != len(tags)):
             raise ValueError("tags, values and lines must have the same length")
         rec = cls.__new__(cls)
         rec._set(tags, values, lines, source, line)
-        if lines is None and breaks is not None:
-            object.__setattr__(rec, "_breaks", breaks)
         return rec
 
     def _field_lines(self) -> list[int]:
-        if self._lines is None:
-            if self._breaks is None:
-                lines = [self.line] * len(self._tags)
-            else:
-                extra = dict(self._breaks)
-                lines = []
-                current = self.line
-                for i in range(len(self._tags)):
-                    lines.append(current)
-                    current += 1 + extra.get(i, 0)
+        lines = self._lines
+        if not isinstance(lines, list):
+            lines = [self.line] * len(self._tags) if lines is None else lines()
             object.__setattr__(self, "_lines", lines)
-        assert self._lines is not None
-        return self._lines
+        return lines
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"MedlineRecord is immutable (cannot set {name!r})")

@@ -212,3 +212,13 @@ def test_fast_reader_agrees_on_odd_line_mixtures(lines: list[str]) -> None:
     flattened_or_junk = any(isinstance(o, Problem) and "line breaks" in o.message for o in out)
     if not flattened_or_junk:
         assert got == want
+
+
+def test_junk_after_several_blank_lines_has_its_own_line() -> None:
+    out = list(parse(["PMID- 1\nTI  - t\n      u\n\n\n\njunk\n\nPMID- 2\nTI  - v\n"], "j"))
+    assert [(type(o).__name__, o.line) for o in out] == [
+        ("MedlineRecord", 1),
+        ("Problem", 7),
+        ("MedlineRecord", 9),
+    ]
+    assert out[2].line_of("TI") == 10  # type: ignore[union-attr]
