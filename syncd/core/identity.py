@@ -125,17 +125,37 @@ def fingerprint(title: str | None, date: str | None, first_author: str | None) -
     return f"{_fold(title)}|{year}|{author}"
 
 
+def doi_of(value: str) -> str | None:
+    """The DOI in one AID/LID value, with its case kept, or None.
+
+    Takes ``10.1000/ABC [doi]`` (PubMed) and resolver links such as
+    ``http://dx.doi.org/10.1186/s40468-019-0086-7`` (ERIC puts those in AID); the other
+    identifiers these fields carry (``[pii]``, ``[bookaccession]``, catalogue links) are not
+    DOIs. The result is what :func:`normalize_doi` accepts, before lower-casing.
+    """
+    text = value.strip()
+    if text.endswith("[doi]"):
+        text = text[: -len("[doi]")]
+    elif not _DOI_PREFIX.match(text):
+        return None
+    if normalize_doi(text) is None:
+        return None
+    text = _DOI_PREFIX.sub("", text.strip()).strip()
+    while text and text[-1] in ".,;:'\"]>}":
+        text = text[:-1]
+    return text or None
+
+
 def _first_doi_in(values: list[str]) -> str | None:
     for v in values:
-        if v.rstrip().endswith("[doi]"):
-            doi = normalize_doi(v)
-            if doi:
-                return doi
+        if (doi := doi_of(v)) is not None:
+            return normalize_doi(doi)
     return None
 
 
 def record_identifiers(record: MedlineRecord) -> Identifiers:
-    """Identifiers of a MEDLINE record: PMID; DOI from AID or LID ``[doi]``; PMCID from PMC or
+    """Identifiers of a MEDLINE record: PMID; DOI from AID, else LID (``[doi]`` or a DOI link,
+    see :func:`doi_of`); PMCID from PMC or
     ``OID - NLM: PMC...``; the fingerprint from TI (or BTI), DP and the first author."""
     pmid = normalize_pmid(record.get("PMID"))
     doi = _first_doi_in(record.getall("AID")) or _first_doi_in(record.getall("LID"))

@@ -7,7 +7,8 @@ for example, whether to title-case a title by checking that the language starts 
 The table covers the languages that occur in MEDLINE (NLM's list of language codes, in the
 bibliographic form NLM uses: ``fre``, ``ger``, ``chi``, ``dut``...; the terminology forms
 ``fra``, ``deu``, ``zho``, ``nld``... are accepted too). A code not in the table is kept as it
-is, so nothing is lost.
+is, so nothing is lost. Some producers (ERIC) write the language's English name, which is
+mapped too.
 """
 
 from __future__ import annotations
@@ -36,7 +37,19 @@ ISO639_1: Final[dict[str, str]] = {
 }  # fmt: skip
 
 
+# Some producers (ERIC) write the English name of the language instead of a code.
+_NAMES: Final[dict[str, str]] = {
+    "english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
+    "portuguese": "pt", "dutch": "nl", "russian": "ru", "chinese": "zh", "japanese": "ja",
+    "korean": "ko", "arabic": "ar", "turkish": "tr", "polish": "pl", "swedish": "sv",
+    "norwegian": "no", "danish": "da", "finnish": "fi", "greek": "el", "hebrew": "he",
+    "czech": "cs", "hungarian": "hu", "persian": "fa", "ukrainian": "uk", "vietnamese": "vi",
+}  # fmt: skip
+
+
 def to_iso639_1(code: str) -> str:
-    """``eng`` → ``en``; a code the table does not know comes back unchanged (but trimmed)."""
+    """``eng`` (or ``English``) → ``en``; a value the tables do not know comes back
+    unchanged (but trimmed)."""
     key = code.strip()
-    return ISO639_1.get(key.lower(), key)
+    lower = key.lower()
+    return ISO639_1.get(lower) or _NAMES.get(lower) or key

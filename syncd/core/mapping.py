@@ -44,7 +44,7 @@ from syncd.core.cleaning import (
     expand_pages_zotero,
     name_suffix,
 )
-from syncd.core.identity import normalize_pmcid, normalize_pmid
+from syncd.core.identity import doi_of, normalize_pmcid, normalize_pmid
 from syncd.core.languages import to_iso639_1
 from syncd.core.records import MedlineRecord, Problem
 from syncd.core.schema import BASE_FIELDS, valid_creator_types, valid_fields
@@ -127,7 +127,7 @@ def to_zotero_item(
 
 
 def _warn(record: MedlineRecord, tag: str, message: str) -> Problem:
-    where = f"PMID {pmid}: " if (pmid := record.get("PMID")) else ""
+    where = f"PMID {pmid}: " if (pmid := normalize_pmid(record.get("PMID"))) else ""
     return Problem(record.source, record.line_of(tag), where + message, "warning")
 
 
@@ -417,8 +417,6 @@ _ABBREVIATIONS: Final = frozenset(
 )
 _INITIALISM: Final = re.compile(r"(?:\w\.)+\w$")  # U.S, e.g, i.e (the final "." is cut)
 _NOT_AVAILABLE: Final = "[Not Available]."
-_DOI_URL: Final = re.compile(r"^(?:https?://)?(?:dx\.)?doi\.org/(10\.\S+)$", re.IGNORECASE)
-_DOI_PREFIX: Final = re.compile(r"^(?:doi:\s*)", re.IGNORECASE)
 _ARTICLE_NUMBER: Final = re.compile(r"^[A-Za-z]?\d{1,9}$")
 _DEP: Final = re.compile(r"^(\d{4})(\d\d)(\d\d)$", re.ASCII)
 _AU_TAIL: Final = re.compile(r"^(.+) (\S{1,4})$")
@@ -459,17 +457,6 @@ def mesh_tags(heading: str, policy: MeshPolicy) -> list[str]:
     if policy is MeshPolicy.MAJOR:
         return [descriptor] if major else []
     return [descriptor] + [f"{descriptor}/{q.lstrip('*').strip()}" for q in qualifiers]
-
-
-def _doi_from(value: str) -> str | None:
-    """The DOI in an AID/LID value (``10.1/x [doi]``, or an ERIC ``https://doi.org/...`` link),
-    with its case kept (DOIs are case-insensitive; publishers' case reads better)."""
-    if value.endswith("[doi]"):
-        doi = _DOI_PREFIX.sub("", value[:-5].strip())
-        return doi or None
-    if m := _DOI_URL.match(value):
-        return m.group(1)
-    return None
 
 
 def _person(value: str, role: str) -> dict[str, str] | None:
@@ -552,16 +539,13 @@ def _map_enhanced(
     ti, bti, tt = get("TI"), get("BTI"), get("TT")
     if ti == _NOT_AVAILABLE and tt:
         ti = tt
-    if item_type == "book":
-        title = bti or ti
-    else:
-        title = ti or bti
-        if item_type == "bookSection" and bti:
-            f_["bookTitle"] = collapse(bti)
+    title = (bti or ti) if item_type == "book" else (ti or bti)
     if title:
         f_["title"] = clean_title(title)
         if tt and title.startswith("["):
             extra.append(f"Original Title: {clean_title(tt)}")
+    if item_type == "bookSection" and bti:
+        f_["bookTitle"] = bti
 
     # -- container, publisher
     jt, ta, pb = get("JT"), get("TA"), get("PB")
@@ -608,7 +592,7 @@ def _map_enhanced(
     doi = None
     for tag in ("AID", "LID"):
         for v in many.get(tag, ()):
-            if doi := _doi_from(v):
+            if doi := doi_of(v):
                 break
         if doi:
             break
@@ -627,7 +611,9 @@ def _map_enhanced(
     if isbns:
         f_["ISBN"] = " ".join(dict.fromkeys(isbns))
     pmid = normalize_pmid(get("PMID"))
-    pmcid = normalize_pmcid(get("PMC"))
+    pmcid = normalize_pmcid(get("PMC")) or next(
+        (normalize_pmcid(o) for o in many.get("OID", ()) if "PMC" in o.upper()), None
+    )
 
     # -- language, texts, links
     if la := many.get("LA"):
@@ -668,14 +654,15 @@ def _map_enhanced(
     if eric_number:
         ids.append(f"ERIC Number: {eric_number}")
     if ids or extra:
-        f_["extra"] = "\n".join(ids + extra)
+        f_["extra"] = "\n".join(collapse(line) for line in ids + extra)
 
     item: dict[str, Any] = {"itemType": item_type}
     renames = BASE_FIELDS.get(item_type, {})
     for key, value in f_.items():
         key = renames.get(key, key)
         if key in allowed:
-            value = collapse(value)
+            # Extra keeps its lines; every other field is one line of text.
+            value = value.strip() if key == "extra" else collapse(value)
             if value:
                 item[key] = value
 
