@@ -13,6 +13,7 @@ the patterns below use ``[0-9]`` and the ``re.ASCII`` flag.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final, NamedTuple
 
 # --- whitespace -----------------------------------------------------------------------------
@@ -23,7 +24,9 @@ def collapse(text: str) -> str:
 
     This is Zotero's ``trimInternal``; the common case (nothing to collapse) costs one scan.
     """
-    if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\xa0" in text:
+    # isprintable() is False for every whitespace character but the ASCII space (and for
+    # control and format characters, which the slow path merely leaves in place).
+    if "  " in text or not text.isprintable():
         return " ".join(text.split())
     return text.strip()
 
@@ -65,6 +68,36 @@ def clean_author(value: str, use_comma: bool, *, unicode_initials: bool = False)
     capitals as initials (``É`` gets no period); ``unicode_initials=True`` treats every
     upper-case letter as one (the enhanced profile).
     """
+    if (
+        use_comma
+        and value.count(",") == 1
+        and "." not in value
+        and "  " not in value
+        and value.isprintable()  # no tabs, NBSP or other whitespace but " "
+        and "،" not in value
+    ):
+        # Most MEDLINE full names ("Last, First M") have nothing for the general path below
+        # to clean: one comma then a space, given names of letters and single spaces.
+        last, sep, first = value.partition(", ")
+        if (
+            sep
+            and last
+            and last[0] not in _EDGE_JUNK
+            and first.replace(" ", "").isalpha()
+            and (unicode_initials or first.isascii())  # then isupper() is "an initial"
+        ):
+            if len(first) < 4 and first.isupper() and " " not in first:
+                if len(first) == 1 or last.upper() != last:
+                    return Name(" ".join([f"{c}." for c in first]), last)
+                return Name(first, last)
+            if " " in first:
+                parts = first.split(" ")
+                first = " ".join([f"{t}." if len(t) == 1 and t.isupper() else t for t in parts])
+            return Name(first, last)
+    return _clean_author(value, use_comma, unicode_initials)
+
+
+def _clean_author(value: str, use_comma: bool, unicode_initials: bool) -> Name:
     author = value.strip(_EDGE_JUNK)
     author = _FIRST_SPACE_RUN.sub(" ", author, count=1)
     first = ""
@@ -119,16 +152,24 @@ _DASHES: Final = re.compile(r"[\u002d\u00ad\u2010-\u2015\u2043\u2212]+")
 _ISSN: Final = re.compile(r"\b(?:[0-9]\s*){7}[0-9X]\b", re.ASCII)
 _ISBN: Final = re.compile(r"\b(?:97[89]\s*(?:[0-9]\s*){9}[0-9]|(?:[0-9]\s*){9}[0-9X])\b", re.ASCII)
 _SPACE: Final = re.compile(r"\s+")
+_PLAIN_ISSN: Final = re.compile(r"([0-9]{4})-([0-9]{3}[0-9X])(?![0-9A-Za-z])", re.ASCII)
 
 
+def _issn_check(digits: str) -> str:
+    total = sum(int(d) * (8 - i) for i, d in enumerate(digits[:7]))
+    check = (11 - total % 11) % 11
+    return "X" if check == 10 else str(check)
+
+
+@lru_cache(maxsize=4096)  # an export repeats the same few hundred journals' ISSNs
 def clean_issn(value: str) -> str | None:
     """The first ISSN in ``value`` whose check digit is right, as ``NNNN-NNNN``; else None."""
+    if (m := _PLAIN_ISSN.match(value)) and _issn_check(m.group(1) + m.group(2)) == m.group(2)[3]:
+        return m.group(0)[:9]  # "1738-1088 (Print)": the usual MEDLINE form
     text = _DASHES.sub("", value.upper())
     for m in _ISSN.finditer(text):
         digits = _SPACE.sub("", m.group(0))
-        total = sum(int(d) * (8 - i) for i, d in enumerate(digits[:7]))
-        check = (11 - total % 11) % 11
-        if digits[7] == ("X" if check == 10 else str(check)):
+        if digits[7] == _issn_check(digits):
             return f"{digits[:4]}-{digits[4:]}"
     return None
 

@@ -46,7 +46,7 @@ from syncd.core.cleaning import (
 )
 from syncd.core.identity import doi_of, normalize_pmcid, normalize_pmid
 from syncd.core.languages import to_iso639_1
-from syncd.core.records import MedlineRecord, Problem
+from syncd.core.records import Field, MedlineRecord, Problem
 from syncd.core.schema import BASE_FIELDS, valid_creator_types, valid_fields
 
 __all__ = [
@@ -340,8 +340,8 @@ def _extra_ids_to_fields(fields: dict[str, str]) -> None:
 # The enhanced profile
 # --------------------------------------------------------------------------------------------
 
-# What each tag is for the single pass: a scalar (first occurrence kept), a list, a person.
-_SCALAR: Final = frozenset(
+# The tags the enhanced profile reads; the single pass over a record's fields groups these.
+_WANTED: Final = frozenset(
     [
         "PMID",
         "TI",
@@ -362,17 +362,30 @@ _SCALAR: Final = frozenset(
         "SO",
         "PMC",
         "OWN",
+        "MH",
+        "OT",
+        "KW",
+        "AID",
+        "LID",
+        "IS",
+        "ISSN",
+        "ISBN",
+        "PT",
+        "LA",
+        "OID",
+        "FAU",
+        "AU",
+        "CN",
+        "FED",
+        "ED",
     ]
 )
-_LISTED: Final = frozenset(
-    ["MH", "OT", "KW", "AID", "LID", "IS", "ISSN", "ISBN", "PT", "LA", "OID"]
-)
-_PEOPLE: Final = frozenset(["FAU", "AU", "CN", "FED", "ED"])
-_KIND: Final = {
-    **{t: 0 for t in _SCALAR},
-    **{t: 1 for t in _LISTED},
-    **{t: 2 for t in _PEOPLE},
-}
+_NO_FIELDS: Final[list[Field]] = []
+
+
+def _line(field: Field) -> int:
+    return field.line
+
 
 # Publication types, strongest first: a record typed "Journal Article" and "Preprint" is a
 # preprint whatever the order of its PT lines.
@@ -467,10 +480,14 @@ def _person(value: str, role: str) -> dict[str, str] | None:
     first, last = clean_author(value, True, unicode_initials=True)
     if not last:
         return {"creatorType": role, "name": first} if first else None
-    if suffix := name_suffix(value):
+    if value.count(",") > 1 and (suffix := name_suffix(value)):
         # citeproc reads a suffix after a comma in the given name ("John, Jr").
         first = f"{first}, {suffix}" if first else suffix
     return {"creatorType": role, "firstName": first, "lastName": last}
+
+
+def _is_et_al(value: str) -> bool:
+    return value.strip().rstrip(".").lower() == "et al"
 
 
 def _person_from_short(value: str, role: str) -> dict[str, str] | None:
@@ -488,30 +505,26 @@ def _person_from_short(value: str, role: str) -> dict[str, str] | None:
 def _map_enhanced(
     record: MedlineRecord, options: MappingOptions, problems: list[Problem]
 ) -> dict[str, Any]:
-    one: dict[str, str] = {}
-    many: dict[str, list[str]] = {}
-    people: list[tuple[str, str]] = []
-    kinds = _KIND
+    by: dict[str, list[Field]] = {}
+    wanted = _WANTED
     for f in record.fields:
         tag = f[0]
-        kind = kinds.get(tag)
-        if kind is None:
-            continue
-        if kind == 0:
-            if tag not in one:
-                one[tag] = f[1]
-        elif kind == 1:
-            if tag in many:
-                many[tag].append(f[1])
+        if tag in wanted:
+            if tag in by:
+                by[tag].append(f)
             else:
-                many[tag] = [f[1]]
-        else:
-            people.append((tag, f[1]))
+                by[tag] = [f]
 
-    get = one.get
-    pts = many.get("PT", ())
+    def get(tag: str) -> str | None:  # the first value of a tag
+        found = by.get(tag)
+        return found[0][1] if found else None
+
+    def many(tag: str) -> list[str]:
+        return [f[1] for f in by.get(tag, _NO_FIELDS)]
+
+    pts = many("PT")
     is_eric = get("OWN") == "ERIC"
-    eric_number = next((o for o in many.get("OID", ()) if _ERIC_NUMBER.search(o)), None)
+    eric_number = next((o for o in many("OID") if _ERIC_NUMBER.search(o)), None)
 
     # -- item type
     item_type = "journalArticle"
@@ -577,7 +590,7 @@ def _map_enhanced(
     else:
         # Without PG, an e-only article's number is in LID "... [pii]" (e.g. "e0123456");
         # a publisher PII such as "S1080-6032(22)00139-9" is not a page and is left out.
-        for lid in many.get("LID", ()):
+        for lid in many("LID"):
             if lid.endswith("[pii]") and _ARTICLE_NUMBER.match(pii := lid[:-5].strip()):
                 f_["pages"] = pii
                 break
@@ -591,33 +604,34 @@ def _map_enhanced(
     # -- identifiers
     doi = None
     for tag in ("AID", "LID"):
-        for v in many.get(tag, ()):
+        for v in many(tag):
             if doi := doi_of(v):
                 break
         if doi:
             break
     issns: list[str] = []
-    for v in [*many.get("IS", ()), *many.get("ISSN", ())]:
-        if issn := clean_issn(_E_ISSN_PREFIX.sub("", v, count=1)):
+    isbn_values = many("ISBN")
+    for v in many("IS") + many("ISSN"):
+        if issn := clean_issn(_E_ISSN_PREFIX.sub("", v, count=1) if "ISSN-" in v else v):
             if issn not in issns:
                 issns.append(issn)
         elif isbn := clean_isbn(v):
-            many.setdefault("ISBN", []).append(isbn)
+            isbn_values.append(isbn)
         elif v.strip() not in ("", "EISSN-", "ISSN-"):
             problems.append(_warn(record, "IS", f"IS {v!r} is not a valid ISSN; left out"))
     if issns:
         f_["ISSN"] = " ".join(issns)
-    isbns = [i for v in many.get("ISBN", ()) if (i := clean_isbn(v.replace("ISBN-", "", 1)))]
+    isbns = [i for v in isbn_values if (i := clean_isbn(v.replace("ISBN-", "", 1)))]
     if isbns:
         f_["ISBN"] = " ".join(dict.fromkeys(isbns))
     pmid = normalize_pmid(get("PMID"))
     pmcid = normalize_pmcid(get("PMC")) or next(
-        (normalize_pmcid(o) for o in many.get("OID", ()) if "PMC" in o.upper()), None
+        (normalize_pmcid(o) for o in many("OID") if "PMC" in o.upper()), None
     )
 
     # -- language, texts, links
-    if la := many.get("LA"):
-        f_["language"] = to_iso639_1(la[0])
+    if la := get("LA"):
+        f_["language"] = to_iso639_1(la)
     if ab := get("AB"):
         f_["abstractNote"] = ab
     if ci := get("CI"):
@@ -627,7 +641,7 @@ def _map_enhanced(
         f_["libraryCatalog"] = "PubMed"
     elif is_eric:
         f_["libraryCatalog"] = "ERIC"
-        for lid in many.get("LID", ()):
+        for lid in many("LID"):
             if lid.startswith("http"):
                 f_["url"] = lid
                 break
@@ -657,9 +671,10 @@ def _map_enhanced(
         f_["extra"] = "\n".join(collapse(line) for line in ids + extra)
 
     item: dict[str, Any] = {"itemType": item_type}
-    renames = BASE_FIELDS.get(item_type, {})
+    renames = BASE_FIELDS.get(item_type)
     for key, value in f_.items():
-        key = renames.get(key, key)
+        if renames:
+            key = renames.get(key, key)
         if key in allowed:
             # Extra keeps its lines; every other field is one line of text.
             value = value.strip() if key == "extra" else collapse(value)
@@ -667,43 +682,49 @@ def _map_enhanced(
                 item[key] = value
 
     # -- creators: authors (FAU, or AU when there is no FAU; CN in place), then editors
-    has_fau = any(t == "FAU" for t, _ in people)
-    has_fed = any(t == "FED" for t, _ in people)
-    authors: list[dict[str, str]] = []
-    editors: list[dict[str, str]] = []
-    for tag, value in people:
-        creator = None
-        if tag == "FAU":
-            creator = _person(value, "author")
-        elif tag == "CN":
-            name = collapse(value)
-            creator = {"creatorType": "author", "name": name} if name else None
-        elif tag == "AU":
-            if not has_fau and value.strip().rstrip(".").lower() != "et al":
-                creator = _person_from_short(value, "author")
-        elif tag == "FED":
-            creator = _person(value, "editor")
-        elif not has_fed:  # ED
-            creator = _person_from_short(value, "editor")
-        if creator is not None:
-            (editors if creator["creatorType"] == "editor" else authors).append(creator)
+    creators: list[dict[str, str]] = []
+    cn = by.get("CN")
+    for full, short, role in (("FAU", "AU", "author"), ("FED", "ED", "editor")):
+        names = by.get(full) or [f for f in by.get(short, _NO_FIELDS) if not _is_et_al(f[1])]
+        if role == "author" and cn:
+            names = sorted(names + cn, key=_line)
+        for tag, value, _ in names:
+            if tag == full:
+                creator = _person(value, role)
+            elif tag == "CN":
+                name = collapse(value)
+                creator = {"creatorType": role, "name": name} if name else None
+            else:
+                creator = _person_from_short(value, role)
+            if creator is not None:
+                creators.append(creator)
     roles = valid_creator_types(item_type, schema)
-    item["creators"] = [_fit_creator_type(c, roles) for c in authors + editors]
+    item["creators"] = [
+        c if c["creatorType"] in roles else _fit_creator_type(c, roles) for c in creators
+    ]
 
     # -- tags: from the record automatic (type 1) unless told otherwise, config tags manual
     auto = 1 if options.automatic_tags else 0
     found: dict[str, int] = {}
-    if options.mesh is not MeshPolicy.NONE:
-        for heading in many.get("MH", ()):
-            for t in mesh_tags(heading, options.mesh):
+    mesh = options.mesh
+    if mesh is MeshPolicy.DESCRIPTOR:
+        for f in by.get("MH", _NO_FIELDS):  # the common case, kept cheap
+            descriptor = f[1].partition("/")[0].lstrip("*")
+            if "  " in descriptor or not descriptor.isprintable():
+                descriptor = collapse(descriptor)
+            found.setdefault(descriptor, auto)
+    elif mesh is not MeshPolicy.NONE:
+        for heading in many("MH"):
+            for t in mesh_tags(heading, mesh):
                 found.setdefault(t, auto)
     if options.keywords:
-        for kw in many.get("OT", []) + many.get("KW", []):
+        for kw in many("OT") + many("KW"):
             if kw := collapse(kw):
                 found.setdefault(kw, auto)
     for t in options.extra_tags:
         if t := collapse(t):
             found[t] = 0
+    found.pop("", None)
     item["tags"] = [{"tag": t, "type": kind} for t, kind in found.items()]
     item["collections"] = []
     item["relations"] = {}
