@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -42,6 +43,7 @@ from syncd.core.cleaning import (
     collapse,
     expand_pages,
     expand_pages_zotero,
+    has_odd_spaces,
     name_suffix,
 )
 from syncd.core.identity import doi_of, normalize_pmcid, normalize_pmid
@@ -96,6 +98,8 @@ DEFAULT_OPTIONS: Final = MappingOptions()
 # and tags of 255 characters.
 _MAX_FIELD_BYTES: Final = 65535
 _MAX_NAME: Final = 255
+# Fields that can be long enough to matter (any field over 16,383 characters is checked).
+_LONG_FIELDS: Final = ("abstractNote", "title", "rights", "extra", "publicationTitle", "bookTitle")
 
 PUBMED_URL: Final = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 
@@ -199,11 +203,11 @@ def _map_zotero(
             tags.append(value)
         elif tag == "FAU" or tag == "FED":
             name = clean_author(value, "," in value)
-            creators.append(_two_field(name.first, name.last, _ROLE[tag]))
+            creators.append(_two_field(name[0], name[1], _ROLE[tag]))
         elif tag == "AU" or tag == "ED":
             value = _AU_INITIALS.sub(r", \1", value, count=1)
             name = clean_author(value, "," in value)
-            backup.append(_two_field(name.first, name.last, _ROLE[tag]))
+            backup.append(_two_field(name[0], name[1], _ROLE[tag]))
         elif tag == "PT":
             if value in _ZOTERO_TYPES:
                 item_type = _ZOTERO_TYPES[value]
@@ -340,46 +344,18 @@ def _extra_ids_to_fields(fields: dict[str, str]) -> None:
 # The enhanced profile
 # --------------------------------------------------------------------------------------------
 
-# The tags the enhanced profile reads; the single pass over a record's fields groups these.
-_WANTED: Final = frozenset(
-    [
-        "PMID",
-        "TI",
-        "BTI",
-        "TT",
-        "JT",
-        "TA",
-        "DP",
-        "DEP",
-        "VI",
-        "IP",
-        "PG",
-        "AB",
-        "CI",
-        "PL",
-        "PB",
-        "EN",
-        "SO",
-        "PMC",
-        "OWN",
-        "MH",
-        "OT",
-        "KW",
-        "AID",
-        "LID",
-        "IS",
-        "ISSN",
-        "ISBN",
-        "PT",
-        "LA",
-        "OID",
-        "FAU",
-        "AU",
-        "CN",
-        "FED",
-        "ED",
-    ]
-)
+# What the single pass over a record's fields keeps: 0 = the first value of a scalar tag,
+# 1 = every value of a repeatable tag, 2 = every field (with its line) of a name tag.
+_KIND: Final = {
+    **dict.fromkeys(
+        ("PMID", "TI", "BTI", "TT", "JT", "TA", "DP", "DEP", "VI", "IP", "PG", "AB", "CI", "PL",
+         "PB", "EN", "SO", "PMC", "OWN", "LA"),
+        0,
+    ),
+    **dict.fromkeys(("MH", "OT", "KW", "AID", "LID", "IS", "ISSN", "ISBN", "PT", "OID"), 1),
+    **dict.fromkeys(("FAU", "AU", "CN", "FED", "ED"), 2),
+}  # fmt: skip
+_NO_VALUES: Final[tuple[str, ...]] = ()
 _NO_FIELDS: Final[list[Field]] = []
 
 
@@ -486,6 +462,14 @@ def _person(value: str, role: str) -> dict[str, str] | None:
     return {"creatorType": role, "firstName": first, "lastName": last}
 
 
+def _initials_with_periods(first: str) -> str:
+    tokens = first.split(" ")
+    for i, token in enumerate(tokens):
+        if len(token) == 1 and token.isupper():
+            tokens[i] = token + "."
+    return " ".join(tokens)
+
+
 def _is_et_al(value: str) -> bool:
     return value.strip().rstrip(".").lower() == "et al"
 
@@ -505,92 +489,87 @@ def _person_from_short(value: str, role: str) -> dict[str, str] | None:
 def _map_enhanced(
     record: MedlineRecord, options: MappingOptions, problems: list[Problem]
 ) -> dict[str, Any]:
-    by: dict[str, list[Field]] = {}
-    wanted = _WANTED
+    # One pass over the fields; everything below reads these three (C-level lookups only:
+    # this function runs 10,000 times per export).
+    one: dict[str, str] = {}
+    lists: dict[str, list[str]] = {}
+    names: dict[str, list[Field]] = {}
+    kind_of = _KIND.get
     for f in record.fields:
         tag = f[0]
-        if tag in wanted:
-            if tag in by:
-                by[tag].append(f)
+        kind = kind_of(tag)
+        if kind is None:
+            continue
+        if kind == 0:
+            if tag not in one:
+                one[tag] = f[1]
+        elif kind == 1:
+            if tag in lists:
+                lists[tag].append(f[1])
             else:
-                by[tag] = [f]
-
-    def get(tag: str) -> str | None:  # the first value of a tag
-        found = by.get(tag)
-        return found[0][1] if found else None
-
-    def many(tag: str) -> list[str]:
-        return [f[1] for f in by.get(tag, _NO_FIELDS)]
-
-    pts = many("PT")
-    is_eric = get("OWN") == "ERIC"
-    eric_number = next((o for o in many("OID") if _ERIC_NUMBER.search(o)), None)
+                lists[tag] = [f[1]]
+        elif tag in names:
+            names[tag].append(f)
+        else:
+            names[tag] = [f]
+    get = one.get
 
     # -- item type
+    pts = lists.get("PT", _NO_VALUES)
+    is_eric = get("OWN") == "ERIC"
+    eric_number = None
+    if "OID" in lists:
+        eric_number = next((o for o in lists["OID"] if _ERIC_NUMBER.search(o)), None)
     item_type = "journalArticle"
-    for pt, mapped in _ENHANCED_TYPES:
-        if pt in pts:
-            item_type = mapped
-            break
-    else:
-        if any("Dissertation" in pt for pt in pts):
-            item_type = "thesis"
-        elif (
-            is_eric
-            and any("Report" in pt for pt in pts)
-            and not (eric_number or "").startswith("EJ")
-        ):
-            item_type = "report"
-    for pt in pts:
-        if pt in _NOTICE_TYPES:
-            problems.append(_warn(record, "PT", _NOTICE_TYPES[pt]))
+    if pts and pts != ["Journal Article"]:
+        item_type = _enhanced_type(pts, is_eric, eric_number)
+        for pt in pts:
+            if pt in _NOTICE_TYPES:
+                problems.append(_warn(record, "PT", _NOTICE_TYPES[pt]))
+    schema: Literal[33, 41] = 41 if options.native_ids else 33
+    allowed = valid_fields(item_type, schema)
 
     f_: dict[str, str] = {}  # fields, by their generic names; filtered by schema below
     extra: list[str] = []
 
     # -- titles
     ti, bti, tt = get("TI"), get("BTI"), get("TT")
-    if ti == _NOT_AVAILABLE and tt:
+    if tt and ti == _NOT_AVAILABLE:
         ti = tt
     title = (bti or ti) if item_type == "book" else (ti or bti)
     if title:
         f_["title"] = clean_title(title)
         if tt and title.startswith("["):
             extra.append(f"Original Title: {clean_title(tt)}")
-    if item_type == "bookSection" and bti:
+    if bti and item_type == "bookSection":
         f_["bookTitle"] = bti
 
     # -- container, publisher
-    jt, ta, pb = get("JT"), get("TA"), get("PB")
+    jt, ta = get("JT"), get("TA")
     if item_type == "journalArticle":
         if jt:
             f_["publicationTitle"] = jt
         if ta:
             f_["journalAbbreviation"] = ta
-    elif item_type == "preprint":
-        if ta or jt:
-            f_["publisher"] = ta or jt or ""  # the repository, "bioRxiv"
-    elif item_type == "thesis":
-        if (so := get("SO")) and (m := _UNIVERSITY.search(so)):
-            f_["publisher"] = m.group(1)  # the university
-        if jt:
-            f_["archive"] = jt  # ERIC: "ProQuest LLC"
-    elif pb or jt:
-        f_["publisher"] = pb or jt or ""  # books, reports: ERIC puts the publisher in JT
-    if item_type != "journalArticle" and (pl := get("PL")):
-        # For journals PL is the journal's country ("United States"), not a place to cite.
-        f_["place"] = pl
+    else:
+        _container(item_type, jt, ta, get("PB"), get("SO"), f_)
+        if pl := get("PL"):
+            # Not for journals: there PL is the journal's country, not a place to cite.
+            f_["place"] = pl
 
     # -- where in the container
-    for tag, key in (("VI", "volume"), ("IP", "issue"), ("EN", "edition")):
-        if v := get(tag):
-            f_[key] = v
+    if v := get("VI"):
+        f_["volume"] = v
+    if v := get("IP"):
+        f_["issue"] = v
+    if v := get("EN"):
+        f_["edition"] = v
     if pg := get("PG"):
-        f_["pages"] = expand_pages(collapse(pg))
-    else:
+        f_["pages"] = expand_pages(pg) if "-" in pg else pg
+    elif "LID" in lists:
         # Without PG, an e-only article's number is in LID "... [pii]" (e.g. "e0123456");
         # a publisher PII such as "S1080-6032(22)00139-9" is not a page and is left out.
-        for lid in many("LID"):
+        for lid in lists["LID"]:
             if lid.endswith("[pii]") and _ARTICLE_NUMBER.match(pii := lid[:-5].strip()):
                 f_["pages"] = pii
                 break
@@ -604,30 +583,17 @@ def _map_enhanced(
     # -- identifiers
     doi = None
     for tag in ("AID", "LID"):
-        for v in many(tag):
-            if doi := doi_of(v):
+        for v in lists.get(tag, _NO_VALUES):
+            if "doi" in v and (doi := doi_of(v)):
                 break
         if doi:
             break
-    issns: list[str] = []
-    isbn_values = many("ISBN")
-    for v in many("IS") + many("ISSN"):
-        if issn := clean_issn(_E_ISSN_PREFIX.sub("", v, count=1) if "ISSN-" in v else v):
-            if issn not in issns:
-                issns.append(issn)
-        elif isbn := clean_isbn(v):
-            isbn_values.append(isbn)
-        elif v.strip() not in ("", "EISSN-", "ISSN-"):
-            problems.append(_warn(record, "IS", f"IS {v!r} is not a valid ISSN; left out"))
-    if issns:
-        f_["ISSN"] = " ".join(issns)
-    isbns = [i for v in isbn_values if (i := clean_isbn(v.replace("ISBN-", "", 1)))]
-    if isbns:
-        f_["ISBN"] = " ".join(dict.fromkeys(isbns))
+    if "IS" in lists or "ISSN" in lists or "ISBN" in lists:
+        _issns_isbns(record, lists, f_, problems)
     pmid = normalize_pmid(get("PMID"))
-    pmcid = normalize_pmcid(get("PMC")) or next(
-        (normalize_pmcid(o) for o in many("OID") if "PMC" in o.upper()), None
-    )
+    pmcid = normalize_pmcid(get("PMC"))
+    if pmcid is None and "OID" in lists:
+        pmcid = next((normalize_pmcid(o) for o in lists["OID"] if "PMC" in o.upper()), None)
 
     # -- language, texts, links
     if la := get("LA"):
@@ -636,19 +602,17 @@ def _map_enhanced(
         f_["abstractNote"] = ab
     if ci := get("CI"):
         f_["rights"] = ci
-    if pmid and not is_eric:
-        f_["url"] = PUBMED_URL.format(pmid)
-        f_["libraryCatalog"] = "PubMed"
-    elif is_eric:
+    if is_eric:
         f_["libraryCatalog"] = "ERIC"
-        for lid in many("LID"):
+        for lid in lists.get("LID", _NO_VALUES):
             if lid.startswith("http"):
                 f_["url"] = lid
                 break
+    elif pmid:
+        f_["url"] = PUBMED_URL.format(pmid)
+        f_["libraryCatalog"] = "PubMed"
 
-    # -- what the target schema can hold; the rest of the identifiers go to Extra
-    schema: Literal[33, 41] = 41 if options.native_ids else 33
-    allowed = valid_fields(item_type, schema)
+    # -- identifiers in fields where the target schema has them, else lines in Extra
     ids: list[str] = []
     if pmid:
         if "PMID" in allowed:
@@ -667,63 +631,46 @@ def _map_enhanced(
             ids.append(f"DOI: {doi}")
     if eric_number:
         ids.append(f"ERIC Number: {eric_number}")
-    if ids or extra:
-        f_["extra"] = "\n".join(collapse(line) for line in ids + extra)
 
+    # -- the item: only fields the type has, each one line of text with single spaces
     item: dict[str, Any] = {"itemType": item_type}
     renames = BASE_FIELDS.get(item_type)
+    # One look at all the values together usually shows there is nothing to collapse.
+    clean = not has_odd_spaces("\x00".join(f_.values()))
     for key, value in f_.items():
         if renames:
             key = renames.get(key, key)
         if key in allowed:
-            # Extra keeps its lines; every other field is one line of text.
-            value = value.strip() if key == "extra" else collapse(value)
+            if not clean:
+                value = collapse(value)
             if value:
                 item[key] = value
+    if ids or extra:
+        item["extra"] = "\n".join([collapse(line) for line in ids + extra])
 
-    # -- creators: authors (FAU, or AU when there is no FAU; CN in place), then editors
-    creators: list[dict[str, str]] = []
-    cn = by.get("CN")
-    for full, short, role in (("FAU", "AU", "author"), ("FED", "ED", "editor")):
-        names = by.get(full) or [f for f in by.get(short, _NO_FIELDS) if not _is_et_al(f[1])]
-        if role == "author" and cn:
-            names = sorted(names + cn, key=_line)
-        for tag, value, _ in names:
-            if tag == full:
-                creator = _person(value, role)
-            elif tag == "CN":
-                name = collapse(value)
-                creator = {"creatorType": role, "name": name} if name else None
-            else:
-                creator = _person_from_short(value, role)
-            if creator is not None:
-                creators.append(creator)
-    roles = valid_creator_types(item_type, schema)
-    item["creators"] = [
-        c if c["creatorType"] in roles else _fit_creator_type(c, roles) for c in creators
-    ]
+    # -- creators
+    item["creators"] = _creators(names, valid_creator_types(item_type, schema)) if names else []
 
     # -- tags: from the record automatic (type 1) unless told otherwise, config tags manual
     auto = 1 if options.automatic_tags else 0
     found: dict[str, int] = {}
     mesh = options.mesh
-    if mesh is MeshPolicy.DESCRIPTOR:
-        for f in by.get("MH", _NO_FIELDS):  # the common case, kept cheap
-            descriptor = f[1].partition("/")[0].lstrip("*")
-            if "  " in descriptor or not descriptor.isprintable():
-                descriptor = collapse(descriptor)
-            found.setdefault(descriptor, auto)
-    elif mesh is not MeshPolicy.NONE:
-        for heading in many("MH"):
-            for t in mesh_tags(heading, mesh):
-                found.setdefault(t, auto)
+    if "MH" in lists and mesh is not MeshPolicy.NONE:
+        if mesh is MeshPolicy.DESCRIPTOR:  # the default, kept cheap
+            for heading in lists["MH"]:
+                found.setdefault(heading.partition("/")[0].lstrip("*"), auto)
+        else:
+            for heading in lists["MH"]:
+                for t in mesh_tags(heading, mesh):
+                    found.setdefault(t, auto)
     if options.keywords:
-        for kw in many("OT") + many("KW"):
-            if kw := collapse(kw):
+        for tag in ("OT", "KW"):
+            for kw in lists.get(tag, _NO_VALUES):
                 found.setdefault(kw, auto)
+    if found and has_odd_spaces("\x00".join(found)):
+        found = {collapse(t): kind for t, kind in found.items()}
     for t in options.extra_tags:
-        if t := collapse(t):
-            found[t] = 0
+        found[collapse(t)] = 0
     found.pop("", None)
     item["tags"] = [{"tag": t, "type": kind} for t, kind in found.items()]
     item["collections"] = []
@@ -731,22 +678,127 @@ def _map_enhanced(
     return item
 
 
+def _enhanced_type(pts: Sequence[str], is_eric: bool, eric_number: str | None) -> str:
+    """The item type the strongest publication type calls for (order of PT lines aside)."""
+    for pt, mapped in _ENHANCED_TYPES:
+        if pt in pts:
+            return mapped
+    if any("Dissertation" in pt for pt in pts):
+        return "thesis"
+    if is_eric and any("Report" in pt for pt in pts) and not (eric_number or "").startswith("EJ"):
+        return "report"  # ERIC: an ED number with a "Reports - ..." type
+    return "journalArticle"
+
+
+def _container(
+    item_type: str,
+    jt: str | None,
+    ta: str | None,
+    pb: str | None,
+    so: str | None,
+    f_: dict[str, str],
+) -> None:
+    """Where a non-journal item was published (generic field names)."""
+    if item_type == "preprint":
+        if ta or jt:
+            f_["publisher"] = ta or jt or ""  # the repository: "bioRxiv"
+    elif item_type == "thesis":
+        if so and (m := _UNIVERSITY.search(so)):
+            f_["publisher"] = m.group(1)  # the university
+        if jt:
+            f_["archive"] = jt  # ERIC: "ProQuest LLC"
+    elif pb or jt:
+        f_["publisher"] = pb or jt or ""  # books, reports: ERIC puts the publisher in JT
+
+
+def _issns_isbns(
+    record: MedlineRecord, lists: dict[str, list[str]], f_: dict[str, str], problems: list[Problem]
+) -> None:
+    """Every valid ISSN once, in order (Zotero's rule); ISBNs from ISBN and IS lines."""
+    issns: list[str] = []
+    isbn_values = list(lists.get("ISBN", _NO_VALUES))
+    for v in lists.get("IS", []) + lists.get("ISSN", []):
+        if issn := clean_issn(_E_ISSN_PREFIX.sub("", v, count=1) if "ISSN-" in v else v):
+            if issn not in issns:
+                issns.append(issn)
+        elif isbn := clean_isbn(v):
+            isbn_values.append(isbn)
+        elif v.strip() not in ("", "EISSN-", "ISSN-"):
+            problems.append(_warn(record, "IS", f"IS {v!r} is not a valid ISSN; left out"))
+    if issns:
+        f_["ISSN"] = " ".join(issns)
+    isbns = [i for v in isbn_values if (i := clean_isbn(v.replace("ISBN-", "", 1)))]
+    if isbns:
+        f_["ISBN"] = " ".join(dict.fromkeys(isbns))
+
+
+def _creators(names: dict[str, list[Field]], roles: frozenset[str]) -> list[dict[str, str]]:
+    """Authors (FAU, or AU when there is no FAU; CN collective names in place), then editors
+    (FED, or ED), each as the API wants it."""
+    creators: list[dict[str, str]] = []
+    for full, short, role in (("FAU", "AU", "author"), ("FED", "ED", "editor")):
+        fields = names.get(full) or [f for f in names.get(short, ()) if not _is_et_al(f[1])]
+        if role == "author" and "CN" in names:
+            fields = sorted(fields + names["CN"], key=_line)
+        for tag, value, _ in fields:
+            if tag == full:
+                # The usual full name, "Kim, Jeongseop" or "Walker, J E": one ", ", given
+                # names of letters and single spaces. The general path gives the same result.
+                last, sep, first = value.partition(", ")
+                letters = first.replace(" ", "")
+                if (
+                    sep
+                    and letters.isalpha()
+                    and "." not in last
+                    and "," not in last
+                    and "  " not in value
+                    and last[:1].isalpha()
+                    and value.isprintable()
+                ):
+                    if " " not in first:
+                        if (
+                            len(first) < 4
+                            and first.isupper()
+                            and (len(first) == 1 or last.upper() != last)
+                        ):
+                            first = ". ".join(first) + "."  # "JA" -> "J. A."
+                    elif len(letters) * 2 - 1 == len(first) and letters.isupper():
+                        first = ". ".join(letters) + "."  # "J E" -> "J. E."
+                    else:
+                        first = _initials_with_periods(first)  # "Douglas L" -> "Douglas L."
+                    creator = {"creatorType": role, "firstName": first, "lastName": last}
+                else:
+                    creator = _person(value, role)
+            elif tag == "CN":
+                name = collapse(value)
+                creator = {"creatorType": role, "name": name} if name else None
+            else:
+                creator = _person_from_short(value, role)
+            if creator is not None:
+                creators.append(creator if role in roles else _fit_creator_type(creator, roles))
+    return creators
+
+
 def _fit_limits(item: dict[str, Any], record: MedlineRecord, problems: list[Problem]) -> None:
     """Cut what the Web API would refuse with 413: field values over 65,535 UTF-8 bytes,
     creator names and tags over 255 characters. Rare (giant abstracts, consortium names), but
     one such record must not fail a whole upload."""
-    for key, value in item.items():
-        if isinstance(value, str) and len(value) > _MAX_FIELD_BYTES // 4:
+    for key in _LONG_FIELDS:
+        value = item.get(key)
+        if value is not None and len(value) > _MAX_FIELD_BYTES // 4:
             data = value.encode()
             if len(data) > _MAX_FIELD_BYTES:
                 item[key] = data[: _MAX_FIELD_BYTES - 3].decode(errors="ignore") + "…"
                 problems.append(_warn(record, "AB", f"{key} cut to the API's 65,535 bytes"))
-    for creator in item["creators"]:
+    creators = item["creators"]
+    if creators and max(len(v) for c in creators for v in c.values()) <= _MAX_NAME:
+        creators = ()  # the usual case: nothing to cut
+    for creator in creators:
         for part in ("name", "firstName", "lastName"):
             if len(creator.get(part, "")) > _MAX_NAME:
                 creator[part] = creator[part][: _MAX_NAME - 1] + "…"
                 problems.append(_warn(record, "CN", "a creator name cut to 255 characters"))
-    long_tags = [t for t in item["tags"] if len(t["tag"]) > _MAX_NAME]
+    long_tags = [t for t in item["tags"] if len(t["tag"]) > _MAX_NAME] if item["tags"] else ()
     if long_tags:
         item["tags"] = [t for t in item["tags"] if len(t["tag"]) <= _MAX_NAME]
         problems.append(

@@ -12,6 +12,8 @@ from syncd.core.identity import item_identifiers, record_identifiers
 from syncd.core.mapping import (
     MappingOptions,
     MeshPolicy,
+    _creators,
+    _person,
     clean_title,
     map_record,
     mesh_tags,
@@ -324,7 +326,9 @@ def assert_valid_for_api(item: dict[str, Any], schema: int) -> None:
     names = [t["tag"] for t in item["tags"]]
     assert len(names) == len(set(names))
     for key in fields:
-        assert isinstance(item[key], str) and item[key] == item[key].strip() and item[key]
+        # The API trims values with PHP's trim(); an empty value would be silently dropped.
+        value = item[key]
+        assert isinstance(value, str) and value == value.strip(" \t\n\r\x0b\x00") and value
 
 
 TAGS = ["PMID", "TI", "BTI", "TT", "AB", "FAU", "AU", "CN", "FED", "ED", "PT", "LA", "IS", "ISSN",
@@ -381,3 +385,15 @@ def test_defaults() -> None:
     assert options.profile == "enhanced" and options.mesh is MeshPolicy.DESCRIPTOR
     assert options.keywords and options.automatic_tags and not options.native_ids
     assert map_record(ARTICLE)[0] == to_zotero_item(ARTICLE)
+
+
+full_names = st.from_regex(
+    r"[A-Za-zÉÖŁ' -]{1,12}, ?[A-Za-zÉéŁ. -]{0,10}(, Jr)?", fullmatch=True
+) | st.text(st.sampled_from(list("AbÉ ,.-\t")), max_size=12)
+
+
+@given(full_names)
+def test_fast_full_name_path_agrees_with_the_general_one(value: str) -> None:
+    fast = _creators({"FAU": [Field("FAU", value, 1)]}, frozenset({"author"}))
+    general = _person(value, "author")
+    assert fast == ([general] if general is not None else [])
