@@ -736,6 +736,7 @@ def _creators(names: dict[str, list[Field]], roles: frozenset[str]) -> list[dict
     """Authors (FAU, or AU when there is no FAU; CN collective names in place), then editors
     (FED, or ED), each as the API wants it."""
     creators: list[dict[str, str]] = []
+    creator: dict[str, str] | None
     for full, short, role in (("FAU", "AU", "author"), ("FED", "ED", "editor")):
         fields = names.get(full) or [f for f in names.get(short, ()) if not _is_et_al(f[1])]
         if role == "author" and "CN" in names:
@@ -792,7 +793,7 @@ def _fit_limits(item: dict[str, Any], record: MedlineRecord, problems: list[Prob
                 problems.append(_warn(record, "AB", f"{key} cut to the API's 65,535 bytes"))
     creators = item["creators"]
     if creators and max(len(v) for c in creators for v in c.values()) <= _MAX_NAME:
-        creators = ()  # the usual case: nothing to cut
+        creators = []  # the usual case: nothing to cut
     for creator in creators:
         for part in ("name", "firstName", "lastName"):
             if len(creator.get(part, "")) > _MAX_NAME:
