@@ -91,6 +91,20 @@ class MappingOptions:
     # because Zotero 7 clients cannot sync items that carry them.
     native_ids: bool = False
 
+    def __post_init__(self) -> None:
+        # Options often come from a config file: accept "descriptor" for MeshPolicy.DESCRIPTOR
+        # and a list of tags, and refuse what cannot be meant.
+        if self.profile not in ("zotero", "enhanced"):
+            raise ValueError(f"unknown mapping profile {self.profile!r} (zotero or enhanced)")
+        if not isinstance(self.mesh, MeshPolicy):
+            try:
+                object.__setattr__(self, "mesh", MeshPolicy(self.mesh))
+            except ValueError:
+                choices = ", ".join(p.value for p in MeshPolicy)
+                raise ValueError(f"unknown MeSH policy {self.mesh!r} ({choices})") from None
+        if not isinstance(self.extra_tags, tuple):
+            object.__setattr__(self, "extra_tags", tuple(self.extra_tags))
+
 
 DEFAULT_OPTIONS: Final = MappingOptions()
 

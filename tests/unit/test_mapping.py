@@ -420,3 +420,12 @@ def test_fingerprint_survives_the_mapping(record: MedlineRecord) -> None:
     # (Not with the zotero profile when the record has a CN: Zotero drops collective names.)
     item = to_zotero_item(record)
     assert item_identifiers(item).fingerprint == record_identifiers(record).fingerprint
+
+
+def test_options_from_config_values() -> None:
+    options = MappingOptions(mesh="major", extra_tags=["a", "b"])  # type: ignore[arg-type]
+    assert options.mesh is MeshPolicy.MAJOR and options.extra_tags == ("a", "b")
+    with pytest.raises(ValueError, match="unknown MeSH policy 'all'"):
+        MappingOptions(mesh="all")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown mapping profile"):
+        MappingOptions(profile="endnote")  # type: ignore[arg-type]
