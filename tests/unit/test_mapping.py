@@ -336,7 +336,8 @@ TAGS = ["PMID", "TI", "BTI", "TT", "AB", "FAU", "AU", "CN", "FED", "ED", "PT", "
         "ISBN", "AID", "LID", "PG", "DP", "DEP", "MH", "OT", "KW", "PMC", "JT", "TA", "PB", "PL",
         "EN", "SO", "OID", "OWN", "VI", "IP", "CI", "AD", "XX"]  # fmt: skip
 PT_VALUES = ["Journal Article", "Book", "Book Chapter", "Preprint", "Technical Report",
-             "Dissertation", "Reports - Research", "Retracted Publication", "Review"]  # fmt: skip
+             "Dissertation", "Reports - Research", "Retracted Publication", "Review",
+             "Legal Case", "Legislation", "Video-Audio Media", "Newspaper Article"]  # fmt: skip
 values = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["10.1000/x [doi]", "e123 [pii]", "0027-8424 (Print)", "Smith, J A", "Ng K",
