@@ -430,3 +430,11 @@ def test_options_from_config_values() -> None:
         MappingOptions(mesh="all")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown mapping profile"):
         MappingOptions(profile="endnote")  # type: ignore[arg-type]
+
+
+def test_zotero_profile_with_native_ids_moves_ids_like_zotero_8() -> None:
+    item = item_of(ARTICLE, profile="zotero", native_ids=True)
+    assert item["PMID"] == "37424412" and item["PMCID"] == "PMC10335903"
+    assert "extra" not in item
+    chapter = rec(("PMID", "3"), ("TI", "C."), ("BTI", "B"), ("PT", "Book Chapter"))
+    assert item_of(chapter, profile="zotero", native_ids=True)["extra"] == "PMID: 3"
