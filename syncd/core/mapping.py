@@ -372,7 +372,6 @@ _KIND: Final = {
     **dict.fromkeys(("FAU", "AU", "CN", "FED", "ED"), 2),
 }  # fmt: skip
 _NO_VALUES: Final[tuple[str, ...]] = ()
-_NO_FIELDS: Final[list[Field]] = []
 
 
 def _line(field: Field) -> int:
