@@ -396,7 +396,7 @@ full_names = st.from_regex(
 
 @given(full_names)
 def test_fast_full_name_path_agrees_with_the_general_one(value: str) -> None:
-    fast = _creators({"FAU": [Field("FAU", value, 1)]}, frozenset({"author"}))
+    fast = _creators(rec(("FAU", value)), {"FAU": [value]}, frozenset({"author"}))
     general = _person(value, "author")
     assert fast == ([general] if general is not None else [])
 
