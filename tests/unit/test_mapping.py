@@ -438,3 +438,31 @@ def test_zotero_profile_with_native_ids_moves_ids_like_zotero_8() -> None:
     assert "extra" not in item
     chapter = rec(("PMID", "3"), ("TI", "C."), ("BTI", "B"), ("PT", "Book Chapter"))
     assert item_of(chapter, profile="zotero", native_ids=True)["extra"] == "PMID: 3"
+
+
+class _ColumnRecord:
+    """A record like the reader's (branch core): fields available through pairs() without
+    building Field tuples. The mapping must not ask for .fields (that costs the time)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs, self.source, self.line = pairs, "cols.nbib", 1
+
+    def pairs(self) -> Any:
+        return iter(self._pairs)
+
+    @property
+    def fields(self) -> Any:
+        raise AssertionError("the mapping built Field tuples")
+
+    def get(self, tag: str) -> str | None:
+        return next((v for t, v in self._pairs if t == tag), None)
+
+    def line_of(self, tag: str) -> int:
+        return 1
+
+
+@pytest.mark.parametrize("profile", ["zotero", "enhanced"])
+def test_mapping_reads_records_through_pairs(profile: str) -> None:
+    pairs = [(f.tag, f.value) for f in ARTICLE.fields]
+    item = to_zotero_item(_ColumnRecord(pairs), MappingOptions(profile=profile))  # type: ignore[arg-type]
+    assert item == to_zotero_item(ARTICLE, MappingOptions(profile=profile))  # type: ignore[arg-type]
