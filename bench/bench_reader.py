@@ -14,8 +14,8 @@ memory as Python strings:
 * ``nbib``: ``nbib.read`` over the file's text (it also parses dates, so it is not like for
   like; it is the other reader on PyPI).
 
-Peak memory of syncd's reader is the maximum resident set size of a fresh interpreter that
-reads the file, minus that of one that only imports syncd.
+Peak memory of syncd's reader is measured in a fresh interpreter that reads the file:
+the peak of Python allocations during the read (tracemalloc) and the process's maximum RSS.
 
     python bench/bench_reader.py [--records 10000] [--repeat 5] [--file PATH]
 """
@@ -103,26 +103,24 @@ def _count_records(path: Path) -> dict[str, int]:
     return {"syncd": ours, "Biopython": bio}
 
 
-def peak_memory_mb(path: Path) -> float:
-    """Extra peak RSS (MB) of reading ``path`` with syncd in a fresh interpreter."""
+def peak_memory_mb(path: Path) -> tuple[float, float]:
+    """Peak memory (MB) of reading ``path`` with syncd in a fresh interpreter: the peak of
+    Python allocations during the read (tracemalloc), and the process's maximum RSS."""
     code = (
-        "import resource, sys\n"
+        "import resource, sys, tracemalloc\n"
         "from pathlib import Path\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "from syncd.reading import read_path\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "if sys.argv[1] == 'read':\n"
-        "    for rec in read_path(Path(sys.argv[2])):\n"
-        "        pass\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+        "tracemalloc.start()\n"
+        "n = sum(1 for rec in read_path(Path(sys.argv[1])))\n"
+        "peak = tracemalloc.get_traced_memory()[1]\n"
+        "print(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, "read", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
+        [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True
     )
-    return int(out.stdout.strip()) / 1024  # ru_maxrss is in KiB on Linux
+    traced, rss_kib = out.stdout.split()
+    return int(traced) / 1e6, int(rss_kib) / 1024  # ru_maxrss is in KiB on Linux
 
 
 def run(path: Path, repeat: int) -> list[tuple[str, float]]:
@@ -165,9 +163,7 @@ def main(argv: list[str] | None = None) -> None:
             f"file: {path.name}, {n} records ({counts}), {size / 1e6:.1f} MB, "
             f"{size / max(n, 1) / 1024:.2f} KiB/record"
         )
-        print(
-            f"machine: {platform.machine()}, {_nproc()} CPUs, Python {platform.python_version()}"
-        )
+        print(f"machine: {platform.machine()}, {_nproc()} CPUs, Python {platform.python_version()}")
         print(f"median of {args.repeat} interleaved runs (nbib: {max(1, args.repeat // 3)})\n")
         results = run(path, args.repeat)
         base = dict(results)["Biopython Bio.Medline"]
@@ -175,7 +171,11 @@ def main(argv: list[str] | None = None) -> None:
         print("|---|---:|---:|---:|")
         for name, seconds in results:
             print(f"| {name} | {seconds:.3f} | {n / seconds:,.0f} | {base / seconds:.2f}x |")
-        print(f"\npeak memory of syncd's reader (extra RSS): {peak_memory_mb(path):.1f} MB")
+        traced, rss = peak_memory_mb(path)
+        print(
+            f"\npeak memory of syncd's reader over the whole file: {traced:.1f} MB of Python "
+            f"allocations (tracemalloc), {rss:.0f} MB maximum RSS of the whole process"
+        )
 
 
 def _nproc() -> int:

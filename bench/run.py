@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_reader  # noqa: E402
+import bench_reader
 
 BENCHMARKS = [bench_reader]
 

@@ -367,7 +367,7 @@ def _parse_text(
             continue
         if not piece:
             continue
-        if piece.strip():
+        if state.empty and not piece.isspace():
             state.empty = False
         consumed += len(piece)
         if state.strict and not state.known and consumed > _PREAMBLE_LIMIT:
@@ -467,7 +467,8 @@ def _chunk(text: str, line0: int, state: _State) -> Iterator[MedlineRecord | Pro
         yield from _records(tags[a:b], values[a:b], line, lines, state)
         if b - 1 in junk:
             offset, tail = junk[b - 1]
-            yield _junk(state.source, line + (b - 1 - a) + _before(breaks, b - 1 - a) + offset, tail, False)
+            last = b - 1 - a  # the record's last field, which the junk follows
+            yield _junk(state.source, line + last + _before(breaks, last) + offset, tail, False)
 
 
 def _before(breaks: list[tuple[int, int]], i: int) -> int:

@@ -222,3 +222,17 @@ def test_junk_after_several_blank_lines_has_its_own_line() -> None:
         ("MedlineRecord", 9),
     ]
     assert out[2].line_of("TI") == 10  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("indent", "want"),
+    [("      ", "a b c"), ("\t", "a b c"), ("        ", "a b c"), ("  ", "a b c"), ("", "a b c")],
+)
+def test_any_indentation_of_continuations_is_stripped(indent: str, want: str) -> None:
+    (rec,) = records(f"PMID- 1\nTI  - a\n{indent}b\n{indent}c\n")
+    assert rec.get("TI") == want
+
+
+def test_no_break_space_at_the_end_of_a_value_is_stripped_like_zotero() -> None:
+    (rec,) = records("PMID- 1\nTI  - a\u00a0\nAU  - X\n")
+    assert rec.get("TI") == "a"
