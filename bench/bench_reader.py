@@ -2,9 +2,10 @@
 
 All readers read the same generated 10,000-record export (``bench/generate.py``) in one run,
 with the repetitions interleaved (syncd, Biopython, nbib, syncd, ...) so that a noisy, shared
-machine slows them alike; the table gives the median time, records/s and the ratio to
-Biopython. Each reader starts from the file on disk and ends with every record's fields in
-memory as Python strings:
+machine slows them alike; times are CPU time of the process (all readers are single-threaded,
+and CPU time does not count the waits for a core on a busy machine); the table gives the
+median, records/s and the ratio to Biopython. Each reader starts from the file on disk and
+ends with every record's fields in memory as Python strings:
 
 * ``syncd``: ``syncd.reading.read_path`` (bytes -> decode -> records with tag and value lists);
 * ``syncd + Field tuples``: the same, also building ``record.fields`` (tuples with lines);
@@ -14,8 +15,9 @@ memory as Python strings:
 * ``nbib``: ``nbib.read`` over the file's text (it also parses dates, so it is not like for
   like; it is the other reader on PyPI).
 
-Peak memory of syncd's reader is measured in a fresh interpreter that reads the file:
-the peak of Python allocations during the read (tracemalloc) and the process's maximum RSS.
+Peak memory of syncd's reader is measured in fresh interpreters that read the file: the peak
+of Python allocations during the read (tracemalloc), and how much the peak resident set size
+(VmHWM, reset after start-up) grew during the read.
 
     python bench/bench_reader.py [--records 10000] [--repeat 5] [--file PATH]
 """
@@ -39,21 +41,22 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from generate import generate  # noqa: E402
 
+from syncd.core.records import MedlineRecord  # noqa: E402
 from syncd.reading import read_path  # noqa: E402
 
 
 def _syncd(path: Path) -> int:
     n = 0
     for rec in read_path(path):
-        n += len(rec) if hasattr(rec, "fields") else 0
+        n += len(rec) if isinstance(rec, MedlineRecord) else 0
     return n
 
 
 def _syncd_fields(path: Path) -> int:
     n = 0
     for rec in read_path(path):
-        fields = getattr(rec, "fields", ())
-        n += len(fields)
+        if isinstance(rec, MedlineRecord):
+            n += len(rec.fields)
     return n
 
 
@@ -88,7 +91,7 @@ def _syncd_mapping(path: Path) -> int:
     assert to_item is not None
     n = 0
     for rec in read_path(path):
-        if hasattr(rec, "fields"):
+        if isinstance(rec, MedlineRecord):
             to_item(rec)
             n += 1
     return n
@@ -99,28 +102,49 @@ def _count_records(path: Path) -> dict[str, int]:
 
     with path.open(encoding="utf-8") as handle:
         bio = sum(1 for _ in Medline.parse(handle))
-    ours = sum(1 for rec in read_path(path) if hasattr(rec, "fields"))
+    ours = sum(1 for rec in read_path(path) if isinstance(rec, MedlineRecord))
     return {"syncd": ours, "Biopython": bio}
 
 
 def peak_memory_mb(path: Path) -> tuple[float, float]:
     """Peak memory (MB) of reading ``path`` with syncd in a fresh interpreter: the peak of
-    Python allocations during the read (tracemalloc), and the process's maximum RSS."""
+    Python allocations during the read (tracemalloc, in one run), and the growth of the peak
+    resident set size (VmHWM) during the read (in another, without tracemalloc)."""
     code = (
-        "import resource, sys, tracemalloc\n"
+        "import sys, tracemalloc\n"
         "from pathlib import Path\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "from syncd.reading import read_path\n"
-        "tracemalloc.start()\n"
+        "def hwm():\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        return next(int(x.split()[1]) for x in f if x.startswith('VmHWM'))\n"
+        "try:\n"
+        "    # The high-water mark starts at the parent's size after fork: reset it.\n"
+        "    with open('/proc/self/clear_refs', 'w') as f:\n"
+        "        f.write('5')\n"
+        "except OSError:\n"
+        "    pass\n"
+        "if sys.argv[2] == 'trace':\n"
+        "    tracemalloc.start()\n"
+        "before = hwm()\n"
         "n = sum(1 for rec in read_path(Path(sys.argv[1])))\n"
-        "peak = tracemalloc.get_traced_memory()[1]\n"
-        "print(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "peak = tracemalloc.get_traced_memory()[1] if tracemalloc.is_tracing() else 0\n"
+        "print(peak, hwm() - before)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True
-    )
-    traced, rss_kib = out.stdout.split()
-    return int(traced) / 1e6, int(rss_kib) / 1024  # ru_maxrss is in KiB on Linux
+
+    def measure(mode: str) -> tuple[int, int]:
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path), mode],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        traced, hwm_kib = out.stdout.split()
+        return int(traced), int(hwm_kib)
+
+    traced = measure("trace")[0]
+    grown_kib = measure("rss")[1]
+    return traced / 1e6, grown_kib / 1024
 
 
 def run(path: Path, repeat: int) -> list[tuple[str, float]]:
@@ -137,9 +161,9 @@ def run(path: Path, repeat: int) -> list[tuple[str, float]]:
         for name, fn, reps in readers:
             if rep >= reps:
                 continue
-            start = time.perf_counter()
+            start = time.process_time()
             fn(path)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(time.process_time() - start)
     return [(name, statistics.median(ts)) for name, ts in times.items()]
 
 
@@ -174,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
         traced, rss = peak_memory_mb(path)
         print(
             f"\npeak memory of syncd's reader over the whole file: {traced:.1f} MB of Python "
-            f"allocations (tracemalloc), {rss:.0f} MB maximum RSS of the whole process"
+            f"allocations (tracemalloc); peak RSS grew by {rss:.1f} MB during the read"
         )
 
 

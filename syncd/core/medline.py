@@ -28,6 +28,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from itertools import accumulate
 
 from syncd.core.records import MedlineRecord, Problem
 from syncd.errors import InputError
@@ -567,12 +568,15 @@ def _no_id(source: str, line: int, tags: list[str]) -> Problem:
 
 
 def _lines(n: int, line: int, breaks: list[tuple[int, int]]) -> list[int]:
-    extra = dict(breaks)
-    out = []
-    for i in range(n):
-        out.append(line)
-        line += 1 + extra.get(i, 0)
-    return out
+    """Lines of ``n`` consecutive fields from ``line`` on, field ``i`` of each ``(i, k)`` in
+    ``breaks`` spanning ``k`` extra lines."""
+    if n == 0:
+        return []
+    steps = [1] * (n - 1)
+    for i, k in breaks:
+        if i < n - 1:
+            steps[i] += k
+    return list(accumulate(steps, initial=line))
 
 
 # --- Records whose line breaks were lost ------------------------------------------------------
