@@ -297,8 +297,13 @@ def parse_bytes(
 
 def _with_newlines(lines: Iterable[str]) -> Iterator[str]:
     # Lines without their endings (a list of str, say) get "\n"; pieces that carry their own
-    # line endings pass unchanged.
+    # line endings pass unchanged. A BOM left at the start by the caller's decoding goes.
+    first = True
     for line in lines:
+        if first:
+            first = False
+            if line.startswith("\ufeff"):
+                line = line[1:]
         if line.endswith(("\n", "\r")):
             yield line
         else:

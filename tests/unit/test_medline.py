@@ -236,3 +236,8 @@ def test_any_indentation_of_continuations_is_stripped(indent: str, want: str) ->
 def test_no_break_space_at_the_end_of_a_value_is_stripped_like_zotero() -> None:
     (rec,) = records("PMID- 1\nTI  - a\u00a0\nAU  - X\n")
     assert rec.get("TI") == "a"
+
+
+def test_text_with_a_bom_left_by_the_caller() -> None:
+    (rec,) = records("\ufeffPMID- 1\nTI  - t\n")
+    assert rec.get("PMID") == "1" and rec.line == 1
