@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from syncd.core.medline import parse_bytes
 from syncd.core.records import MedlineRecord, Problem
@@ -51,11 +52,10 @@ def read_path(path: Path) -> Iterator[MedlineRecord | Problem]:
         yield from parse_bytes(_blocks(handle, source), source)
 
 
-def _blocks(handle: Iterable[bytes], source: str) -> Iterator[bytes]:
-    read = getattr(handle, "read")  # noqa: B009 - a binary file; typed loosely for tests
+def _blocks(handle: BinaryIO, source: str) -> Iterator[bytes]:
     while True:
         try:
-            block = read(_BLOCK)
+            block = handle.read(_BLOCK)
         except OSError as exc:
             raise InputError(
                 f"{source}: cannot read: {exc.strerror or exc}", source=source

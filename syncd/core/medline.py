@@ -2,12 +2,14 @@
 
 Public API (all pure: the edge opens files and hands over bytes or text):
 
-* :func:`parse` ``(lines, source)``: records and problems from text (lines, or any pieces);
+* :func:`parse` ``(lines, source)``: records and problems from text (lines with or without
+  their endings, or one whole text);
 * :func:`parse_bytes` ``(chunks, source)``: the same from raw bytes, decoded incrementally
   (UTF-8, BOM skipped; from the first byte that is not UTF-8 on, Windows-1252 with one
   warning), raising :class:`~syncd.errors.InputError` when the input is not a MEDLINE export;
-* :func:`split_flattened` ``(tag, text)``: the recovery of fields from a record whose line
-  breaks were lost.
+* :func:`split_flattened` ``(tag, text, before)``: the recovery of fields from a record whose
+  line breaks were lost;
+* :data:`KNOWN_TAGS`, :data:`REPEATABLE_TAGS`: the PubMed tag list.
 
 Values follow Zotero's MEDLINE/nbib importer (see ``docs/reading.md``): the text after the
 first ``-`` of a field line, stripped; each continuation line adds ``" " + line.lstrip()``
@@ -24,11 +26,10 @@ Memory is bounded by the chunk size plus the largest record.
 from __future__ import annotations
 
 import codecs
-import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from syncd.core.records import MedlineRecord, Problem
 from syncd.errors import InputError
@@ -149,7 +150,7 @@ _AFFILIATION = re.compile(
     r"Ltd\b|GmbH)"
 )
 
-# --- Regular expressions of the fast path -----------------------------------------------------
+# --- Regular expressions ----------------------------------------------------------------------
 
 # A field line: a tag of 2-4 capitals or digits, optional padding, "-". The split consumes the
 # newline before it and the blanks after the "-", so the pieces between are the raw values.
@@ -528,7 +529,7 @@ def _records(
         cuts = [i for i, t in enumerate(tags) if t == "PMID" and i > 0]
         known = lines() if not recovered else [line] * len(tags)
         bounds = [0, *cuts, len(tags)]
-        for a, b in itertools.pairwise(bounds):
+        for a, b in pairwise(bounds):
             yield from _one(tags[a:b], values[a:b], known[a], known[a:b], recovered, state)
         return
     if recovered:
@@ -629,7 +630,7 @@ def split_flattened(tag: str, text: str, before: str | None = None) -> list[tupl
     if segments:
         out: list[tuple[str, str]] = []
         bounds = [0, *segments, len(text)]
-        for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+        for k, (a, b) in enumerate(pairwise(bounds)):
             piece = text[a:b]
             last = before if k == len(segments) else "PMID"
             if k == 0:
