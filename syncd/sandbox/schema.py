@@ -87,9 +87,27 @@ def item_types() -> list[dict[str, str]]:
     return sorted(rows, key=lambda r: r["localized"])
 
 
+# Fields sharing an English label come out in the dataserver's field-id order, which the
+# schema does not carry; this is that order as the recorded server served /itemFields.
+_LABEL_TIES = (
+    "videoRecordingFormat",
+    "audioRecordingFormat",
+    "format",
+    "artworkMedium",
+    "interviewMedium",
+    "letterType",
+    "manuscriptType",
+    "mapType",
+    "thesisType",
+    "presentationType",
+    "type",
+)
+
+
 def item_fields() -> list[dict[str, str]]:
-    rows = [{"field": f, "localized": field_label(f)} for f in _USED_FIELDS]
-    return sorted(rows, key=lambda r: r["localized"])
+    rows = [{"field": f, "localized": field_label(f)} for f in sorted(_USED_FIELDS)]
+    rank = {f: i for i, f in enumerate(_LABEL_TIES)}
+    return sorted(rows, key=lambda r: (r["localized"], rank.get(r["field"], 0)))
 
 
 def item_type_fields(item_type: str) -> list[dict[str, str]]:
