@@ -765,10 +765,17 @@ class Api:
     def _item_json(
         self, req: Request, lib: Library, obj: Obj, txn: Txn | None = None
     ) -> dict[str, Any]:
+        children = set(lib.children.get(obj.key, ()))
         if txn is not None:
-            num_children = sum(1 for o in txn.items("items") if o.data.get("parentItem") == obj.key)
-        else:
-            num_children = len(lib.children.get(obj.key, ()))
+            # Only the (at most 50) staged objects can differ from the published index.
+            for (kind, key), staged in txn.puts.items():
+                if kind == "items":
+                    if staged.data.get("parentItem") == obj.key:
+                        children.add(key)
+                    else:
+                        children.discard(key)
+            children -= {key for kind, key in txn.removes if kind == "items"}
+        num_children = len(children)
         out: dict[str, Any] = {
             "key": obj.key,
             "version": obj.version,
@@ -1161,9 +1168,9 @@ class Api:
     def _remove(self, txn: Txn, kind: str, key: str, version: int, log: bool = True) -> None:
         txn.remove(kind, key, version, log=log)
         if kind == "items":
-            for child in list(txn.items("items")):
-                if child.data.get("parentItem") == key:
-                    txn.remove("items", child.key, version)
+            for child in sorted(txn.lib.children.get(key, ())):
+                if txn.exists("items", child):
+                    txn.remove("items", child, version)
         else:
             # Subcollections go too, but only the collection asked for is logged in /deleted.
             for sub in list(txn.items("collections")):

@@ -131,7 +131,7 @@ def parse_date(value: str) -> str | None:
     text = value.strip()
     if not text:
         return None
-    m = re.match(r"^(\d{4})(?:-(\d\d?)(?:-(\d\d?))?)?(?:[T ].*)?$", text)
+    m = re.match(r"^(\d{4})(?:-(\d\d?)(?:-(\d\d?)(?:[T ]\d.*)?)?)?$", text)
     if m:
         return _ymd(m.group(1), m.group(2), m.group(3))
     m = re.match(r"^(\d\d?)[/.-](\d\d?)[/.-](\d{4})$", text)

@@ -121,7 +121,7 @@ class SandboxServer:
         port = self._httpd.server_address[1]
         self.url = f"http://{self.host}:{port}"
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="syncd-sandbox", daemon=True
+            target=self._httpd.serve_forever, args=(0.05,), name="syncd-sandbox", daemon=True
         )
         self._thread.start()
         logger.info("sandbox serving at %s", self.url)
@@ -303,7 +303,9 @@ class SandboxServer:
         else:
             host = headers.get("host") or f"{self.host}"
             base = f"http://{host}"
-            req = Request(method, path, query, headers, body, handler.client_address[0], base)
+            # HEAD is answered like GET, without the body.
+            api_method = "GET" if method == "HEAD" else method
+            req = Request(api_method, path, query, headers, body, handler.client_address[0], base)
             try:
                 resp = self.api.handle(req)
             except Exception:
