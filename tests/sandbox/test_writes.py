@@ -65,30 +65,32 @@ def test_if_unmodified_since_version(client: Client) -> None:
     assert ok.status == 200 and ok.version() == 3
 
 
+def _race(client: Client, version: int, writers: int = 6) -> list[int]:
+    barrier = threading.Barrier(writers)
+    statuses: list[int] = []
+
+    def write(i: int) -> None:
+        barrier.wait()
+        reply = client.post(
+            ITEMS,
+            [article(f"racer {i}-{j}") for j in range(20)],
+            headers={"If-Unmodified-Since-Version": str(version)},
+        )
+        statuses.append(reply.status)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(statuses)
+
+
 def test_racing_writers_with_the_same_precondition_only_one_wins(client: Client) -> None:
     for _ in range(3):
-        version = client.get(ITEMS).version()
-        barrier = threading.Barrier(6)
-        statuses: list[int] = []
-
-        def write(
-            i: int, version: int = version or 0, barrier: threading.Barrier = barrier
-        ) -> None:
-            barrier.wait()
-            reply = client.post(
-                ITEMS,
-                [article(f"racer {i}-{j}") for j in range(20)],
-                headers={"If-Unmodified-Since-Version": str(version)},
-            )
-            statuses.append(reply.status)
-
-        threads = [threading.Thread(target=write, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert sorted(statuses) == [200, 412, 412, 412, 412, 412]
-        assert client.get(ITEMS).version() == (version or 0) + 20
+        version = client.get(ITEMS).version() or 0
+        assert _race(client, version) == [200, 412, 412, 412, 412, 412]
+        assert client.get(ITEMS).version() == version + 20
 
 
 def test_request_level_body_checks(client: Client) -> None:
