@@ -160,10 +160,10 @@ def test_mixed_batch_creates_the_valid_object_only(zot: Zotero) -> None:
 def test_existing_key_with_version_zero_fails_with_412(zot: Zotero) -> None:
     # Addendum: "per-object 412 `Item has been modified since specified version (expected 0,
     # found N)`" — how the daemon recognises a create that already happened.
-    first = zot.create_items([article("Once", key="ONCE2345", version=0)])
+    first = zot.create_items([article("Once", key="REPT2345", version=0)])
     found = first["successful"]["0"]["version"]
     before = zot.last_modified_version()
-    again = zot.create_items([article("Once", key="ONCE2345", version=0)])
+    again = zot.create_items([article("Once", key="REPT2345", version=0)])
     assert again["success"] == {} and again["successful"] == {}
     message = f"Item has been modified since specified version (expected 0, found {found})"
     assert again["failed"] == {"0": {"code": 412, "message": message}}
@@ -343,11 +343,11 @@ def test_dropped_response_after_apply_then_retry_is_recognised(
 ) -> None:
     # Emulator contract 20 / zotero-api.md 7.1: the write happened, the answer was lost; the
     # retry with the same key and version 0 comes back as a per-object 412.
-    payload = [article("Lost answer", key="LOST2345", version=0)]
+    payload = [article("Lost answer", key="LSTX2345", version=0)]
     sandbox.inject(method="POST", path=ITEMS, drop_after_apply=True)
     with pytest.raises(httpx2.TransportError):
         zot.create_items(payload)
-    assert zot.item("LOST2345")["data"]["title"] == "Lost answer"
+    assert zot.item("LSTX2345")["data"]["title"] == "Lost answer"
     retry = zot.create_items(payload)
     assert retry["failed"]["0"]["code"] == 412
     assert len(zot.items()) == 1
