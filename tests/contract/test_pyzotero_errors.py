@@ -377,3 +377,17 @@ def test_request_log_counts_objects_and_hides_the_key(sandbox: SandboxServer, zo
     assert "<redacted>" in log[0]["headers"]["authorization"]
     assert "zotero-write-token" in log[0]["headers"]
     assert KEY not in json.dumps(log)
+
+
+def test_repeated_bad_keys_lock_the_address_out(make_zot: Callable[..., Zotero]) -> None:
+    # zotero-api.md 1.1 step 3 and the addendum: after more than 5 bad keys from one address,
+    # every request from it gets 429 `Too many authentication failures` (no Retry-After, so
+    # pyzotero gives up at once).
+    stranger = make_zot(key="y" * 24)
+    for _ in range(6):
+        with pytest.raises(ze.UserNotAuthorisedError):
+            stranger.items()
+    with pytest.raises(ze.TooManyRetriesError):
+        stranger.items()
+    with pytest.raises(ze.TooManyRetriesError):
+        make_zot().items()
