@@ -83,6 +83,12 @@ class _HTTPServer(ThreadingHTTPServer):
         self.sandbox = sandbox
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up (timeouts, dropped keep-alive connections) are routine here.
+        logger.debug(
+            "sandbox: connection from %s ended with an error", client_address, exc_info=True
+        )
+
 
 class SandboxServer:
     """A local Zotero Web API v3 server with SQLite persistence and fault injection."""
