@@ -56,6 +56,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 # --- the sandbox process ----------------------------------------------------------------------
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class SandboxProcess:
     """``python -m syncd sandbox`` on a data directory, with its URL read from stdout."""
 
@@ -74,7 +78,14 @@ class SandboxProcess:
         with self.log.open("a", encoding="utf-8") as log:
             log.write(f"--- start {' '.join(command)}\n")
             self.proc = subprocess.Popen(
-                command, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True
+                command,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                # A shell that starts this suite in the background leaves SIGINT ignored, and
+                # the child would inherit that; Ctrl-C must reach the sandbox as in a terminal.
+                preexec_fn=_default_sigint,
             )
         lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._drain, args=(lines,), daemon=True).start()
