@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -221,8 +222,18 @@ class Expectation:
 
 
 @dataclass
+class TokenedPost:
+    """A POST sent with a Zotero-Write-Token (the server must remember acknowledged ones)."""
+
+    token: str
+    keys: list[str]
+    acked: bool = False
+
+
+@dataclass
 class Model:
     items: dict[str, Expectation] = field(default_factory=dict)
+    tokened: list[TokenedPost] = field(default_factory=list)  # this round's
     max_acked: int = 0
     problems: list[str] = field(default_factory=list)
     acks: int = 0
@@ -279,7 +290,16 @@ class Worker(threading.Thread):
             for key in keys:
                 self.model.items[key] = Expectation(revs={0}, may_be_absent=True)
         self.own.extend(keys)
-        status, _, payload = client.request("POST", ITEMS, [new_item(k) for k in keys])
+        headers: dict[str, str] = {}
+        tokened: TokenedPost | None = None
+        if self.rng.random() < 0.5:
+            tokened = TokenedPost(uuid.UUID(int=self.rng.getrandbits(128)).hex, keys)
+            headers["Zotero-Write-Token"] = tokened.token
+            with self.model.lock:
+                self.model.tokened.append(tokened)
+        status, _, payload = client.request("POST", ITEMS, [new_item(k) for k in keys], headers)
+        if tokened is not None and status == 200:
+            tokened.acked = True
         if status != 200:
             self.model.problem(f"POST of {keys}: {status} {payload[:300]!r}")
             return
@@ -448,6 +468,30 @@ def probe_write(port: int, model: Model, taken: set[str], rng: random.Random, li
         client.close()
 
 
+def check_write_tokens(port: int, model: Model, context: str) -> None:
+    """Write tokens of acknowledged POSTs survive the kill, and a token is only ever stored
+    with its request's objects (the real server records it after they are written)."""
+    client = Client(port)
+    try:
+        for post in model.tokened:
+            status, _, payload = client.request(
+                "POST", ITEMS, [], {"Zotero-Write-Token": post.token}
+            )
+            assert status in (200, 412), f"{context}: {status} {payload[:300]!r}"
+            if post.acked:
+                assert status == 412, (
+                    f"{context}: the acknowledged write token {post.token} was forgotten"
+                )
+            elif status == 412:
+                missing = [k for k in post.keys if model.items[k].may_be_absent]
+                assert not missing, (
+                    f"{context}: token {post.token} was stored without its objects {missing}"
+                )
+        model.tokened.clear()
+    finally:
+        client.close()
+
+
 # --- the tests --------------------------------------------------------------------------------
 
 
@@ -462,6 +506,7 @@ def test_acknowledged_writes_survive_kill_9(sandbox_process: SandboxProcess) -> 
         sandbox_process.start()
         library = verify(sandbox_process.port, model, rng, context)
         owners[0].append(probe_write(sandbox_process.port, model, taken, rng, library))
+        check_write_tokens(sandbox_process.port, model, context)
         workers = [
             Worker(sandbox_process.port, model, owners[n], taken, random.Random(rng.random()))
             for n in range(WORKERS)
@@ -484,6 +529,7 @@ def test_acknowledged_writes_survive_kill_9(sandbox_process: SandboxProcess) -> 
         assert model.acks > acks_before, f"{context}: no write acknowledged before the kill"
     sandbox_process.start()
     verify(sandbox_process.port, model, rng, f"seed {seed}, final restart")
+    check_write_tokens(sandbox_process.port, model, f"seed {seed}, final restart")
     assert sandbox_process.signal(signal.SIGTERM) == 0
 
 
