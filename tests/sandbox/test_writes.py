@@ -271,6 +271,25 @@ def test_duplicate_keys_in_one_batch(client: Client) -> None:
             "'dateAdded' must be in ISO 8601 or UTC 'YYYY-MM-DD hh:mm:ss' format (soon)",
         ),
         (article(itemKey="ABCD2345"), 400, "'itemKey' property is now 'key'"),
+        # The validation pass over all properties comes before fields are applied.
+        (article(bookTitle="x", notAField=1), 400, "Invalid property 'notAField'"),
+        (
+            article(creators=[{"creatorType": "author", "lastName": "Solo"}]),
+            400,
+            "'firstName' creator field must be set if 'lastName' is set",
+        ),
+        (
+            article(relations={"dc:relation": "http://example.org/x"}),
+            400,
+            "'relations' values currently must be Zotero item URIs",
+        ),
+        (
+            {"itemType": "note", "note": "n", "parentItem": "nope"},
+            400,
+            "'parentItem' must be a valid item key or false",
+        ),
+        (article(parentItem="ABCD2345"), 400, "Child item must be note, attachment, or annotation"),
+        (article(deleted="yes"), 400, "'deleted' must be a boolean"),
     ],
 )
 def test_validation_messages(client: Client, item: dict, code: int, message: str) -> None:
