@@ -27,6 +27,7 @@ from syncd.sandbox.library import KeyInfo, Library, Obj, State, Txn
 from syncd.sandbox.model import KEY_RE, ObjectError
 
 MAX_WRITE_OBJECTS = 50
+MAX_OBJECT_KEYS = 100
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
 JSON_MAX_DEPTH = 20
@@ -168,20 +169,6 @@ class ReadParams:
     link_params: list[tuple[str, str]] = field(default_factory=list)
 
 
-_LINK_PARAMS = (
-    "collectionKey",
-    "direction",
-    "format",
-    "includeTrashed",
-    "itemKey",
-    "itemType",
-    "limit",
-    "q",
-    "qmode",
-    "since",
-    "sort",
-    "tag",
-)
 _SORTS = frozenset(
     {
         "dateAdded",
@@ -198,80 +185,107 @@ _SORTS = frozenset(
         "libraryCatalog",
         "callNumber",
         "rights",
+        "extra",
+        "serverDateModified",
         "addedBy",
         "numItems",
     }
 )
 
 
-def parse_read_params(req: Request) -> ReadParams:
-    """Parse the query string of a read; errors are 400s sent before the API headers."""
+def _default_direction(sort: str) -> str:
+    return "desc" if sort.startswith("date") else "asc"
+
+
+def parse_read_params(req: Request, action: str = "items") -> ReadParams:
+    """Parse the query string of a read as the dataserver does (defaults, clamps, the 400s it
+    sends before the API headers) and note the non-default parameters for ``Link`` URLs."""
     p = ReadParams()
+    nondefault: dict[str, str] = {}
     fmt = req.param("format") or "json"
     if fmt not in ("json", "keys", "versions"):
         raise ApiError(400, f"Invalid 'format' value '{fmt}'", zotero_headers=False)
     p.format = fmt
+    if fmt != "json":
+        nondefault["format"] = fmt
+    # keys and versions come all in one response unless a limit is asked for.
+    default_limit = DEFAULT_LIMIT if fmt == "json" else 0
+    limit = default_limit
     raw_limit = req.param("limit")
-    explicit_limit = False
-    if raw_limit is not None and raw_limit.strip().isdigit() and int(raw_limit) > 0:
-        p.limit = min(int(raw_limit), MAX_LIMIT)
-        explicit_limit = True
+    if raw_limit is not None and _is_int(raw_limit) and int(raw_limit) > 0:
+        limit = int(raw_limit)
+        if fmt == "json":
+            limit = min(limit, MAX_LIMIT)
     raw_start = req.param("start")
-    if raw_start is not None and raw_start.strip().isdigit():
-        p.start = int(raw_start)
+    if raw_start is not None and _is_int(raw_start):
+        p.start = max(int(raw_start), 0)
     since = req.param("since") if req.param("since") is not None else req.param("newer")
     if since is not None:
-        if not since.strip().isdigit():
+        if not _is_int(since):
             raise ApiError(400, "Invalid value for 'since' parameter", zotero_headers=False)
         p.since = int(since)
-    keys = req.param("itemKey")
-    if keys is not None:
-        p.item_keys = [k for k in keys.split(",") if KEY_RE.match(k.strip())][:MAX_LIMIT]
-        if not explicit_limit:
-            p.limit = MAX_LIMIT
-    ckeys = req.param("collectionKey")
-    if ckeys is not None:
-        p.collection_keys = [k for k in ckeys.split(",") if KEY_RE.match(k.strip())]
-        if not explicit_limit:
-            p.limit = MAX_LIMIT
-    if fmt in ("keys", "versions") and not explicit_limit:
-        p.limit = None  # keys and versions come all in one response
-    p.include_trashed = req.param("includeTrashed") in ("1", "true")
-    p.tags = req.params("tag")
+        nondefault["since"] = str(p.since)
+    for name in ("itemKey", "collectionKey"):
+        raw = req.param(name)
+        if raw is None:
+            continue
+        keys = [k for k in raw.strip(",").split(",") if KEY_RE.match(k)]
+        if name == "itemKey":
+            p.item_keys = keys
+        else:
+            p.collection_keys = keys
+        if keys:
+            nondefault[name] = ",".join(keys)
+        limit = MAX_OBJECT_KEYS  # explicit object keys force the limit
+    p.limit = limit or None
+    if limit != default_limit:
+        nondefault["limit"] = str(limit)
+    if req.param("includeTrashed") not in (None, "", "0", "false"):
+        p.include_trashed = True
+        nondefault["includeTrashed"] = "1"
+    p.tags = [t for t in req.params("tag") if t != ""]
+    if p.tags:
+        nondefault["tag"] = ",".join(p.tags)
     item_types = req.params("itemType")
     if len(item_types) > 1:
         raise ApiError(400, "Cannot specify 'itemType' more than once", zotero_headers=False)
-    if item_types:
+    if item_types and item_types[0]:
         p.item_type = item_types[0]
-        for part in item_types[0].split("||"):
+        nondefault["itemType"] = p.item_type
+        for part in p.item_type.split("||"):
             name = part.strip().lstrip("-")
             if name and not schema.is_valid_type(name):
                 raise ApiError(400, f"Invalid itemType '{name}'", zotero_headers=False)
     p.q = req.param("q") or None
+    if p.q:
+        nondefault["q"] = p.q
     qmode = req.param("qmode")
-    if qmode is not None:
-        if qmode not in ("titleCreatorYear", "everything"):
+    if qmode:
+        valid = (
+            ("contains", "startswith") if action == "tags" else ("titlecreatoryear", "everything")
+        )
+        if qmode.lower() not in valid:
             raise ApiError(400, f"Invalid 'qmode' value '{qmode}'", zotero_headers=False)
-        p.qmode = qmode
-    sort = req.param("sort")
-    if sort is not None and sort in _SORTS:
-        p.sort = sort
-    p.direction = "desc" if p.sort in ("dateAdded", "dateModified") else "asc"
+        p.qmode = qmode.lower()
+        nondefault["qmode"] = p.qmode
     direction = req.param("direction")
-    if direction in ("asc", "desc"):
+    sort = req.param("sort")
+    if sort in ("asc", "desc"):  # an old-style direction given as `sort`
+        direction, sort = sort, None
+    if sort is not None:
+        if sort not in _SORTS:
+            raise ApiError(400, f"Invalid 'sort' value '{sort}'", zotero_headers=False)
+        p.sort = sort
+        if sort != "dateModified":
+            nondefault["sort"] = sort
+    p.direction = _default_direction(p.sort)
+    if direction is not None:
+        if direction not in ("asc", "desc"):
+            raise ApiError(400, f"Invalid 'direction' value '{direction}'", zotero_headers=False)
+        if direction != p.direction:
+            nondefault["direction"] = direction
         p.direction = direction
-    # Link URLs repeat only the non-default parameters, sorted by name.
-    link: list[tuple[str, str]] = []
-    for name in sorted(_LINK_PARAMS):
-        for value in req.params(name):
-            if name == "format" and value == "json":
-                continue
-            if name == "limit" and (not explicit_limit or p.limit == DEFAULT_LIMIT):
-                continue
-            if name == "limit":
-                value = str(p.limit)
-            link.append((name, value))
-    p.link_params = link
+    p.link_params = sorted(nondefault.items())
     return p
 
 
@@ -489,7 +503,7 @@ class Api:
             and lib.version <= int(ims)
         ):
             return Response(304, zotero_headers=False)
-        params = parse_read_params(req) if req.method == "GET" else ReadParams()
+        params = parse_read_params(req, action) if req.method == "GET" else ReadParams()
 
         if action == "groups" and kind == "users" and len(rest) == 1:
             return self._user_groups(req, lib, key)
@@ -723,29 +737,38 @@ class Api:
         return _json_response([render(o) for o in page], lib.version, headers)
 
     def _link(self, req: Request, params: ReadParams, total: int) -> str:
+        """The ``Link`` header, built as the dataserver builds it: only non-default parameters,
+        sorted; ``first``/``last`` only when they differ from this page; ``next`` only when
+        more results exist; ``alternate`` always."""
         base = req.base + req.path
 
         def url(start: int) -> str:
             query = list(params.link_params)
-            if start:
-                query.append(("start", str(start)))
-                query.sort(key=lambda kv: kv[0])
-            return f"<{base}?{urlencode(query)}>" if query else f"<{base}>"
-
-        links = []
-        limit = params.limit
-        if limit is not None and total:
-            start = params.start
             if start > 0:
-                links.append(f'{url(0)}; rel="first"')
-                links.append(f'{url(max(start - limit, 0))}; rel="prev"')
+                query = sorted([*query, ("start", str(start))])
+            return f"{base}?{urlencode(query)}" if query else base
+
+        limit = params.limit or 0
+        start = params.start
+        this = url(start)
+        parts = []
+        if url(0) != this:
+            parts.append(f'<{url(0)}>; rel="first"')
+        if start:
+            parts.append(f'<{url(start - limit)}>; rel="prev"')
+        if not (not start and limit >= total) and limit:
+            if start >= total:
+                last = total - limit
+            else:
+                last = total - (total % limit)
+                if last == total:
+                    last = total - limit
             if start + limit < total:
-                links.append(f'{url(start + limit)}; rel="next"')
-            last = ((total - 1) // limit) * limit
-            if last != start:
-                links.append(f'{url(last)}; rel="last"')
-        links.append(f'<{base}>; rel="alternate"')
-        return ", ".join(links)
+                parts.append(f'<{url(start + limit)}>; rel="next"')
+            if url(last) != this:
+                parts.append(f'<{url(last)}>; rel="last"')
+        parts.append(f'<{base}>; rel="alternate"')
+        return ", ".join(parts)
 
     def _library_json(self, req: Request, lib: Library) -> dict[str, Any]:
         name = self.state.library_name(lib)

@@ -295,3 +295,23 @@ def test_schema_facts(client: Client) -> None:
     assert ignored["success"]
     note = client.get("/items/new?itemType=note").json
     assert note == {"itemType": "note", "note": "", "tags": [], "collections": [], "relations": {}}
+
+
+def test_sort_and_direction(client: Client) -> None:
+    client.post(ITEMS, [article("b"), article("c"), article("a")])
+
+    def titles(query: str) -> list[str]:
+        return [i["data"]["title"] for i in client.get(f"{ITEMS}?{query}").json]
+
+    assert titles("") == ["a", "c", "b"]  # newest first
+    assert titles("sort=title") == ["a", "b", "c"]  # ascending by default for non-dates
+    assert titles("sort=title&direction=desc") == ["c", "b", "a"]
+    assert titles("sort=dateAdded&direction=asc") == ["b", "c", "a"]
+    bad_sort = client.get(f"{ITEMS}?sort=bogus")
+    assert (bad_sort.status, bad_sort.text) == (400, "Invalid 'sort' value 'bogus'")
+    assert "zotero-api-version" not in bad_sort.headers
+    assert client.get(f"{ITEMS}?direction=up").text == "Invalid 'direction' value 'up'"
+    paged = client.get(f"{ITEMS}?sort=title&direction=desc&limit=1")
+    assert _links(paged.headers["link"])["next"].endswith(
+        "?direction=desc&limit=1&sort=title&start=1"
+    )
