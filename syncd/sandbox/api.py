@@ -467,7 +467,13 @@ class Api:
             return _json_response(schema.item_type_creator_types(item_type), None)
         if name == "items/new":
             assert item_type is not None
-            return _json_response(schema.item_template(item_type), None)
+            link_mode = req.param("linkMode")
+            if item_type == "attachment":
+                if not link_mode:
+                    raise ApiError(400, "linkMode required for itemType=attachment")
+                if link_mode not in ("imported_file", "imported_url", "linked_file", "linked_url"):
+                    raise ApiError(400, f"Invalid linkMode '{link_mode}'")
+            return _json_response(schema.item_template(item_type, link_mode), None)
         raise ApiError(404, "Not found", zotero_headers=False)
 
     # ---- library routes ---------------------------------------------------------------------

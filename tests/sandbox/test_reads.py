@@ -315,3 +315,34 @@ def test_sort_and_direction(client: Client) -> None:
     assert _links(paged.headers["link"])["next"].endswith(
         "?direction=desc&limit=1&sort=title&start=1"
     )
+
+
+def test_notes_and_attachments(client: Client) -> None:
+    parent = client.post(ITEMS, [article("Parent")]).json["success"]["0"]
+    assert client.get("/items/new?itemType=attachment").text == (
+        "linkMode required for itemType=attachment"
+    )
+    template = client.get("/items/new?itemType=attachment&linkMode=linked_url").json
+    assert template["linkMode"] == "linked_url" and "url" in template and "filename" not in template
+    template.update(title="Landing page", url="https://example.org", parentItem=parent)
+    del template["collections"]
+    note = {"itemType": "note", "note": "<p>Read this</p>", "parentItem": parent}
+    reply = client.post(ITEMS, [template, note]).json
+    assert set(reply["success"]) == {"0", "1"}, reply["failed"]
+    attachment = reply["successful"]["0"]
+    assert attachment["data"]["parentItem"] == parent
+    assert attachment["links"]["up"]["href"].endswith(f"/items/{parent}")
+    assert "collections" not in reply["successful"]["1"]["data"]
+    assert client.get(f"{ITEMS}/{parent}").json["meta"]["numChildren"] == 2
+    orphan = client.post(ITEMS, [{"itemType": "note", "note": "x", "parentItem": "ABCD2345"}])
+    assert orphan.json["failed"]["0"] == {
+        "code": 409,
+        "message": "Parent item ABCD2345 not found",
+        "data": {"parentItem": "ABCD2345"},
+    }
+    in_coll = client.post(ITEMS, [{**note, "collections": ["ABCD2345"]}]).json["failed"]["0"]
+    assert in_coll["message"] == "Child items cannot be assigned to collections"
+    # Deleting the parent takes its children with it.
+    version = str(client.get(ITEMS).version())
+    client.call("DELETE", f"{ITEMS}/{parent}", headers={"If-Unmodified-Since-Version": version})
+    assert client.get(f"{ITEMS}?format=keys").text == ""
