@@ -441,3 +441,16 @@ def test_everything_pages_collections_and_tags(zot: Zotero) -> None:
     tags = [{"tag": f"tag-{n:03}"} for n in range(105)]
     create_ok(zot, [article("Many tags", tags=tags)])
     assert sorted(zot.everything(zot.tags())) == [t["tag"] for t in tags]
+
+
+def test_all_groups_means_the_users_own_groups(
+    sandbox: SandboxServer, make_zot: Callable[..., Zotero]
+) -> None:
+    # zotero-api.md 2.5: `groups.all` = all of the user's groups, not every group.
+    sandbox.add_user(5, "member")
+    sandbox.add_group(3, "Club", owner=USER_ID, members=[5])
+    member_key = "MemberKey012345678901234"
+    sandbox.add_key(member_key, 5)
+    assert make_zot(3, "group", member_key).items() == []
+    with pytest.raises(ze.UserNotAuthorisedError):
+        make_zot(GROUP_ID, "group", member_key).items()

@@ -291,3 +291,35 @@ def test_oob_write_is_seen_by_an_incremental_sync(sandbox: SandboxServer, zot: Z
     assert list(changed) == [theirs]
     assert [i["data"]["DOI"] for i in zot.items(itemKey=",".join(changed))] == ["10.9/theirs"]
     assert mine not in changed
+
+
+def test_concurrent_writers_get_distinct_consecutive_versions(
+    make_zot: Callable[..., Zotero],
+) -> None:
+    # zotero-api.md 2.3: one library version per object, whoever writes; the library version
+    # only goes up.
+    clients = [make_zot() for _ in range(4)]
+    start = clients[0].last_modified_version()
+    reports: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def write(zot: Zotero, n: int) -> None:
+        try:
+            for batch in range(5):
+                items = [article(f"Writer {n} batch {batch} item {i}") for i in range(4)]
+                reports.append(zot.create_items(items))
+        except BaseException as exc:  # reported in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(z, n)) for n, z in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    versions = sorted(o["version"] for r in reports for o in r["successful"].values())
+    assert versions == list(range(start + 1, start + 81))
+    assert clients[0].last_modified_version() == start + 80
+    assert clients[0].item_versions() == {
+        o["key"]: o["version"] for r in reports for o in r["successful"].values()
+    }
