@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import string
 import threading
 import time
 import unicodedata
@@ -55,6 +56,7 @@ class Request:
     body: bytes
     client: str = "127.0.0.1"
     base: str = "http://127.0.0.1"
+    auth: KeyInfo | None = None  # set once the key is known
 
     def param(self, name: str) -> str | None:
         values = [v for k, v in self.query if k == name]
@@ -161,7 +163,7 @@ class ReadParams:
     collection_keys: list[str] | None = None
     include_trashed: bool = False
     tags: list[str] = field(default_factory=list)
-    item_type: str | None = None
+    item_type_values: list[str] = field(default_factory=list)
     q: str | None = None
     qmode: str = "titleCreatorYear"
     sort: str = "dateModified"
@@ -246,16 +248,10 @@ def parse_read_params(req: Request, action: str = "items") -> ReadParams:
     p.tags = [t for t in req.params("tag") if t != ""]
     if p.tags:
         nondefault["tag"] = ",".join(p.tags)
-    item_types = req.params("itemType")
-    if len(item_types) > 1:
-        raise ApiError(400, "Cannot specify 'itemType' more than once", zotero_headers=False)
-    if item_types and item_types[0]:
-        p.item_type = item_types[0]
-        nondefault["itemType"] = p.item_type
-        for part in p.item_type.split("||"):
-            name = part.strip().lstrip("-")
-            if name and not schema.is_valid_type(name):
-                raise ApiError(400, f"Invalid itemType '{name}'", zotero_headers=False)
+    item_types = [t for t in req.params("itemType") if t.strip()]
+    if item_types:
+        p.item_type_values = item_types
+        nondefault["itemType"] = item_types[0]
     p.q = req.param("q") or None
     if p.q:
         nondefault["q"] = p.q
@@ -289,27 +285,35 @@ def parse_read_params(req: Request, action: str = "items") -> ReadParams:
     return p
 
 
-def _matches_tag_expr(expr: str, tags: set[str]) -> bool:
-    # One `tag` parameter: OR of `||` alternatives; `-x` negates; `\-x` is a literal hyphen.
-    for alt in expr.split("||"):
-        alt = alt.strip()
-        negate = alt.startswith("-")
-        name = alt[1:] if negate else alt
-        if name.startswith("\\-"):
-            name = name[1:]
-        hit = name.lower() in tags
-        if hit != negate:
-            return True
-    return False
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
-def _matches_type_expr(expr: str, item_type: str) -> bool:
-    alts = [a.strip() for a in expr.split("||") if a.strip()]
-    positives = [a for a in alts if not a.startswith("-")]
-    negatives = [a[1:] for a in alts if a.startswith("-")]
-    if item_type in negatives or (item_type == "annotation" and negatives):
-        return False
-    return not positives or item_type in positives
+def _ascii_lower(text: str) -> str:
+    """MySQL's LOWER() as the tag lookup uses it: ASCII letters only."""
+    return text.translate(_ASCII_LOWER)
+
+
+def search_sets(values: list[str]) -> list[tuple[bool, list[str]]]:
+    """``tag``/``itemType`` values as the dataserver reads them: a leading ``-`` negates the
+    whole value, ``\\-`` is a literal hyphen, `` || `` (with spaces) separates alternatives."""
+    sets = []
+    for raw in values:
+        value = raw.strip()
+        if not value:
+            continue
+        negation = value.startswith("-")
+        if negation or value.startswith("\\-"):
+            value = value[1:]
+        sets.append((negation, re.split(r"\s+\|\|\s+", value)))
+    return sets
+
+
+def _matches_sets(sets: list[tuple[bool, list[str]]], names: set[str]) -> bool:
+    for negation, alternatives in sets:
+        hit = any(a in names for a in alternatives)
+        if hit == negation:
+            return False
+    return True
 
 
 def _q_terms(q: str) -> list[str]:
@@ -330,8 +334,12 @@ def _item_matches_q(data: dict[str, Any], terms: list[str]) -> bool:
             creator.get("name") or f"{creator.get('firstName', '')} {creator.get('lastName', '')}"
         )
         haystacks.append(_fold(name))
-    year = (data.get("date") or "")[:4]
-    return all(any(term in h for h in haystacks) or (year and year == term) for term in terms)
+    years = {
+        str(data[f])[:4]
+        for f in schema.fields_of(item_type)
+        if schema.base_field(item_type, f) == "date" and data.get(f)
+    }
+    return all(any(term in h for h in haystacks) or term in years for term in terms)
 
 
 # ---- the API ----------------------------------------------------------------------------------
@@ -368,6 +376,7 @@ class Api:
         if req.method in ("POST", "PUT", "PATCH") and not req.body:
             raise ApiError(400, f"{req.method} data not provided", zotero_headers=False)
         api_key, key = self._authenticate(req)
+        req.auth = key
         token_hash = None
         if is_write and api_key is not None:
             token = req.headers.get("zotero-write-token")
@@ -623,47 +632,70 @@ class Api:
         trash: bool = False,
         parent: str | None = None,
         collection: str | None = None,
+        notes: bool = True,
     ) -> list[Obj]:
+        """The items a read returns, in order. Filters as the dataserver's search: own trash
+        flag, `since`, keys, type and tag sets, `q`; in /top mode a matching child stands for
+        its top-level item."""
+        if len(params.item_type_values) > 1:
+            raise ApiError(400, "Cannot specify 'itemType' more than once")
+        type_sets = search_sets(params.item_type_values)
+        for _, alternatives in type_sets:
+            for name in alternatives:
+                if not schema.is_valid_type(name):
+                    raise ApiError(400, f"Invalid itemType '{name}'")
+        tag_sets = [
+            (negation, [_ascii_lower(a) for a in alternatives])
+            for negation, alternatives in search_sets(params.tags)
+        ]
         order = self._sorted(lib, params)
         keys = set(params.item_keys) if params.item_keys is not None else None
         terms = _q_terms(params.q) if params.q else None
-        include_trashed = params.include_trashed or trash or (keys is not None and False)
-        out = []
+        include_trashed = params.include_trashed or trash
+        # Plain /top reads skip children; with filters, children may match for their parent.
+        skip_children = top and keys is None and not type_sets and not terms and not tag_sets
+        out: list[Obj] = []
+        mapped = False
+        seen: set[str] = set()
         for obj in order:
             data = obj.data
             if keys is not None and obj.key not in keys:
                 continue
             if params.since is not None and obj.version <= params.since:
                 continue
-            deleted = bool(data.get("deleted")) or self._parent_trashed(lib, data)
-            if trash and not deleted:
+            deleted = bool(data.get("deleted"))
+            if (trash and not deleted) or (deleted and not include_trashed):
                 continue
-            if deleted and not include_trashed:
-                continue
-            if top and data.get("parentItem"):
+            if not notes and data["itemType"] == "note":
                 continue
             if parent is not None and data.get("parentItem") != parent:
                 continue
             if collection is not None and collection not in data.get("collections", ()):
                 continue
-            if params.item_type and not _matches_type_expr(params.item_type, data["itemType"]):
+            if type_sets and not _matches_sets(type_sets, {data["itemType"]}):
                 continue
-            if params.tags:
-                names = {t["tag"].lower() for t in data.get("tags", ())}
-                if not all(_matches_tag_expr(expr, names) for expr in params.tags):
+            if tag_sets:
+                names = {_ascii_lower(t["tag"]) for t in data.get("tags", ())}
+                if not _matches_sets(tag_sets, names):
                     continue
             if terms and not _item_matches_q(data, terms):
                 continue
+            if top and data.get("parentItem"):
+                if skip_children:
+                    continue
+                top_obj = lib.items.get(data["parentItem"])
+                if top_obj is None or (top_obj.data.get("deleted") and not include_trashed):
+                    continue
+                obj = top_obj
+                mapped = True
+            if obj.key in seen:
+                continue
+            seen.add(obj.key)
             out.append(obj)
+        if mapped:
+            position = {o.key: i for i, o in enumerate(order)}
+            out.sort(key=lambda o: position[o.key])
         return out
-
-    @staticmethod
-    def _parent_trashed(lib: Library, data: dict[str, Any]) -> bool:
-        parent = data.get("parentItem")
-        if not parent:
-            return False
-        pobj = lib.items.get(parent)
-        return bool(pobj and pobj.data.get("deleted"))
 
     def _sorted(self, lib: Library, params: ReadParams) -> list[Obj]:
         cache_key = (lib.version, params.sort, params.direction)
@@ -713,8 +745,12 @@ class Api:
         collection: str | None = None,
     ) -> Response:
         with lib.lock:
+            # A key without notes access does not see notes in a user library.
+            notes = not (
+                lib.kind == "user" and req.auth is not None and not req.auth.user.get("notes")
+            )
             found = self._visible_items(
-                lib, params, top=top, trash=trash, parent=parent, collection=collection
+                lib, params, top=top, trash=trash, parent=parent, collection=collection, notes=notes
             )
             return self._list_response(
                 req, lib, found, params, lambda o: self._item_json(req, lib, o)

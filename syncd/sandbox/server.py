@@ -119,6 +119,10 @@ class SandboxServer:
         self._log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._backoff: int | None = None
+        # Requests being answered; stop() lets them finish before the database closes.
+        self._active = 0
+        self._closing = False
+        self._idle = threading.Condition()
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -134,8 +138,14 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
+        """Stop accepting, let requests in progress finish (their writes are committed and
+        answered), drop any that arrive meanwhile unanswered, then close the database."""
+        with self._idle:
+            self._closing = True
         if self._httpd is not None:
             self._httpd.shutdown()
+            with self._idle:
+                self._idle.wait_for(lambda: self._active == 0, timeout=30)
             self._httpd.server_close()
             self._httpd = None
         if self._thread is not None:
@@ -261,6 +271,22 @@ class SandboxServer:
         return None
 
     def _dispatch(self, handler: _Handler) -> None:
+        with self._idle:
+            if self._closing:
+                # Shutting down: not applied, not answered (the client sees a lost connection).
+                _drop(handler)
+                return
+            self._active += 1
+        try:
+            self._serve(handler)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+            if self._closing:
+                handler.close_connection = True
+
+    def _serve(self, handler: _Handler) -> None:
         started = time.monotonic()
         split = urlsplit(handler.path)
         path = split.path

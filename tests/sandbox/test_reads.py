@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from syncd.sandbox import SandboxServer
 from tests.sandbox.conftest import USER, Client, article
 
 LIB = f"/users/{USER}"
@@ -346,3 +347,32 @@ def test_notes_and_attachments(client: Client) -> None:
     version = str(client.get(ITEMS).version())
     client.call("DELETE", f"{ITEMS}/{parent}", headers={"If-Unmodified-Since-Version": version})
     assert client.get(f"{ITEMS}?format=keys").text == ""
+
+
+def test_search_sets_negate_whole_values_and_top_maps_children(
+    sandbox: SandboxServer, client: Client
+) -> None:
+    parent = client.post(ITEMS, [article("Parent", tags=[{"tag": "p"}])]).json["success"]["0"]
+    other = client.post(ITEMS, [article("Other", tags=[{"tag": "a||b"}])]).json["success"]["0"]
+    note = {"itemType": "note", "note": "<p>Needle in a note</p>", "parentItem": parent}
+    child = client.post(ITEMS, [{**note, "tags": [{"tag": "only-child"}]}]).json["success"]["0"]
+
+    def keys(path: str) -> list[str]:
+        return [i["key"] for i in client.get(path).json]
+
+    assert keys(f"{ITEMS}?tag=a||b") == [other]  # no spaces: one literal tag name
+    assert set(keys(f"{ITEMS}?tag=-p%20||%20a||b")) == {child}  # negation covers the set
+    assert keys(f"{ITEMS}?itemType=-journalArticle%20||%20book") == [child]
+    # In /top mode a matching child stands for its parent.
+    assert keys(f"{ITEMS}/top?tag=only-child") == [parent]
+    assert keys(f"{ITEMS}/top?q=needle") == [parent]
+    assert keys(f"{ITEMS}?q=needle") == [child]
+    assert client.get(f"{ITEMS}?itemType=nope").headers["zotero-api-version"] == "3"
+
+
+def test_keys_without_notes_access_do_not_see_notes(sandbox: SandboxServer, client: Client) -> None:
+    sandbox.add_key("NoNotesKey0123456789abcd", USER, notes=False)
+    parent = client.post(ITEMS, [article("Parent")]).json["success"]["0"]
+    client.post(ITEMS, [{"itemType": "note", "note": "secret", "parentItem": parent}])
+    assert len(client.get(ITEMS).json) == 2
+    assert [i["key"] for i in client.get(ITEMS, key="NoNotesKey0123456789abcd").json] == [parent]
