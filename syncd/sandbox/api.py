@@ -1251,15 +1251,12 @@ class Api:
         expected = self._unmodified_since(req)
         with lib.lock:
             self._check_library_version(lib, expected)
-            if keys is None:
-                raise ApiError(
-                    400, f"'{'itemKey' if kind == 'items' else 'collectionKey'}' not provided"
-                )
             txn = Txn(lib)
             txn.version = lib.version + 1
-            for key in keys.split(","):
+            # Without keys nothing is deleted, but the library version still advances.
+            for key in (keys or "").strip(",").split(","):
                 key = key.strip()
-                if txn.exists(kind, key):
+                if KEY_RE.match(key) and txn.exists(kind, key):
                     self._remove(txn, kind, key, txn.version)
             self.state.commit(txn)
             return Response(204, b"", [("Last-Modified-Version", str(lib.version))])
@@ -1429,13 +1426,15 @@ class Api:
             names = {t.strip() for t in raw.split("||") if t.strip()}
             txn = Txn(lib)
             txn.version = lib.version + 1
+            found: set[str] = set()
             for item in list(txn.items("items")):
                 tags = [t for t in item.data.get("tags", ()) if t["tag"] not in names]
                 if len(tags) != len(item.data.get("tags", ())):
+                    found |= {t["tag"] for t in item.data["tags"]} & names
                     data = dict(item.data)
                     data["tags"] = tags
                     txn.put("items", Obj(item.key, txn.version, item.seq, data))
-            for name in names:
+            for name in found:
                 txn.deleted_add[("tags", name)] = txn.version
             self.state.commit(txn)
             return Response(204, b"", [("Last-Modified-Version", str(lib.version))])
