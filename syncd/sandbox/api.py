@@ -372,6 +372,8 @@ class Api:
         parts = [p for p in req.path.split("/") if p]
         if req.method not in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
             raise ApiError(501, "Method not implemented", zotero_headers=False)
+        if req.method == "OPTIONS":  # CORS preflight: answered before anything else
+            return Response(200, zotero_headers=False)
         is_write = req.method in _WRITE_METHODS
         if req.method in ("POST", "PUT", "PATCH") and not req.body:
             raise ApiError(400, f"{req.method} data not provided", zotero_headers=False)
@@ -855,7 +857,12 @@ class Api:
                     "type": "text/html",
                 },
             },
-            "meta": model.item_meta(obj.data, num_children),
+            "meta": model.item_meta(
+                obj.data,
+                num_children,
+                self._user_json(req, obj.data.get("_createdByUserID")),
+                self._user_json(req, obj.data.get("_lastModifiedByUserID")),
+            ),
             "data": model.item_data(obj.key, obj.version, obj.data),
         }
         if obj.data.get("parentItem"):
@@ -864,6 +871,17 @@ class Api:
                 "type": "application/json",
             }
         return out
+
+    def _user_json(self, req: Request, user_id: int | None) -> dict[str, Any] | None:
+        if user_id is None:
+            return None
+        username = self.state.users.get(user_id, f"user{user_id}")
+        return {
+            "id": user_id,
+            "username": username,
+            "name": "",
+            "links": {"alternate": {"href": f"{req.base}/{username}", "type": "text/html"}},
+        }
 
     def _collection_json(
         self, req: Request, lib: Library, obj: Obj, txn: Txn | None = None
@@ -1060,6 +1078,13 @@ class Api:
             # The server counts a non-empty `tags` array as a change even when identical.
             if kind == "items" and obj_json.get("tags"):
                 changed = content_changed = True
+        if kind == "items" and lib.kind == "group":
+            # Group items remember who created and who last changed them.
+            user_id = req.auth.user_id if req.auth else self.state.groups[lib.id]["owner"]
+            if existing is None:
+                data["_createdByUserID"] = user_id
+            if content_changed:
+                data["_lastModifiedByUserID"] = user_id
         if kind == "items":
             model.settle_dates(
                 data, existing.data if existing else None, now, content_changed=content_changed
@@ -1241,11 +1266,12 @@ class Api:
             for sub in list(txn.items("collections")):
                 if sub.data.get("parentCollection") == key:
                     self._remove(txn, kind, sub.key, version, log=False)
+            # Its items leave it without a version bump (as on the dataserver).
             for item in list(txn.items("items")):
                 if key in item.data.get("collections", ()):
                     data = dict(item.data)
                     data["collections"] = [c for c in data["collections"] if c != key]
-                    txn.put("items", Obj(item.key, version, item.seq, data))
+                    txn.put("items", Obj(item.key, item.version, item.seq, data))
 
     def _multi_delete(self, req: Request, lib: Library, kind: str, keys: str | None) -> Response:
         expected = self._unmodified_since(req)
