@@ -883,17 +883,36 @@ class Api:
             "links": {"alternate": {"href": f"{req.base}/{username}", "type": "text/html"}},
         }
 
-    def _collection_json(
-        self, req: Request, lib: Library, obj: Obj, txn: Txn | None = None
-    ) -> dict[str, Any]:
-        source: Iterable[Obj] = txn.items("collections") if txn else lib.collections.values()
+    @staticmethod
+    def _collection_counts(
+        lib: Library, txn: Txn | None = None
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """(subcollections per collection, non-trashed items per collection), in one pass."""
+        collections: Iterable[Obj] = txn.items("collections") if txn else lib.collections.values()
         items: Iterable[Obj] = txn.items("items") if txn else lib.items.values()
-        num_collections = sum(1 for c in source if c.data.get("parentCollection") == obj.key)
-        num_items = sum(
-            1
-            for i in items
-            if obj.key in i.data.get("collections", ()) and not i.data.get("deleted")
-        )
+        subs: dict[str, int] = {}
+        for c in collections:
+            parent = c.data.get("parentCollection")
+            if parent:
+                subs[parent] = subs.get(parent, 0) + 1
+        members: dict[str, int] = {}
+        for i in items:
+            if not i.data.get("deleted"):
+                for ckey in i.data.get("collections", ()):
+                    members[ckey] = members.get(ckey, 0) + 1
+        return subs, members
+
+    def _collection_json(
+        self,
+        req: Request,
+        lib: Library,
+        obj: Obj,
+        txn: Txn | None = None,
+        counts: tuple[dict[str, int], dict[str, int]] | None = None,
+    ) -> dict[str, Any]:
+        subs, members = counts if counts is not None else self._collection_counts(lib, txn)
+        num_collections = subs.get(obj.key, 0)
+        num_items = members.get(obj.key, 0)
         return {
             "key": obj.key,
             "version": obj.version,
@@ -1383,6 +1402,7 @@ class Api:
                 if q is not None and q not in _fold(data["name"]):
                     continue
                 found.append(obj)
+            counts = self._collection_counts(lib)
             if params.sort == "title":
                 found.sort(
                     key=lambda o: o.data["name"].casefold(), reverse=params.direction == "desc"
@@ -1390,7 +1410,11 @@ class Api:
             else:
                 found.sort(key=lambda o: (o.version, o.seq), reverse=params.direction == "desc")
             return self._list_response(
-                req, lib, found, params, lambda o: self._collection_json(req, lib, o)
+                req,
+                lib,
+                found,
+                params,
+                lambda o: self._collection_json(req, lib, o, counts=counts),
             )
 
     # ---- tags and deleted -----------------------------------------------------------------
