@@ -25,6 +25,7 @@ from tests.contract.conftest import (
     article,
     create_ok,
     last_modified,
+    no_proxy,
     populate,
     recording,
 )
@@ -404,7 +405,7 @@ def test_unknown_group_is_not_found(make_zot: Callable[..., Zotero]) -> None:
 
 def test_per_request_mode_gives_a_batch_one_version(monkeypatch: pytest.MonkeyPatch) -> None:
     # zotero-api.md 6.1 / Emulator contract 10: the pre-2026-03 behaviour behind a switch.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    no_proxy(monkeypatch)
     with SandboxServer(version_mode="per-request") as server:
         populate(server)
         zot = Zotero(USER_ID, "user", KEY)
