@@ -455,3 +455,53 @@ def test_all_groups_means_the_users_own_groups(
     assert make_zot(3, "group", member_key).items() == []
     with pytest.raises(ze.UserNotAuthorisedError):
         make_zot(GROUP_ID, "group", member_key).items()
+
+
+# --- the item types a PubMed import uses (zotero-api.md 3.1, 3.2) -----------------------------
+
+_FIELDS = {
+    "journalArticle": (
+        "title abstractNote publicationTitle publisher place date volume issue section "
+        "partNumber partTitle pages series seriesTitle seriesText journalAbbreviation DOI "
+        "citationKey url accessDate PMID PMCID ISSN archive archiveLocation shortTitle language "
+        "libraryCatalog callNumber rights extra"
+    ),
+    "book": (
+        "title abstractNote series seriesNumber volume numberOfVolumes edition date publisher "
+        "place originalDate originalPublisher originalPlace format numPages ISBN DOI citationKey "
+        "url accessDate ISSN archive archiveLocation shortTitle language libraryCatalog "
+        "callNumber rights extra"
+    ),
+    "bookSection": (
+        "title abstractNote bookTitle series seriesNumber volume numberOfVolumes edition date "
+        "publisher place originalDate originalPublisher originalPlace format pages ISBN DOI "
+        "citationKey url accessDate ISSN archive archiveLocation shortTitle language "
+        "libraryCatalog callNumber rights extra"
+    ),
+}
+_CREATOR_TYPES = {
+    "journalArticle": ["author", "contributor", "editor", "translator", "reviewedAuthor"],
+    "book": ["author", "contributor", "editor", "translator", "seriesEditor"],
+    "bookSection": ["author", "contributor", "editor", "bookAuthor", "translator", "seriesEditor"],
+}
+
+
+@pytest.mark.parametrize("item_type", sorted(_FIELDS))
+def test_templates_fields_and_creator_types_of_schema_41(zot: Zotero, item_type: str) -> None:
+    fields = _FIELDS[item_type].split()
+    template = zot.item_template(item_type)
+    assert list(template) == [
+        "itemType",
+        fields[0],
+        "creators",
+        *fields[1:],
+        "tags",
+        "collections",
+        "relations",
+    ]
+    assert template["itemType"] == item_type
+    assert template["creators"] == [{"creatorType": "author", "firstName": "", "lastName": ""}]
+    assert [f["field"] for f in zot.item_type_fields(item_type)] == fields
+    creator_types = [c["creatorType"] for c in zot.item_creator_types(item_type)]
+    assert creator_types[0] == "author"  # the primary type comes first
+    assert sorted(creator_types) == sorted(_CREATOR_TYPES[item_type])
