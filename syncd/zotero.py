@@ -275,6 +275,16 @@ class ZoteroGateway:
     def __repr__(self) -> str:
         return f"ZoteroGateway({self.library} at {self.api_url})"
 
+    def close(self) -> None:
+        """Close the HTTP connections (the gateway is not usable afterwards)."""
+        self._http.close()
+
+    def __enter__(self) -> ZoteroGateway:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # ---- access and schema ------------------------------------------------------------------
 
     def check_access(self, *, require_write: bool = True) -> KeyAccess:
