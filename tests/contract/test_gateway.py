@@ -550,3 +550,11 @@ def _everything_printed(err: BaseException) -> str:
 def test_write_result_is_a_plain_value() -> None:
     result = WriteResult()
     assert result.created == {} and result.existing == {} and result.failed == {}
+
+
+def test_unknown_group_is_a_fatal_error_naming_it(make_gateway: MakeGateway) -> None:
+    with pytest.raises(RemoteError) as info:
+        make_gateway("group", 99).library_version()
+    assert not info.value.transient
+    assert info.value.status in (403, 404)
+    assert "groups/99" in info.value.message
