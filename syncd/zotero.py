@@ -381,11 +381,19 @@ class ZoteroGateway:
 
     # ---- writes ----------------------------------------------------------------------------
 
-    def create_items(self, items: Sequence[Mapping[str, Any]]) -> WriteResult:
+    def create_items(
+        self, items: Sequence[Mapping[str, Any]], *, if_unmodified_since: int | None = None
+    ) -> WriteResult:
         """Create up to 50 items, each with its own ``key`` and ``"version": 0``.
 
         Transient failures are retried with the same keys, so an item whose first POST was
         applied but whose response was lost comes back as ``existing``, not as a second item.
+
+        With ``if_unmodified_since`` (the library version the caller's index reflects) the
+        server refuses the whole request when anything changed in the library since; this
+        raises :class:`VersionConflict` and nothing is created, so that an article added by
+        another client after the index was read is not created a second time. (A retry after
+        a lost response also ends that way, as the lost write itself changed the library.)
         """
         if len(items) > MAX_WRITE_BATCH:
             raise ValueError(f"at most {MAX_WRITE_BATCH} items per write, got {len(items)}")
@@ -400,10 +408,18 @@ class ZoteroGateway:
         payload = [dict(item) for item in items]
 
         def request() -> WriteResult:
-            report = self._zot.create_items(payload)
+            report = self._zot.create_items(payload, last_modified=if_unmodified_since)
             return _write_result(payload, report, self._response_version())
 
-        result = self._call(f"POST {len(payload)} items", request)
+        try:
+            result = self._call(f"POST {len(payload)} items", request)
+        except VersionConflict as exc:
+            raise VersionConflict(
+                f"library {self.library} changed since version {if_unmodified_since}; "
+                "nothing was created",
+                hint="refresh the library index and plan again",
+                status=412,
+            ) from exc
         logger.debug(
             "%s: %d created, %d existing, %d failed (library version %d)",
             self.library,

@@ -558,3 +558,19 @@ def test_unknown_group_is_a_fatal_error_naming_it(make_gateway: MakeGateway) -> 
     assert not info.value.transient
     assert info.value.status in (403, 404)
     assert "groups/99" in info.value.message
+
+
+def test_create_with_a_stale_library_version_creates_nothing(
+    sandbox: SandboxServer, gateway: ZoteroGateway
+) -> None:
+    # What the engine does against an out-of-band write between its index refresh and its POST.
+    a, b = keys_for(2, "stale")
+    indexed = gateway.library_version()
+    sandbox.oob_write("users/1", [article(a, extra="PMID: 424242")])
+    with pytest.raises(VersionConflict) as info:
+        gateway.create_items([article(b)], if_unmodified_since=indexed)
+    assert info.value.status == 412 and "users/1" in info.value.message
+    assert list(library_items(sandbox, gateway)) == [a]
+    current = gateway.library_version()
+    result = gateway.create_items([article(b)], if_unmodified_since=current)
+    assert result.created[0][0] == b
