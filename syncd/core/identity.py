@@ -29,6 +29,8 @@ _DOI_PREFIX = re.compile(
     r"^(?:(?:https?://)?(?:dx\.)?doi\.org/|doi\s*:\s*|info:doi/|urn:doi:)", re.IGNORECASE
 )
 _DOI_SHAPE = re.compile(r"^10\.\d{4,9}/\S+$")
+# A DOI then the one space before "[doi]", nothing to clean: ends in a letter or digit.
+_PLAIN_DOI = re.compile(r"10\.[0-9]{4,9}/[^\s()%]*[A-Za-z0-9] ")
 _PMCID = re.compile(r"\bPMC\s*(\d+)\b", re.IGNORECASE)
 _EXTRA_LINE = re.compile(r"^\s*(PMID|PMCID|DOI)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _YEAR = re.compile(r"\b(1[5-9]\d\d|2\d\d\d)\b")
@@ -63,6 +65,8 @@ def normalize_pmid(value: str | None) -> str | None:
     """
     if not value:
         return None
+    if value.isdigit() and value.isascii():
+        return value.lstrip("0") or None
     m = _DIGITS.search(value)
     if not m:
         return None
@@ -96,11 +100,14 @@ def normalize_pmcid(value: str | None) -> str | None:
     """``PMC`` followed by the digits, or None. Accepts bare digits too."""
     if not value:
         return None
+    digits = value[3:]
+    if value.startswith("PMC") and digits.isdigit() and digits.isascii():
+        return "PMC" + (digits.lstrip("0") or "0")
     m = _PMCID.search(value)
     if m:
         return f"PMC{int(m.group(1))}"
     stripped = value.strip()
-    if stripped.isdigit() and int(stripped) > 0:
+    if stripped.isdecimal() and stripped.isascii() and int(stripped) > 0:
         return f"PMC{int(stripped)}"
     return None
 
@@ -125,17 +132,39 @@ def fingerprint(title: str | None, date: str | None, first_author: str | None) -
     return f"{_fold(title)}|{year}|{author}"
 
 
+def doi_of(value: str) -> str | None:
+    """The DOI in one AID/LID value, with its case kept, or None.
+
+    Takes ``10.1000/ABC [doi]`` (PubMed) and resolver links such as
+    ``http://dx.doi.org/10.1186/s40468-019-0086-7`` (ERIC puts those in AID); the other
+    identifiers these fields carry (``[pii]``, ``[bookaccession]``, catalogue links) are not
+    DOIs. The result is what :func:`normalize_doi` accepts, before lower-casing.
+    """
+    text = value.strip()
+    if text.endswith("[doi]"):
+        text = text[: -len("[doi]")]
+        if _PLAIN_DOI.fullmatch(text):  # "10.9758/cpn.22.1034 [doi]": the usual form
+            return text[:-1]
+    elif not _DOI_PREFIX.match(text):
+        return None
+    if normalize_doi(text) is None:
+        return None
+    text = _DOI_PREFIX.sub("", text.strip()).strip()
+    while text and text[-1] in ".,;:'\"]>}":
+        text = text[:-1]
+    return text or None
+
+
 def _first_doi_in(values: list[str]) -> str | None:
     for v in values:
-        if v.rstrip().endswith("[doi]"):
-            doi = normalize_doi(v)
-            if doi:
-                return doi
+        if (doi := doi_of(v)) is not None:
+            return normalize_doi(doi)
     return None
 
 
 def record_identifiers(record: MedlineRecord) -> Identifiers:
-    """Identifiers of a MEDLINE record: PMID; DOI from AID or LID ``[doi]``; PMCID from PMC or
+    """Identifiers of a MEDLINE record: PMID; DOI from AID, else LID (``[doi]`` or a DOI link,
+    see :func:`doi_of`); PMCID from PMC or
     ``OID - NLM: PMC...``; the fingerprint from TI (or BTI), DP and the first author."""
     pmid = normalize_pmid(record.get("PMID"))
     doi = _first_doi_in(record.getall("AID")) or _first_doi_in(record.getall("LID"))

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from syncd.core.identity import (
     Identifiers,
+    doi_of,
     fingerprint,
     item_identifiers,
     normalize_doi,
@@ -105,3 +106,49 @@ def test_normalizers_never_raise_and_are_idempotent(s: str) -> None:
     for norm in (normalize_doi, normalize_pmid, normalize_pmcid):
         once = norm(s)
         assert once is None or norm(once) == once
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        ("10.1016/S0140-6736(20)30183-5 [doi]", "10.1016/S0140-6736(20)30183-5"),
+        ("http://dx.doi.org/10.1186/s40468-019-0086-7", "10.1186/s40468-019-0086-7"),
+        ("https://doi.org/10.1000/ABC.", "10.1000/ABC"),
+        ("S0033-3506(15)00037-2 [pii]", None),
+        ("NBK1826 [bookaccession]", None),
+        ("http://eric.ed.gov/?id=EJ1245375", None),
+        ("not a doi [doi]", None),
+    ],
+)
+def test_doi_of_reads_aid_and_lid_values(value: str, want: str | None) -> None:
+    assert doi_of(value) == want
+
+
+def test_record_doi_from_an_eric_doi_link_and_pmcid_from_oid() -> None:
+    rec = MedlineRecord(
+        (
+            Field("OWN", "ERIC", 1),
+            Field("AID", "http://dx.doi.org/10.1186/S40468-019-0086-7", 2),
+            Field("OID", "NLM: PMC38908", 3),
+        )
+    )
+    ids = record_identifiers(rec)
+    assert ids.doi == "10.1186/s40468-019-0086-7" and ids.pmcid == "PMC38908"
+
+
+@given(st.text())
+def test_doi_of_agrees_with_normalize_doi(s: str) -> None:
+    doi = doi_of(s)
+    assert doi is None or normalize_doi(doi) == normalize_doi(s.replace("[doi]", ""))
+
+
+@given(
+    st.from_regex(r"10\.[0-9]{4,6}/[A-Za-z0-9.()/_-]{1,20}", fullmatch=True),
+    st.sampled_from(["{} [doi]", "https://doi.org/{}", "doi: {}", "http://dx.doi.org/{}"]),
+)
+def test_doi_forms_give_one_identity(doi: str, form: str) -> None:
+    # However a record writes its DOI, dedup sees the same key.
+    assume_valid = normalize_doi(doi)
+    if assume_valid is None:
+        return
+    assert normalize_doi(doi_of(form.format(doi))) == assume_valid
