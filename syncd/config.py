@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from syncd.core.mapping import MeshPolicy
 from syncd.errors import ConfigError
 
 KEY_ENV = "ZOTERO_API_KEY"
 CONFIG_ENV = "SYNCD_CONFIG"
 CREDENTIAL_NAME = "zotero-api-key"
 DEFAULT_API_URL = "https://api.zotero.org"
-MESH_POLICIES = ("verbatim", "descriptor", "qualified", "major", "none")
+MESH_POLICIES = tuple(p.value for p in MeshPolicy)
 _COLLECTION_KEY = re.compile(r"^[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}$")
 
 
@@ -189,10 +190,11 @@ SPEC: tuple[Key, ...] = (
     Key(
         "tags.mesh",
         "str",
-        "verbatim",
-        "Which MeSH headings become tags: 'verbatim' (as Zotero does, with qualifiers and *), "
-        "'descriptor' (descriptor only), 'qualified' (descriptor and descriptor/qualifier), "
-        "'major' (major topics only) or 'none'.",
+        "descriptor",
+        "Which MeSH headings become tags: 'descriptor' (the heading without qualifiers, as "
+        "Zotero's PubMed web import does), 'verbatim' (as written, with qualifiers and *, as "
+        "Zotero's MEDLINE file import does), 'qualified' (descriptor and "
+        "descriptor/qualifier), 'major' (major topics only) or 'none'.",
         _choice(*MESH_POLICIES),
     ),
     Key(
@@ -316,7 +318,7 @@ class ZoteroConfig:
 @dataclass(frozen=True)
 class TagsConfig:
     extra: tuple[str, ...] = ()
-    mesh: str = "verbatim"
+    mesh: str = "descriptor"
     keywords: bool = True
     automatic: bool = True
 
