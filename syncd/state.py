@@ -385,6 +385,25 @@ class StateStore:
             args += list(statuses)
         return [self._record(r) for r in self._conn.execute(sql + " ORDER BY rowid", args)]
 
+    def records_like(self, library: str, ids: Iterable[Any]) -> list[RecordRow]:
+        """Pending and pushed rows that share a PMID, DOI or fingerprint with any of ``ids``
+        (objects with ``pmid``, ``doi``, ``fingerprint`` attributes)."""
+        ids = list(ids)
+        clauses: list[str] = []
+        args: list[Any] = [library]
+        for column in ("pmid", "doi", "fingerprint"):
+            values = sorted({v for i in ids if (v := getattr(i, column))})
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                args += values
+        if not clauses:
+            return []
+        sql = (
+            f"SELECT {self._RECORD_COLUMNS} FROM records WHERE library = ? "  # noqa: S608
+            f"AND status IN ('pending', 'pushed') AND ({' OR '.join(clauses)})"
+        )
+        return [self._record(r) for r in self._conn.execute(sql, args)]
+
     def record(self, library: str, identity: str) -> RecordRow | None:
         row = self._conn.execute(
             f"SELECT {self._RECORD_COLUMNS} FROM records WHERE library = ? AND identity = ?",  # noqa: S608
@@ -415,6 +434,38 @@ class StateStore:
                         r.error,
                         json.dumps(r.payload, ensure_ascii=False) if r.payload else None,
                         r.attempt,
+                        now,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def note_records(self, library: str, rows: Iterable[RecordRow]) -> None:
+        """Record duplicates and failures without overwriting what matters more: a row that is
+        pending or pushed keeps its status (its item exists or is about to)."""
+        now = _now()
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO records (library, identity, key, status, pmid, doi, pmcid, "
+                "fingerprint, source, line, error, payload, attempt, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?) "
+                "ON CONFLICT (library, identity) DO UPDATE SET key = excluded.key, "
+                "status = excluded.status, error = excluded.error, source = excluded.source, "
+                "line = excluded.line, updated_at = excluded.updated_at "
+                "WHERE records.status IN ('duplicate', 'failed')",
+                [
+                    (
+                        library,
+                        r.identity,
+                        r.key,
+                        r.status,
+                        r.pmid,
+                        r.doi,
+                        r.pmcid,
+                        r.fingerprint,
+                        r.source,
+                        r.line,
+                        r.error,
                         now,
                     )
                     for r in rows
