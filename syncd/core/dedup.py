@@ -258,12 +258,12 @@ def decide(
     while True:
         key = item_key(library, ident, attempt)
         held = index.get(key)
-        if held is not None and identity(held.ids) == ident:
-            # The item under the derived key is this article (syncd created it before, maybe
-            # from a record whose identifiers ``match`` does not consider).
-            if not held.trashed or options.include_trash:
-                trash = " (in the trash)" if held.trashed else ""
-                return Duplicate(key, f"imported by syncd before as item {key}{trash}", "syncd")
+        # The item under the derived key may be this article (syncd created it before, maybe
+        # from a record whose identifiers ``match`` does not consider).
+        mine = held is not None and identity(held.ids) == ident
+        if held is not None and mine and (not held.trashed or options.include_trash):
+            trash = " (in the trash)" if held.trashed else ""
+            return Duplicate(key, f"imported by syncd before as item {key}{trash}", "syncd")
         if held is None and key not in taken:
             return New(key, ident)
         attempt += 1
