@@ -65,7 +65,9 @@ def sandbox_dir() -> Path:
 
 
 def not_configured_error(config: Config) -> ConfigError:
-    where = str(config.source) if config.source else "~/.config/syncd/config.toml"
+    from syncd.config import default_config_path
+
+    where = str(config.source or default_config_path())
     return ConfigError(
         "no Zotero library is configured",
         hint=(
