@@ -18,7 +18,7 @@ import argparse
 import random
 from pathlib import Path
 
-WORDS = (
+_WORDS = (
     "patients cohort outcome treatment clinical study trial randomized controlled analysis "
     "association risk factors mortality incidence prevalence disease chronic acute therapy "
     "response expression protein gene cells tumor cancer signaling pathway receptor inhibitor "
@@ -33,20 +33,23 @@ WORDS = (
     "diabetes obesity metabolic insulin glucose kidney liver lung pulmonary vascular "
     "the the the the of of of of and and and in in in to to a a for with was were is "
     "that this these results suggest indicate may might could further novel potential"
-).split()
+)
+WORDS = _WORDS.split()
 LABELS = ("BACKGROUND", "OBJECTIVE", "METHODS", "RESULTS", "CONCLUSIONS")
-SURNAMES = (
+_SURNAMES = (
     "Smith Johnson Kim Lee Park Wang Li Zhang Chen Liu Garcia Martinez Rossi Müller Schmidt "
     "Nguyen Tanaka Suzuki Singh Patel Kumar Cohen Levy Dubois Moreau Silva Santos Costa "
     "Andersson Johansson Nielsen Hansen Novak Kowalski Ivanova Petrov Yilmaz Öztürk Brown "
     "Taylor Wilson Davies Evans Thomas Roberts Walker Wright Thompson White Hughes Edwards "
     "Green Hall Wood Harris Clarke Jackson Turner Hill Moore Cooper Ward Morris King Watson"
-).split()
-GIVEN = (
+)
+SURNAMES = _SURNAMES.split()
+_GIVEN = (
     "John Mary James Patricia Robert Jennifer Michael Linda David Elizabeth William Susan "
     "Jeongseop Tae-Eun Seung-Hwan Ja Wook Wei Xiaoming Hiroshi Yuki Priya Rahul Ana José "
     "François Zoë Søren Łukasz Ahmet Ayşe Olga Dmitri Maria Giulia Luca Sven Ingrid Pierre"
-).split()
+)
+GIVEN = _GIVEN.split()
 PLACES = (
     "Boston, MA, USA",
     "Seoul, Republic of Korea",
@@ -81,26 +84,68 @@ INSTITUTIONS = (
 )
 JOURNALS = (
     ("Public Health", "Public health", "0033-3506", "1476-5616", "0376507", "Netherlands"),
-    ("Proc Natl Acad Sci U S A", "Proceedings of the National Academy of Sciences of the "
-     "United States of America", "0027-8424", "1091-6490", "7505876", "United States"),
-    ("Clin Psychopharmacol Neurosci", "Clinical psychopharmacology and neuroscience : the "
-     "official scientific journal of the Korean College of Neuropsychopharmacology",
-     "1738-1088", "2093-4327", "101207332", "Korea (South)"),
+    (
+        "Proc Natl Acad Sci U S A",
+        "Proceedings of the National Academy of Sciences of the United States of America",
+        "0027-8424",
+        "1091-6490",
+        "7505876",
+        "United States",
+    ),
+    (
+        "Clin Psychopharmacol Neurosci",
+        "Clinical psychopharmacology and neuroscience : the "
+        "official scientific journal of the Korean College of Neuropsychopharmacology",
+        "1738-1088",
+        "2093-4327",
+        "101207332",
+        "Korea (South)",
+    ),
     ("PLoS One", "PloS one", "1932-6203", "1932-6203", "101285081", "United States"),
     ("BMJ Open", "BMJ open", "2044-6055", "2044-6055", "101552874", "England"),
-    ("J Clin Med", "Journal of clinical medicine", "2077-0383", "2077-0383", "101606588",
-     "Switzerland"),
+    (
+        "J Clin Med",
+        "Journal of clinical medicine",
+        "2077-0383",
+        "2077-0383",
+        "101606588",
+        "Switzerland",
+    ),
     ("Nat Commun", "Nature communications", "2041-1723", "2041-1723", "101528555", "England"),
 )
 MESH = (
-    "Humans", "Female", "Male", "Adult", "Aged", "Middle Aged", "Animals", "Mice",
-    "Depressive Disorder, Treatment-Resistant", "Ketamine", "Glutamic Acid",
-    "Diabetes Mellitus, Type 2", "Heart Failure", "Neoplasms", "Brain", "Cohort Studies",
-    "Risk Factors", "Retrospective Studies", "Treatment Outcome", "Receptors, N-Methyl-D-Aspartate",
+    "Humans",
+    "Female",
+    "Male",
+    "Adult",
+    "Aged",
+    "Middle Aged",
+    "Animals",
+    "Mice",
+    "Depressive Disorder, Treatment-Resistant",
+    "Ketamine",
+    "Glutamic Acid",
+    "Diabetes Mellitus, Type 2",
+    "Heart Failure",
+    "Neoplasms",
+    "Brain",
+    "Cohort Studies",
+    "Risk Factors",
+    "Retrospective Studies",
+    "Treatment Outcome",
+    "Receptors, N-Methyl-D-Aspartate",
 )
 QUALIFIERS = (
-    "drug therapy", "metabolism", "pathology", "epidemiology", "therapeutic use",
-    "adverse effects", "genetics", "physiopathology", "diagnosis", "methods",
+    "drug therapy",
+    "metabolism",
+    "pathology",
+    "epidemiology",
+    "therapeutic use",
+    "adverse effects",
+    "genetics",
+    "physiopathology",
+    "diagnosis",
+    "methods",
 )
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -121,7 +166,7 @@ def _wrap(tag: str, value: str, trailing_space: bool) -> list[str]:
     return [head + lines[0]] + ["      " + line for line in lines[1:]]
 
 
-def _sentence(rng: random.Random, low: int = 8, high: int = 24) -> str:
+def _sentence(rng: random.Random, low: int = 8, high: int = 20) -> str:
     words = [rng.choice(WORDS) for _ in range(rng.randint(low, high))]
     return (" ".join(words)).capitalize() + "."
 
@@ -177,7 +222,8 @@ def _record(rng: random.Random, pmid: int) -> list[str]:
         out.append(("PG", f"{first_page}-{str(first_page + rng.randint(3, 20))[-2:]}"))
     if has_doi:
         out.append(("LID", f"{doi} [doi]"))
-    out.append(("LID", f"S{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}(22)00{pmid % 1000:03d}-{pmid % 10} [pii]"))
+    pii = f"S{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}(22)00{pmid % 1000:03d}-{pmid % 10}"
+    out.append(("LID", f"{pii} [pii]"))
     out.append(("AB", _abstract(rng)))
     if rng.random() < 0.6:
         out.append(("CI", f"Copyright © {year} Elsevier Ltd. All rights reserved."))
@@ -185,7 +231,9 @@ def _record(rng: random.Random, pmid: int) -> list[str]:
         fau, au = _person(rng)
         out += [("FAU", fau), ("AU", au)]
         if rng.random() < 0.4:
-            digits = f"{rng.randint(0, 9999):04d}-{rng.randint(0, 9999):04d}-{rng.randint(0, 9999):04d}"
+            digits = (
+                f"{rng.randint(0, 9999):04d}-{rng.randint(0, 9999):04d}-{rng.randint(0, 9999):04d}"
+            )
             out.append(("AUID", f"ORCID: 0000-{digits}"))
         for _ in range(rng.choice([1, 1, 1, 2])):
             out.append(("AD", _affiliation(rng)))
@@ -205,9 +253,14 @@ def _record(rng: random.Random, pmid: int) -> list[str]:
         ("JID", jid),
     ]
     if rng.random() < 0.3:
-        out.append(("RN", f"{rng.randint(0, 9)}{rng.choice('ABCDEFGH')}{rng.randint(100, 999)}XYZ (Ketamine)"))
+        out.append(
+            (
+                "RN",
+                f"{rng.randint(0, 9)}{rng.choice('ABCDEFGH')}{rng.randint(100, 999)}XYZ (Ketamine)",
+            )
+        )
     out.append(("SB", "IM"))
-    for heading in rng.sample(MESH, rng.randint(5, 14)):
+    for heading in rng.sample(MESH, rng.randint(4, 12)):
         if rng.random() < 0.4:
             quals = rng.sample(QUALIFIERS, rng.randint(1, 3))
             heading += "".join(("/*" if rng.random() < 0.3 else "/") + q for q in quals)
@@ -218,7 +271,7 @@ def _record(rng: random.Random, pmid: int) -> list[str]:
         out.append(("PMC", f"PMC{rng.randint(1000000, 11000000)}"))
     if rng.random() < 0.6:
         out.append(("OTO", "NOTNLM"))
-        for _ in range(rng.randint(3, 8)):
+        for _ in range(rng.randint(2, 6)):
             out.append(("OT", " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3)))))
     if rng.random() < 0.3:
         out.append(("COIS", "The authors declare no competing interests."))
@@ -252,7 +305,13 @@ def _book(rng: random.Random, pmid: int, chapter: bool) -> list[str]:
         out.append(("TI", _sentence(rng, 2, 6)))
     out.append(("BTI", "GeneReviews(®)" if chapter else _sentence(rng, 3, 8)))
     if not chapter:
-        out += [("EN", "2nd"), ("ISBN", f"978-1-{rng.randint(10000, 99999)}-{rng.randint(100, 999)}-{rng.randint(0, 9)}")]
+        out += [
+            ("EN", "2nd"),
+            (
+                "ISBN",
+                f"978-1-{rng.randint(10000, 99999)}-{rng.randint(100, 999)}-{rng.randint(0, 9)}",
+            ),
+        ]
     out.append(("AB", _abstract(rng)))
     out.append(("CI", f"Copyright © 1993-{year}, University of Washington, Seattle."))
     for _ in range(rng.randint(1, 3)):
@@ -262,7 +321,11 @@ def _book(rng: random.Random, pmid: int, chapter: bool) -> list[str]:
         fau, au = _person(rng)
         out += [("FAU", fau), ("AU", au), ("AD", _affiliation(rng))]
     out += [("LA", "eng"), ("PT", "Review"), ("PT", "Book Chapter" if chapter else "Book")]
-    out += [("PL", "Seattle (WA)"), ("EDAT", f"{year}/04/04 00:00"), ("CRDT", f"{year}/04/04 00:00")]
+    out += [
+        ("PL", "Seattle (WA)"),
+        ("EDAT", f"{year}/04/04 00:00"),
+        ("CRDT", f"{year}/04/04 00:00"),
+    ]
     out.append(("AID", f"NBK{rng.randint(1000, 99999)} [bookaccession]"))
     lines: list[str] = []
     for tag, value in out:

@@ -81,7 +81,9 @@ def iter_export_files(paths: Iterable[Path]) -> Iterator[Path]:
                 and not p.name.startswith(".")
             )
             if not found:
-                log.info("%s: no export files (%s) in this directory", path, ", ".join(EXPORT_SUFFIXES))
+                log.info(
+                    "%s: no export files (%s) in this directory", path, ", ".join(EXPORT_SUFFIXES)
+                )
             yield from found
         elif path.exists():
             yield path

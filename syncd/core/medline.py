@@ -24,6 +24,7 @@ Memory is bounded by the chunk size plus the largest record.
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -73,8 +74,7 @@ _BANDS: tuple[str, ...] = (
     "JID",
     "RN NM",
     "SB",
-    "CON CIN EIN EFR CRI CRF PRIN PROF RPI RPF RIN ROF UIN UOF SPIN ORI ECI ECF RRI RRF DDIN "
-    "DRIN",
+    "CON CIN EIN EFR CRI CRF PRIN PROF RPI RPF RIN ROF UIN UOF SPIN ORI ECI ECF RRI RRF DDIN DRIN",
     "GS",
     "MH",
     "PMC",
@@ -170,9 +170,7 @@ _PREAMBLE_LIMIT = 1 << 20
 
 # Windows-1252 for the bytes 0x80-0x9F; the five it leaves undefined keep their Latin-1 meaning
 # (as browsers do), so the fallback can decode any byte.
-_CP1252 = {
-    b: bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(0x80, 0xA0)
-}
+_CP1252 = {b: bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(0x80, 0xA0)}
 _CP1252_TABLE = str.maketrans({chr(b): ch for b, ch in _CP1252.items()})
 
 
@@ -371,7 +369,12 @@ def _parse_text(
             state.empty = False
         consumed += len(piece)
         if state.strict and not state.known and consumed > _PREAMBLE_LIMIT:
-            _not_medline(state.source, "no MEDLINE field line in its first megabyte")
+            # A long first record (or one without blank lines) is fine if it has known tags.
+            start = "".join(held)[:_PREAMBLE_LIMIT] + piece[:_PREAMBLE_LIMIT]
+            if any(m.group(1) in KNOWN_TAGS for m in _FIELD_SPLIT.finditer("\n" + start)):
+                state.known = True
+            else:
+                _not_medline(state.source, "no MEDLINE field line in its first megabyte")
         cut = piece.rfind("\n\n")
         if cut < 0 and piece[0] == "\n" and held and held[-1].endswith("\n"):
             chunk = "".join(held)  # the blank line straddles the two pieces
@@ -458,7 +461,7 @@ def _strip_values(values: list[str]) -> None:
 
 
 def _join_continuations(raw: str) -> str:
-    first, _, rest = raw.partition("\n")
+    first, _, _rest = raw.partition("\n")
     return (first.strip() + _CONTINUATION.sub(" ", raw[len(first) :])).strip()
 
 
@@ -496,7 +499,7 @@ def _records(
         cuts = [i for i, t in enumerate(tags) if t == "PMID" and i > 0]
         lines = _lines(len(tags), line, breaks) if not recovered else [line] * len(tags)
         bounds = [0, *cuts, len(tags)]
-        for a, b in zip(bounds, bounds[1:], strict=False):
+        for a, b in itertools.pairwise(bounds):
             yield from _one(tags[a:b], values[a:b], lines[a], lines[a:b], recovered, state)
         return
     if recovered:
@@ -535,7 +538,9 @@ def _one(
 
 def _no_id(source: str, line: int, tags: list[str]) -> Problem:
     shown = ", ".join(dict.fromkeys(tags[:8]))
-    return Problem(source, line, f"record has neither a PMID nor a title (fields: {shown}); skipped")
+    return Problem(
+        source, line, f"record has neither a PMID nor a title (fields: {shown}); skipped"
+    )
 
 
 def _lines(n: int, line: int, breaks: list[tuple[int, int]]) -> list[int]:
@@ -557,8 +562,9 @@ def _unflatten(tags: list[str], values: list[str]) -> bool:
     new_tags: list[str] = []
     new_values: list[str] = []
     changed = False
-    for tag, value in zip(tags, values, strict=True):
-        fields = split_flattened(tag, value) if _CANDIDATE.search(value) else None
+    for i, (tag, value) in enumerate(zip(tags, values, strict=True)):
+        after = tags[i + 1] if i + 1 < len(tags) else None
+        fields = split_flattened(tag, value, after) if _CANDIDATE.search(value) else None
         if fields is None:
             new_tags.append(tag)
             new_values.append(value)
@@ -573,9 +579,11 @@ def _unflatten(tags: list[str], values: list[str]) -> bool:
     return changed
 
 
-def split_flattened(tag: str, text: str) -> list[tuple[str, str]] | None:
+def split_flattened(tag: str, text: str, before: str | None = None) -> list[tuple[str, str]] | None:
     """The fields of ``text``, the value of a ``tag`` field into which following fields were
     run together on one line (line breaks lost), or None if it does not look like that.
+    ``before`` is the tag of the field on the next line, if any: the split fields must fit
+    between ``tag`` and it.
 
     A split is made only before a known tag in the ``TAG - `` / ``TAGG- `` shape, and only where
     the resulting sequence of tags follows PubMed's field order (see ``_BANDS``); values with
@@ -589,15 +597,16 @@ def split_flattened(tag: str, text: str) -> list[tuple[str, str]] | None:
     if segments:
         out: list[tuple[str, str]] = []
         bounds = [0, *segments, len(text)]
-        for k, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        for k, (a, b) in enumerate(itertools.pairwise(bounds)):
             piece = text[a:b]
+            last = before if k == len(segments) else "PMID"
             if k == 0:
-                out += _split_one(tag, piece) or [(tag, piece.strip())]
+                out += _split_one(tag, piece, last) or [(tag, piece.strip())]
             else:
                 body = piece[len("PMID- ") :]
-                out += _split_one("PMID", body) or [("PMID", body.strip())]
+                out += _split_one("PMID", body, last) or [("PMID", body.strip())]
         return out
-    fields = _split_one(tag, text)
+    fields = _split_one(tag, text, before)
     if fields is None:
         return None
     splits = len(fields) - 1
@@ -606,7 +615,7 @@ def split_flattened(tag: str, text: str) -> list[tuple[str, str]] | None:
     return None
 
 
-def _split_one(tag: str, text: str) -> list[tuple[str, str]] | None:
+def _split_one(tag: str, text: str, before: str | None) -> list[tuple[str, str]] | None:
     # Candidates: (position of the tag, position of its value, tag).
     cands: list[tuple[int, int, str]] = []
     for m in _CANDIDATE.finditer(text):
@@ -635,7 +644,14 @@ def _split_one(tag: str, text: str) -> list[tuple[str, str]] | None:
         mine = (top[0] + 1, k)
         if t not in best or mine >= best[t]:
             best[t] = mine
-    score, k = max(best.values())
+    ends = [
+        entry
+        for t, entry in best.items()
+        if before is None or before == "PMID" or _may_follow(t, before, "", 0)
+    ]
+    if not ends:
+        return None
+    score, k = max(ends)
     if score == 0:
         return None
     chain: list[int] = []

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import repeat
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Literal, NamedTuple
 
 
@@ -46,7 +46,11 @@ class MedlineRecord:
     ) -> None:
         fields = tuple(Field(*f) for f in fields)
         self._set(
-            [f.tag for f in fields], [f.value for f in fields], [f.line for f in fields], source, line
+            [f.tag for f in fields],
+            [f.value for f in fields],
+            [f.line for f in fields],
+            source,
+            line,
         )
         object.__setattr__(self, "_fields", fields)
 
@@ -112,7 +116,9 @@ class MedlineRecord:
         if self._fields is None:
             lines = self._field_lines()
             # tuple.__new__ through map stays in C; calling Field(...) per field costs 3x more.
-            made = map(tuple.__new__, repeat(Field), zip(self._tags, self._values, lines))
+            made = map(
+                tuple.__new__, repeat(Field), zip(self._tags, self._values, lines, strict=False)
+            )
             object.__setattr__(self, "_fields", tuple(made))
         assert self._fields is not None
         return self._fields
@@ -179,9 +185,7 @@ class MedlineRecord:
         return hash((self.source, self.line, self.fields))
 
     def __repr__(self) -> str:
-        return (
-            f"MedlineRecord(fields={self.fields!r}, source={self.source!r}, line={self.line!r})"
-        )
+        return f"MedlineRecord(fields={self.fields!r}, source={self.source!r}, line={self.line!r})"
 
 
 Severity = Literal["error", "warning"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 
 from hypothesis import strategies as st
@@ -12,17 +13,44 @@ from syncd.core.medline import KNOWN_TAGS
 # Words for free text: ordinary words, punctuation, dashes, and words that are MEDLINE tags
 # (but a tag word is never followed by " - ", which would be a real field start).
 WORDS = st.sampled_from(
-    "the of and patients with AD CI PT TI AB antagonist (NMDAR) - U.S. Food : 95% "
-    "Korea (KBRI), Daegu, é ü © Müller treatment-resistant e.g. 1.2 [doi] x-y".split()
+    [
+        "the",
+        "of",
+        "and",
+        "patients",
+        "with",
+        "AD",
+        "CI",
+        "PT",
+        "TI",
+        "AB",
+        "antagonist",
+        "(NMDAR)",
+        "-",
+        "U.S.",
+        "Food",
+        ":",
+        "95%",
+        "Korea",
+        "(KBRI),",
+        "Daegu,",
+        "é",
+        "ü",
+        "©",
+        "Müller",
+        "treatment-resistant",
+        "e.g.",
+        "1.2",
+        "[doi]",
+        "x-y",
+    ]
 )
 
 
 def free_text(min_words: int = 1, max_words: int = 30) -> st.SearchStrategy[str]:
     def ok(words: list[str]) -> bool:
         # "AD - x" would be a field start in a flattened record; keep free text free of it.
-        return not any(
-            a in KNOWN_TAGS and b == "-" for a, b in zip(words, words[1:], strict=False)
-        )
+        return not any(a in KNOWN_TAGS and b == "-" for a, b in itertools.pairwise(words))
 
     return st.lists(WORDS, min_size=min_words, max_size=max_words).filter(ok).map(" ".join)
 
@@ -66,6 +94,8 @@ SHAPED = {
     "PHST": stamp.map(lambda s: f"{s} [received]"),
     "AID": st.integers(1000, 9999).map(lambda n: f"10.{n}/abc.{n} [doi]"),
     "PST": st.sampled_from(["ppublish", "epublish"]),
+    "JT": free_text(1, 8).map(lambda t: f"Journal of {t}"),
+    "SO": free_text(1, 4).map(lambda t: f"Clin Neurosci. 2023 Aug 31;21(3):429-446. {t}"),
 }
 
 
@@ -119,6 +149,9 @@ def layout(fields: list[tuple[str, str]], width: int = 40, trailing: bool = Fals
     return "\n".join(out) + "\n"
 
 
-def flatten(text: str) -> str:
-    """What copying through a web page does: every run of whitespace becomes one space."""
-    return re.sub(r"\s+", " ", text).strip()
+def flatten(text: str, collapse: bool = True) -> str:
+    """What copying through a web page does: every run of whitespace becomes one space (or,
+    with ``collapse`` false, only the line breaks and the indentation after them go)."""
+    if collapse:
+        return re.sub(r"\s+", " ", text).strip()
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())

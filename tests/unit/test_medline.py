@@ -208,9 +208,7 @@ def test_fast_reader_agrees_on_odd_line_mixtures(lines: list[str]) -> None:
     out = list(parse([text], "t"))
     got = [[tuple(f) for f in o.fields] for o in out if isinstance(o, MedlineRecord)]
     # The reference keeps records without PMID/title and has no junk; compare what both keep.
-    want = [
-        r for r in reference(text) if any(t in ("PMID", "TI", "BTI") for t, _, _ in r)
-    ]
+    want = [r for r in reference(text) if any(t in ("PMID", "TI", "BTI") for t, _, _ in r)]
     flattened_or_junk = any(isinstance(o, Problem) and "line breaks" in o.message for o in out)
     if not flattened_or_junk:
         assert got == want
