@@ -1,8 +1,8 @@
 """Show the Zotero items an import would create from MEDLINE exports, without sending anything.
 
-PATH may be export files or folders (the .nbib and .txt files in a folder are read, sorted by
-name). Items go to stdout: a readable summary per record, or with --json the exact item JSON
-an import sends to the Zotero Web API. Problems go to stderr as file:line: message.
+PATH may be export files or folders (the export files in a folder, .nbib and .txt, are read
+sorted by name). Items go to stdout: a readable summary per record, or with --json the exact
+item JSON an import sends to the Zotero Web API. Problems go to stderr as file:line: message.
 
 Exit status: 0 every record converted (warnings aside), 1 some records were skipped, 2 an
 input could not be used at all (missing or unreadable file, a folder without exports); the
@@ -143,8 +143,9 @@ def _export_files(path: Path) -> Iterator[Path]:
             raise InputError(
                 f"{path}: no such file or folder", hint="check the path", source=str(path)
             )
+        suffixes = getattr(syncd.reading, "EXPORT_SUFFIXES", _EXPORT_SUFFIXES)
         raise InputError(
-            f"{path}: no .nbib or .txt export files in this folder",
+            f"{path}: no export files ({', '.join(suffixes)}) in this folder",
             hint="save PubMed results with 'Send to: Citation manager' (.nbib)",
             source=str(path),
         )

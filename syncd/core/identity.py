@@ -162,10 +162,33 @@ def _first_doi_in(values: list[str]) -> str | None:
     return None
 
 
+def _short_name_last(value: str) -> str:
+    # NLM form "Walker JE": the last word is the initials.
+    parts = value.split(",")[0].rsplit(" ", 1)
+    return parts[0] if len(parts) == 2 and parts[1].isupper() else value
+
+
+def _first_creator_name(record: MedlineRecord) -> str | None:
+    """The family name (or collective name) the mapped item's first creator gets: the first
+    author (FAU, or AU when there is no FAU, with CN collective names in their place), else the
+    first editor."""
+    for full, short in (("FAU", "AU"), ("FED", "ED")):
+        has_full = record.get(full) is not None
+        for f in record.fields:
+            if f.tag == full:
+                return f.value.split(",")[0]
+            if f.tag == "CN" and full == "FAU":
+                return f.value
+            if f.tag == short and not has_full and f.value.strip().rstrip(".").lower() != "et al":
+                return _short_name_last(f.value)
+    return None
+
+
 def record_identifiers(record: MedlineRecord) -> Identifiers:
     """Identifiers of a MEDLINE record: PMID; DOI from AID, else LID (``[doi]`` or a DOI link,
     see :func:`doi_of`); PMCID from PMC or
-    ``OID - NLM: PMC...``; the fingerprint from TI (or BTI), DP and the first author."""
+    ``OID - NLM: PMC...``; the fingerprint from TI (or BTI), DP and the first creator as the
+    enhanced mapping orders them (:func:`_first_creator_name`)."""
     pmid = normalize_pmid(record.get("PMID"))
     doi = _first_doi_in(record.getall("AID")) or _first_doi_in(record.getall("LID"))
     pmcid = normalize_pmcid(record.get("PMC"))
@@ -174,15 +197,7 @@ def record_identifiers(record: MedlineRecord) -> Identifiers:
             if "PMC" in oid.upper():
                 pmcid = normalize_pmcid(oid)
                 break
-    last_name: str | None = None
-    if fau := record.get("FAU"):
-        last_name = fau.split(",")[0]
-    elif au := record.get("AU"):
-        # NLM form "Walker JE": the last word is the initials.
-        parts = au.split(",")[0].rsplit(" ", 1)
-        last_name = parts[0] if len(parts) == 2 and parts[1].isupper() else au
-    else:
-        last_name = record.get("CN")
+    last_name = _first_creator_name(record)
     fp = fingerprint(record.get("TI") or record.get("BTI"), record.get("DP"), last_name)
     return Identifiers(pmid=pmid, doi=doi, pmcid=pmcid, fingerprint=fp)
 

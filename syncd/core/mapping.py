@@ -91,6 +91,20 @@ class MappingOptions:
     # because Zotero 7 clients cannot sync items that carry them.
     native_ids: bool = False
 
+    def __post_init__(self) -> None:
+        # Options often come from a config file: accept "descriptor" for MeshPolicy.DESCRIPTOR
+        # and a list of tags, and refuse what cannot be meant.
+        if self.profile not in ("zotero", "enhanced"):
+            raise ValueError(f"unknown mapping profile {self.profile!r} (zotero or enhanced)")
+        if not isinstance(self.mesh, MeshPolicy):
+            try:
+                object.__setattr__(self, "mesh", MeshPolicy(self.mesh))
+            except ValueError:
+                choices = ", ".join(p.value for p in MeshPolicy)
+                raise ValueError(f"unknown MeSH policy {self.mesh!r} ({choices})") from None
+        if not isinstance(self.extra_tags, tuple):
+            object.__setattr__(self, "extra_tags", tuple(self.extra_tags))
+
 
 DEFAULT_OPTIONS: Final = MappingOptions()
 
@@ -285,6 +299,8 @@ def _map_zotero(
     # tag once (a repeat is ignored), and the Web API must not get the same tag twice.
     names = dict.fromkeys(t for t in tags if t)
     names.update(dict.fromkeys(t for t in options.extra_tags if t.strip()))
+    if names and max(map(len, names)) > _MAX_NAME:
+        _drop_long_tags(names, record, problems)
     item["tags"] = [{"tag": t} for t in names]
     item["collections"] = []
     item["relations"] = {}
@@ -672,6 +688,8 @@ def _map_enhanced(
     for t in options.extra_tags:
         found[collapse(t)] = 0
     found.pop("", None)
+    if found and max(map(len, found)) > _MAX_NAME:
+        _drop_long_tags(found, record, problems)
     item["tags"] = [{"tag": t, "type": kind} for t, kind in found.items()]
     item["collections"] = []
     item["relations"] = {}
@@ -782,8 +800,8 @@ def _creators(names: dict[str, list[Field]], roles: frozenset[str]) -> list[dict
 
 def _fit_limits(item: dict[str, Any], record: MedlineRecord, problems: list[Problem]) -> None:
     """Cut what the Web API would refuse with 413: field values over 65,535 UTF-8 bytes,
-    creator names and tags over 255 characters. Rare (giant abstracts, consortium names), but
-    one such record must not fail a whole upload."""
+    creator names over 255 characters (tags are checked where they are made). Rare (giant
+    abstracts, consortium names), but one such record must not fail a whole upload."""
     for key in _LONG_FIELDS:
         value = item.get(key)
         if value is not None and len(value) > _MAX_FIELD_BYTES // 4:
@@ -799,9 +817,11 @@ def _fit_limits(item: dict[str, Any], record: MedlineRecord, problems: list[Prob
             if len(creator.get(part, "")) > _MAX_NAME:
                 creator[part] = creator[part][: _MAX_NAME - 1] + "…"
                 problems.append(_warn(record, "CN", "a creator name cut to 255 characters"))
-    long_tags = [t for t in item["tags"] if len(t["tag"]) > _MAX_NAME] if item["tags"] else ()
-    if long_tags:
-        item["tags"] = [t for t in item["tags"] if len(t["tag"]) <= _MAX_NAME]
-        problems.append(
-            _warn(record, "OT", f"{len(long_tags)} tag(s) over 255 characters left out")
-        )
+
+
+def _drop_long_tags(tags: dict[str, Any], record: MedlineRecord, problems: list[Problem]) -> None:
+    """Tags over 255 characters, which the API refuses (413), are left out with a warning."""
+    long_tags = [t for t in tags if len(t) > _MAX_NAME]
+    for t in long_tags:
+        del tags[t]
+    problems.append(_warn(record, "OT", f"{len(long_tags)} tag(s) over 255 characters left out"))

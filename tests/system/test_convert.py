@@ -196,8 +196,8 @@ def test_unusable_input_is_reported_and_the_rest_still_converted(
     code, out, err = run(["convert", "--json", str(missing), str(empty), str(export)], capsys)
     assert code == 2
     assert len(json.loads(out)) == 2
-    assert f"syncd: error: {missing}: no such file or folder" in err
-    assert f"{empty}: no .nbib or .txt export files" in err
+    assert f"syncd: error: {missing}: no such file" in err
+    assert f"syncd: error: {empty}: no export files" in err
     assert "2 inputs unusable" in err
 
 
