@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import string
 import threading
 import time
 import unicodedata
@@ -27,6 +28,7 @@ from syncd.sandbox.library import KeyInfo, Library, Obj, State, Txn
 from syncd.sandbox.model import KEY_RE, ObjectError
 
 MAX_WRITE_OBJECTS = 50
+MAX_OBJECT_KEYS = 100
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
 JSON_MAX_DEPTH = 20
@@ -54,6 +56,7 @@ class Request:
     body: bytes
     client: str = "127.0.0.1"
     base: str = "http://127.0.0.1"
+    auth: KeyInfo | None = None  # set once the key is known
 
     def param(self, name: str) -> str | None:
         values = [v for k, v in self.query if k == name]
@@ -160,7 +163,7 @@ class ReadParams:
     collection_keys: list[str] | None = None
     include_trashed: bool = False
     tags: list[str] = field(default_factory=list)
-    item_type: str | None = None
+    item_type_values: list[str] = field(default_factory=list)
     q: str | None = None
     qmode: str = "titleCreatorYear"
     sort: str = "dateModified"
@@ -168,20 +171,6 @@ class ReadParams:
     link_params: list[tuple[str, str]] = field(default_factory=list)
 
 
-_LINK_PARAMS = (
-    "collectionKey",
-    "direction",
-    "format",
-    "includeTrashed",
-    "itemKey",
-    "itemType",
-    "limit",
-    "q",
-    "qmode",
-    "since",
-    "sort",
-    "tag",
-)
 _SORTS = frozenset(
     {
         "dateAdded",
@@ -198,104 +187,133 @@ _SORTS = frozenset(
         "libraryCatalog",
         "callNumber",
         "rights",
+        "extra",
+        "serverDateModified",
         "addedBy",
         "numItems",
     }
 )
 
 
-def parse_read_params(req: Request) -> ReadParams:
-    """Parse the query string of a read; errors are 400s sent before the API headers."""
+def _default_direction(sort: str) -> str:
+    return "desc" if sort.startswith("date") else "asc"
+
+
+def parse_read_params(req: Request, action: str = "items") -> ReadParams:
+    """Parse the query string of a read as the dataserver does (defaults, clamps, the 400s it
+    sends before the API headers) and note the non-default parameters for ``Link`` URLs."""
     p = ReadParams()
+    nondefault: dict[str, str] = {}
     fmt = req.param("format") or "json"
     if fmt not in ("json", "keys", "versions"):
         raise ApiError(400, f"Invalid 'format' value '{fmt}'", zotero_headers=False)
     p.format = fmt
+    if fmt != "json":
+        nondefault["format"] = fmt
+    # keys and versions come all in one response unless a limit is asked for.
+    default_limit = DEFAULT_LIMIT if fmt == "json" else 0
+    limit = default_limit
     raw_limit = req.param("limit")
-    explicit_limit = False
-    if raw_limit is not None and raw_limit.strip().isdigit() and int(raw_limit) > 0:
-        p.limit = min(int(raw_limit), MAX_LIMIT)
-        explicit_limit = True
+    if raw_limit is not None and _is_int(raw_limit) and int(raw_limit) > 0:
+        limit = int(raw_limit)
+        if fmt == "json":
+            limit = min(limit, MAX_LIMIT)
     raw_start = req.param("start")
-    if raw_start is not None and raw_start.strip().isdigit():
-        p.start = int(raw_start)
+    if raw_start is not None and _is_int(raw_start):
+        p.start = max(int(raw_start), 0)
     since = req.param("since") if req.param("since") is not None else req.param("newer")
     if since is not None:
-        if not since.strip().isdigit():
+        if not _is_int(since):
             raise ApiError(400, "Invalid value for 'since' parameter", zotero_headers=False)
         p.since = int(since)
-    keys = req.param("itemKey")
-    if keys is not None:
-        p.item_keys = [k for k in keys.split(",") if KEY_RE.match(k.strip())][:MAX_LIMIT]
-        if not explicit_limit:
-            p.limit = MAX_LIMIT
-    ckeys = req.param("collectionKey")
-    if ckeys is not None:
-        p.collection_keys = [k for k in ckeys.split(",") if KEY_RE.match(k.strip())]
-        if not explicit_limit:
-            p.limit = MAX_LIMIT
-    if fmt in ("keys", "versions") and not explicit_limit:
-        p.limit = None  # keys and versions come all in one response
-    p.include_trashed = req.param("includeTrashed") in ("1", "true")
-    p.tags = req.params("tag")
-    item_types = req.params("itemType")
-    if len(item_types) > 1:
-        raise ApiError(400, "Cannot specify 'itemType' more than once", zotero_headers=False)
+        nondefault["since"] = str(p.since)
+    for name in ("itemKey", "collectionKey"):
+        raw = req.param(name)
+        if raw is None:
+            continue
+        keys = [k for k in raw.strip(",").split(",") if KEY_RE.match(k)]
+        if name == "itemKey":
+            p.item_keys = keys
+        else:
+            p.collection_keys = keys
+        if keys:
+            nondefault[name] = ",".join(keys)
+        limit = MAX_OBJECT_KEYS  # explicit object keys force the limit
+    p.limit = limit or None
+    if limit != default_limit:
+        nondefault["limit"] = str(limit)
+    if req.param("includeTrashed") not in (None, "", "0", "false"):
+        p.include_trashed = True
+        nondefault["includeTrashed"] = "1"
+    p.tags = [t for t in req.params("tag") if t != ""]
+    if p.tags:
+        nondefault["tag"] = ",".join(p.tags)
+    item_types = [t for t in req.params("itemType") if t.strip()]
     if item_types:
-        p.item_type = item_types[0]
-        for part in item_types[0].split("||"):
-            name = part.strip().lstrip("-")
-            if name and not schema.is_valid_type(name):
-                raise ApiError(400, f"Invalid itemType '{name}'", zotero_headers=False)
+        p.item_type_values = item_types
+        nondefault["itemType"] = item_types[0]
     p.q = req.param("q") or None
+    if p.q:
+        nondefault["q"] = p.q
     qmode = req.param("qmode")
-    if qmode is not None:
-        if qmode not in ("titleCreatorYear", "everything"):
+    if qmode:
+        valid = (
+            ("contains", "startswith") if action == "tags" else ("titlecreatoryear", "everything")
+        )
+        if qmode.lower() not in valid:
             raise ApiError(400, f"Invalid 'qmode' value '{qmode}'", zotero_headers=False)
-        p.qmode = qmode
-    sort = req.param("sort")
-    if sort is not None and sort in _SORTS:
-        p.sort = sort
-    p.direction = "desc" if p.sort in ("dateAdded", "dateModified") else "asc"
+        p.qmode = qmode.lower()
+        nondefault["qmode"] = p.qmode
     direction = req.param("direction")
-    if direction in ("asc", "desc"):
+    sort = req.param("sort")
+    if sort in ("asc", "desc"):  # an old-style direction given as `sort`
+        direction, sort = sort, None
+    if sort is not None:
+        if sort not in _SORTS:
+            raise ApiError(400, f"Invalid 'sort' value '{sort}'", zotero_headers=False)
+        p.sort = sort
+        if sort != "dateModified":
+            nondefault["sort"] = sort
+    p.direction = _default_direction(p.sort)
+    if direction is not None:
+        if direction not in ("asc", "desc"):
+            raise ApiError(400, f"Invalid 'direction' value '{direction}'", zotero_headers=False)
+        if direction != p.direction:
+            nondefault["direction"] = direction
         p.direction = direction
-    # Link URLs repeat only the non-default parameters, sorted by name.
-    link: list[tuple[str, str]] = []
-    for name in sorted(_LINK_PARAMS):
-        for value in req.params(name):
-            if name == "format" and value == "json":
-                continue
-            if name == "limit" and (not explicit_limit or p.limit == DEFAULT_LIMIT):
-                continue
-            if name == "limit":
-                value = str(p.limit)
-            link.append((name, value))
-    p.link_params = link
+    p.link_params = sorted(nondefault.items())
     return p
 
 
-def _matches_tag_expr(expr: str, tags: set[str]) -> bool:
-    # One `tag` parameter: OR of `||` alternatives; `-x` negates; `\-x` is a literal hyphen.
-    for alt in expr.split("||"):
-        alt = alt.strip()
-        negate = alt.startswith("-")
-        name = alt[1:] if negate else alt
-        if name.startswith("\\-"):
-            name = name[1:]
-        hit = name.lower() in tags
-        if hit != negate:
-            return True
-    return False
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
-def _matches_type_expr(expr: str, item_type: str) -> bool:
-    alts = [a.strip() for a in expr.split("||") if a.strip()]
-    positives = [a for a in alts if not a.startswith("-")]
-    negatives = [a[1:] for a in alts if a.startswith("-")]
-    if item_type in negatives or (item_type == "annotation" and negatives):
-        return False
-    return not positives or item_type in positives
+def _ascii_lower(text: str) -> str:
+    """MySQL's LOWER() as the tag lookup uses it: ASCII letters only."""
+    return text.translate(_ASCII_LOWER)
+
+
+def search_sets(values: list[str]) -> list[tuple[bool, list[str]]]:
+    """``tag``/``itemType`` values as the dataserver reads them: a leading ``-`` negates the
+    whole value, ``\\-`` is a literal hyphen, `` || `` (with spaces) separates alternatives."""
+    sets = []
+    for raw in values:
+        value = raw.strip()
+        if not value:
+            continue
+        negation = value.startswith("-")
+        if negation or value.startswith("\\-"):
+            value = value[1:]
+        sets.append((negation, re.split(r"\s+\|\|\s+", value)))
+    return sets
+
+
+def _matches_sets(sets: list[tuple[bool, list[str]]], names: set[str]) -> bool:
+    for negation, alternatives in sets:
+        hit = any(a in names for a in alternatives)
+        if hit == negation:
+            return False
+    return True
 
 
 def _q_terms(q: str) -> list[str]:
@@ -316,8 +334,12 @@ def _item_matches_q(data: dict[str, Any], terms: list[str]) -> bool:
             creator.get("name") or f"{creator.get('firstName', '')} {creator.get('lastName', '')}"
         )
         haystacks.append(_fold(name))
-    year = (data.get("date") or "")[:4]
-    return all(any(term in h for h in haystacks) or (year and year == term) for term in terms)
+    years = {
+        str(data[f])[:4]
+        for f in schema.fields_of(item_type)
+        if schema.base_field(item_type, f) == "date" and data.get(f)
+    }
+    return all(any(term in h for h in haystacks) or term in years for term in terms)
 
 
 # ---- the API ----------------------------------------------------------------------------------
@@ -354,6 +376,7 @@ class Api:
         if req.method in ("POST", "PUT", "PATCH") and not req.body:
             raise ApiError(400, f"{req.method} data not provided", zotero_headers=False)
         api_key, key = self._authenticate(req)
+        req.auth = key
         token_hash = None
         if is_write and api_key is not None:
             token = req.headers.get("zotero-write-token")
@@ -453,7 +476,13 @@ class Api:
             return _json_response(schema.item_type_creator_types(item_type), None)
         if name == "items/new":
             assert item_type is not None
-            return _json_response(schema.item_template(item_type), None)
+            link_mode = req.param("linkMode")
+            if item_type == "attachment":
+                if not link_mode:
+                    raise ApiError(400, "linkMode required for itemType=attachment")
+                if link_mode not in ("imported_file", "imported_url", "linked_file", "linked_url"):
+                    raise ApiError(400, f"Invalid linkMode '{link_mode}'")
+            return _json_response(schema.item_template(item_type, link_mode), None)
         raise ApiError(404, "Not found", zotero_headers=False)
 
     # ---- library routes ---------------------------------------------------------------------
@@ -489,7 +518,7 @@ class Api:
             and lib.version <= int(ims)
         ):
             return Response(304, zotero_headers=False)
-        params = parse_read_params(req) if req.method == "GET" else ReadParams()
+        params = parse_read_params(req, action) if req.method == "GET" else ReadParams()
 
         if action == "groups" and kind == "users" and len(rest) == 1:
             return self._user_groups(req, lib, key)
@@ -603,47 +632,70 @@ class Api:
         trash: bool = False,
         parent: str | None = None,
         collection: str | None = None,
+        notes: bool = True,
     ) -> list[Obj]:
+        """The items a read returns, in order. Filters as the dataserver's search: own trash
+        flag, `since`, keys, type and tag sets, `q`; in /top mode a matching child stands for
+        its top-level item."""
+        if len(params.item_type_values) > 1:
+            raise ApiError(400, "Cannot specify 'itemType' more than once")
+        type_sets = search_sets(params.item_type_values)
+        for _, alternatives in type_sets:
+            for name in alternatives:
+                if not schema.is_valid_type(name):
+                    raise ApiError(400, f"Invalid itemType '{name}'")
+        tag_sets = [
+            (negation, [_ascii_lower(a) for a in alternatives])
+            for negation, alternatives in search_sets(params.tags)
+        ]
         order = self._sorted(lib, params)
         keys = set(params.item_keys) if params.item_keys is not None else None
         terms = _q_terms(params.q) if params.q else None
-        include_trashed = params.include_trashed or trash or (keys is not None and False)
-        out = []
+        include_trashed = params.include_trashed or trash
+        # Plain /top reads skip children; with filters, children may match for their parent.
+        skip_children = top and keys is None and not type_sets and not terms and not tag_sets
+        out: list[Obj] = []
+        mapped = False
+        seen: set[str] = set()
         for obj in order:
             data = obj.data
             if keys is not None and obj.key not in keys:
                 continue
             if params.since is not None and obj.version <= params.since:
                 continue
-            deleted = bool(data.get("deleted")) or self._parent_trashed(lib, data)
-            if trash and not deleted:
+            deleted = bool(data.get("deleted"))
+            if (trash and not deleted) or (deleted and not include_trashed):
                 continue
-            if deleted and not include_trashed:
-                continue
-            if top and data.get("parentItem"):
+            if not notes and data["itemType"] == "note":
                 continue
             if parent is not None and data.get("parentItem") != parent:
                 continue
             if collection is not None and collection not in data.get("collections", ()):
                 continue
-            if params.item_type and not _matches_type_expr(params.item_type, data["itemType"]):
+            if type_sets and not _matches_sets(type_sets, {data["itemType"]}):
                 continue
-            if params.tags:
-                names = {t["tag"].lower() for t in data.get("tags", ())}
-                if not all(_matches_tag_expr(expr, names) for expr in params.tags):
+            if tag_sets:
+                names = {_ascii_lower(t["tag"]) for t in data.get("tags", ())}
+                if not _matches_sets(tag_sets, names):
                     continue
             if terms and not _item_matches_q(data, terms):
                 continue
+            if top and data.get("parentItem"):
+                if skip_children:
+                    continue
+                top_obj = lib.items.get(data["parentItem"])
+                if top_obj is None or (top_obj.data.get("deleted") and not include_trashed):
+                    continue
+                obj = top_obj
+                mapped = True
+            if obj.key in seen:
+                continue
+            seen.add(obj.key)
             out.append(obj)
+        if mapped:
+            position = {o.key: i for i, o in enumerate(order)}
+            out.sort(key=lambda o: position[o.key])
         return out
-
-    @staticmethod
-    def _parent_trashed(lib: Library, data: dict[str, Any]) -> bool:
-        parent = data.get("parentItem")
-        if not parent:
-            return False
-        pobj = lib.items.get(parent)
-        return bool(pobj and pobj.data.get("deleted"))
 
     def _sorted(self, lib: Library, params: ReadParams) -> list[Obj]:
         cache_key = (lib.version, params.sort, params.direction)
@@ -693,8 +745,12 @@ class Api:
         collection: str | None = None,
     ) -> Response:
         with lib.lock:
+            # A key without notes access does not see notes in a user library.
+            notes = not (
+                lib.kind == "user" and req.auth is not None and not req.auth.user.get("notes")
+            )
             found = self._visible_items(
-                lib, params, top=top, trash=trash, parent=parent, collection=collection
+                lib, params, top=top, trash=trash, parent=parent, collection=collection, notes=notes
             )
             return self._list_response(
                 req, lib, found, params, lambda o: self._item_json(req, lib, o)
@@ -723,29 +779,38 @@ class Api:
         return _json_response([render(o) for o in page], lib.version, headers)
 
     def _link(self, req: Request, params: ReadParams, total: int) -> str:
+        """The ``Link`` header, built as the dataserver builds it: only non-default parameters,
+        sorted; ``first``/``last`` only when they differ from this page; ``next`` only when
+        more results exist; ``alternate`` always."""
         base = req.base + req.path
 
         def url(start: int) -> str:
             query = list(params.link_params)
-            if start:
-                query.append(("start", str(start)))
-                query.sort(key=lambda kv: kv[0])
-            return f"<{base}?{urlencode(query)}>" if query else f"<{base}>"
-
-        links = []
-        limit = params.limit
-        if limit is not None and total:
-            start = params.start
             if start > 0:
-                links.append(f'{url(0)}; rel="first"')
-                links.append(f'{url(max(start - limit, 0))}; rel="prev"')
+                query = sorted([*query, ("start", str(start))])
+            return f"{base}?{urlencode(query)}" if query else base
+
+        limit = params.limit or 0
+        start = params.start
+        this = url(start)
+        parts = []
+        if url(0) != this:
+            parts.append(f'<{url(0)}>; rel="first"')
+        if start:
+            parts.append(f'<{url(start - limit)}>; rel="prev"')
+        if not (not start and limit >= total) and limit:
+            if start >= total:
+                last = total - limit
+            else:
+                last = total - (total % limit)
+                if last == total:
+                    last = total - limit
             if start + limit < total:
-                links.append(f'{url(start + limit)}; rel="next"')
-            last = ((total - 1) // limit) * limit
-            if last != start:
-                links.append(f'{url(last)}; rel="last"')
-        links.append(f'<{base}>; rel="alternate"')
-        return ", ".join(links)
+                parts.append(f'<{url(start + limit)}>; rel="next"')
+            if url(last) != this:
+                parts.append(f'<{url(last)}>; rel="last"')
+        parts.append(f'<{base}>; rel="alternate"')
+        return ", ".join(parts)
 
     def _library_json(self, req: Request, lib: Library) -> dict[str, Any]:
         name = self.state.library_name(lib)
@@ -765,10 +830,17 @@ class Api:
     def _item_json(
         self, req: Request, lib: Library, obj: Obj, txn: Txn | None = None
     ) -> dict[str, Any]:
+        children = set(lib.children.get(obj.key, ()))
         if txn is not None:
-            num_children = sum(1 for o in txn.items("items") if o.data.get("parentItem") == obj.key)
-        else:
-            num_children = len(lib.children.get(obj.key, ()))
+            # Only the (at most 50) staged objects can differ from the published index.
+            for (kind, key), staged in txn.puts.items():
+                if kind == "items":
+                    if staged.data.get("parentItem") == obj.key:
+                        children.add(key)
+                    else:
+                        children.discard(key)
+            children -= {key for kind, key in txn.removes if kind == "items"}
+        num_children = len(children)
         out: dict[str, Any] = {
             "key": obj.key,
             "version": obj.version,
@@ -1161,9 +1233,9 @@ class Api:
     def _remove(self, txn: Txn, kind: str, key: str, version: int, log: bool = True) -> None:
         txn.remove(kind, key, version, log=log)
         if kind == "items":
-            for child in list(txn.items("items")):
-                if child.data.get("parentItem") == key:
-                    txn.remove("items", child.key, version)
+            for child in sorted(txn.lib.children.get(key, ())):
+                if txn.exists("items", child):
+                    txn.remove("items", child, version)
         else:
             # Subcollections go too, but only the collection asked for is logged in /deleted.
             for sub in list(txn.items("collections")):

@@ -131,7 +131,7 @@ def parse_date(value: str) -> str | None:
     text = value.strip()
     if not text:
         return None
-    m = re.match(r"^(\d{4})(?:-(\d\d?)(?:-(\d\d?))?)?(?:[T ].*)?$", text)
+    m = re.match(r"^(\d{4})(?:-(\d\d?)(?:-(\d\d?)(?:[T ]\d.*)?)?)?$", text)
     if m:
         return _ymd(m.group(1), m.group(2), m.group(3))
     m = re.match(r"^(\d\d?)[/.-](\d\d?)[/.-](\d{4})$", text)
@@ -166,6 +166,22 @@ def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value is False
 
 
+def _set(obj: Mapping[str, Any], prop: str) -> bool:
+    """PHP's ``isset``: present and not null."""
+    return obj.get(prop) is not None
+
+
+def _is_numeric(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return (
+        isinstance(value, str)
+        and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value) is not None
+    )
+
+
 def _field_value(prop: str, value: Any) -> str:
     if isinstance(value, (list, dict)):
         raise ObjectError(400, f"Unexpected array for property '{prop}'")
@@ -178,58 +194,240 @@ def _field_value(prop: str, value: Any) -> str:
     return str(value).strip()
 
 
-def _creators(value: Any, item_type: str, is_new: bool) -> list[dict[str, str]]:
+_LINK_MODES = ("imported_file", "imported_url", "linked_file", "linked_url", "embedded_image")
+_ZOTERO_URI = re.compile(
+    r"^http://zotero.org/(users|groups)/[0-9]+/(publications/)?items/[A-Z0-9]{8}$"
+)
+_EXTERNAL_PREDICATES = frozenset(p for p in _RELATION_PREDICATES if p.startswith("mendeleyDB:"))
+
+
+def _check_item_json(
+    obj: Mapping[str, Any],
+    existing: Mapping[str, Any] | None,
+    *,
+    key: str,
+    library_id: int,
+    replace: bool,
+) -> str:
+    """The dataserver's validation pass over an uploaded item (before anything is applied):
+    required properties, then every property in the order sent. Returns the item type."""
+    is_new = existing is None
+    partial = not replace and not is_new
+    is_child = bool(existing and existing.get("parentItem"))
+    if is_child:
+        if (partial and obj.get("parentItem") is False) or (
+            not partial and obj.get("parentItem") in (None, False)
+        ):
+            is_child = False
+        elif partial and "parentItem" not in obj and obj.get("collections"):
+            is_child = False  # collections imply parentItem: false
+    elif _set(obj, "parentItem") and obj["parentItem"] is not False:
+        is_child = True
+    if partial:
+        required: list[str] = []
+    elif obj.get("itemType") == "attachment":
+        required = ["linkMode"]
+    elif is_new:
+        required = ["itemType"]
+    else:
+        required = ["itemType", "tags", "relations"] + ([] if is_child else ["collections"])
+    for prop in required:
+        if not _set(obj, prop):
+            raise ObjectError(400, f"'{prop}' property not provided")
+    item_type = obj["itemType"] if _set(obj, "itemType") else (existing or {}).get("itemType")
+
+    for prop, value in obj.items():
+        if prop in ("key", "version"):
+            continue
+        if prop == "parentItem":
+            if value is not False:
+                if not isinstance(value, str) or not KEY_RE.match(value):
+                    raise ObjectError(400, "'parentItem' must be a valid item key or false")
+                if value == obj.get("key", key):
+                    raise ObjectError(400, f"Item {library_id}/{value} cannot be a child of itself")
+        elif prop == "itemType":
+            if not isinstance(value, str):
+                raise ObjectError(400, "'itemType' must be a string")
+            if not schema.is_valid_type(value):
+                raise ObjectError(400, f"'{value}' is not a valid itemType")
+            if (is_child or obj.get("parentItem")) and value not in ("note", "attachment"):
+                raise ObjectError(400, "Child item must be note, attachment, or annotation")
+        elif prop == "tags":
+            _check_tags(value)
+        elif prop == "collections":
+            if not isinstance(value, list):
+                raise ObjectError(400, "'collections' property must be an array")
+            if is_child and value:
+                raise ObjectError(400, "Child items cannot be assigned to collections")
+            for ckey in value:
+                if not isinstance(ckey, str) or not KEY_RE.match(ckey):
+                    raise ObjectError(400, f"'{ckey}' is not a valid collection key")
+        elif prop == "relations":
+            _check_relations(value)
+        elif prop == "creators":
+            _check_creators(value, str(item_type), is_new)
+        elif prop == "note":
+            if item_type not in ("note", "attachment"):
+                raise ObjectError(
+                    400, "'note' property is valid only for note and attachment items"
+                )
+        elif prop == "deleted":
+            if not isinstance(value, bool) and value not in (0, 1):
+                raise ObjectError(400, "'deleted' must be a boolean")
+        elif prop == "inPublications":
+            continue
+        elif prop == "linkMode":
+            if not isinstance(value, str) or value.lower() not in _LINK_MODES:
+                raise ObjectError(400, f"'{value}' is not a valid linkMode")
+            if existing is not None and existing.get("linkMode", value.lower()) != value.lower():
+                raise ObjectError(400, "Cannot change attachment linkMode")
+        elif prop in _ATTACHMENT_PROPS:
+            _check_attachment_prop(obj, existing, prop, value, item_type)
+        elif prop == "accessDate":
+            if (
+                value != ""
+                and value != "CURRENT_TIMESTAMP"
+                and (
+                    not isinstance(value, str) or parse_timestamp(value, date_only_ok=True) is None
+                )
+            ):
+                raise ObjectError(
+                    400,
+                    "'accessDate' must be in ISO 8601 or UTC 'YYYY-MM-DD[ hh:mm:ss]' format or "
+                    f"'CURRENT_TIMESTAMP' ({value})",
+                )
+        elif prop in ("dateAdded", "dateModified"):
+            if not isinstance(value, str) or parse_timestamp(value) is None:
+                raise ObjectError(
+                    400,
+                    f"'{prop}' must be in ISO 8601 or UTC 'YYYY-MM-DD hh:mm:ss' format ({value})",
+                )
+        elif prop not in schema.ALL_FIELDS:
+            raise ObjectError(400, f"Invalid property '{prop}'")
+        elif isinstance(value, (list, dict)):
+            raise ObjectError(400, f"Unexpected array for property '{prop}'")
+    if item_type is None:
+        raise ObjectError(400, "'itemType' property not provided")
+    return str(item_type)
+
+
+def _check_tags(value: Any) -> None:
+    if not isinstance(value, list):
+        raise ObjectError(400, "'tags' property must be an array")
+    for tag in value:
+        if not isinstance(tag, dict):
+            raise ObjectError(400, "Tag must be an object")
+        for prop, v in tag.items():
+            if prop == "tag":
+                if isinstance(v, (list, dict)) or v is None:
+                    raise ObjectError(400, "Invalid tag name")
+            elif prop == "type":
+                if not _is_numeric(v):
+                    raise ObjectError(400, f"Invalid tag type '{v}'")
+            else:
+                raise ObjectError(400, f"Invalid tag property '{prop}'")
+        if not tag:
+            raise ObjectError(400, "Tag object is empty")
+
+
+def _check_relations(value: Any) -> None:
+    if not isinstance(value, dict) and value != []:
+        raise ObjectError(400, "'relations' property must be an object")
+    for predicate, objects in (value or {}).items():
+        if predicate not in _RELATION_PREDICATES:
+            raise ObjectError(400, f"Unsupported predicate '{predicate}'")
+        if predicate in _EXTERNAL_PREDICATES:
+            continue
+        uris = [objects] if isinstance(objects, str) else objects
+        if not isinstance(uris, list) or not all(
+            isinstance(u, str) and _ZOTERO_URI.match(u) for u in uris
+        ):
+            raise ObjectError(400, "'relations' values currently must be Zotero item URIs")
+
+
+def _blank(creator: Mapping[str, Any], prop: str) -> bool:
+    value = creator.get(prop)
+    return value is None or str(value).strip() == ""
+
+
+def _check_creators(value: Any, item_type: str, is_new: bool) -> None:
     if not isinstance(value, list):
         raise ObjectError(400, "'creators' property must be an array")
-    # The /items/new template carries one empty creator; a new item may send it back as is.
-    if is_new and len(value) == 1 and isinstance(value[0], dict):
-        only = value[0]
-        if all(_is_empty(only.get(k)) for k in ("firstName", "lastName", "name")):
-            return []
-    out = []
-    allowed = schema.creator_types(item_type)
+    allowed = schema.creator_types(item_type) if schema.is_valid_type(item_type) else ()
     for creator in value:
-        if not isinstance(creator, dict):
-            raise ObjectError(400, "Creator must be an object")
-        if not creator:
-            raise ObjectError(400, "Creator object is empty")
-        for prop in creator:
-            if prop not in ("creatorType", "firstName", "lastName", "name"):
-                raise ObjectError(400, f"Invalid creator property '{prop}'")
-        if "creatorType" not in creator:
+        if not isinstance(creator, dict) or not _set(creator, "creatorType"):
             raise ObjectError(400, "creator object must contain 'creatorType'")
-        ctype = creator["creatorType"]
-        if not isinstance(ctype, str) or ctype not in CREATOR_TYPE_LABELS:
-            raise ObjectError(400, f"'{ctype}' is not a valid creator type")
-        if ctype not in allowed and ctype != "author":
-            raise ObjectError(
-                400, f"'{ctype}' is not a valid creator type for item type '{item_type}'"
-            )
-        if "name" in creator:
-            for other in ("firstName", "lastName"):
-                if other in creator:
+        if all(_blank(creator, p) for p in ("name", "firstName", "lastName")):
+            # The /items/new template carries one nameless creator: ignored on a new item.
+            if len(value) == 1 and is_new:
+                continue
+            raise ObjectError(400, "creator object must contain 'firstName'/'lastName' or 'name'")
+        for prop, v in creator.items():
+            if prop == "creatorType":
+                if not isinstance(v, str) or v not in CREATOR_TYPE_LABELS:
+                    raise ObjectError(400, f"'{v}' is not a valid creator type")
+                if v not in allowed and v != "author":
                     raise ObjectError(
-                        400, f"'{other}' and 'name' creator fields are mutually exclusive"
+                        400, f"'{v}' is not a valid creator type for item type '{item_type}'"
                     )
+            elif prop in ("firstName", "lastName"):
+                other = "lastName" if prop == "firstName" else "firstName"
+                if not _set(creator, other):
+                    raise ObjectError(
+                        400, f"'{other}' creator field must be set if '{prop}' is set"
+                    )
+                if _set(creator, "name"):
+                    raise ObjectError(
+                        400, f"'{prop}' and 'name' creator fields are mutually exclusive"
+                    )
+            elif prop == "name":
+                for other in ("firstName", "lastName"):
+                    if _set(creator, other):
+                        raise ObjectError(
+                            400, f"'{other}' and 'name' creator fields are mutually exclusive"
+                        )
+            else:
+                raise ObjectError(400, f"Invalid creator property '{prop}'")
+
+
+def _check_attachment_prop(
+    obj: Mapping[str, Any],
+    existing: Mapping[str, Any] | None,
+    prop: str,
+    value: Any,
+    item_type: Any,
+) -> None:
+    if item_type != "attachment":
+        raise ObjectError(400, f"'{prop}' is valid only for attachment items")
+    link_mode = str(obj.get("linkMode") or (existing or {}).get("linkMode") or "").lower()
+    if prop in ("filename", "md5", "mtime") and not (
+        link_mode.startswith("imported_") or link_mode == "embedded_image"
+    ):
+        raise ObjectError(
+            400, f"'{prop}' is valid only for imported and embedded-image attachments"
+        )
+    if prop == "path" and link_mode != "linked_file":
+        raise ObjectError(400, f"'{prop}' is valid only for linked file attachment items")
+    if prop == "md5" and value and not re.fullmatch(r"[a-f0-9]{32}", str(value)):
+        raise ObjectError(400, f"'{value}' is not a valid MD5 hash")
+
+
+def _normal_creators(value: list[Any]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for creator in value:
+        if _set(creator, "name"):
             name = _field_value("name", creator["name"])
-            if not name:
-                raise ObjectError(
-                    400, "creator object must contain 'firstName'/'lastName' or 'name'"
-                )
             _check_creator_length(name)
-            out.append({"creatorType": ctype, "name": name})
-            continue
-        if "firstName" in creator and "lastName" not in creator:
-            raise ObjectError(400, "'lastName' creator field must be set if 'firstName' is set")
-        if "lastName" not in creator:
-            raise ObjectError(400, "creator object must contain 'firstName'/'lastName' or 'name'")
-        first = _field_value("firstName", creator.get("firstName"))
-        last = _field_value("lastName", creator["lastName"])
-        if not first and not last:
-            raise ObjectError(400, "creator object must contain 'firstName'/'lastName' or 'name'")
-        _check_creator_length(first)
-        _check_creator_length(last)
-        out.append({"creatorType": ctype, "firstName": first, "lastName": last})
+            entry = {"creatorType": creator["creatorType"], "name": name}
+        else:
+            first = _field_value("firstName", creator.get("firstName"))
+            last = _field_value("lastName", creator.get("lastName"))
+            if not first and not last:
+                break  # the server stops at the first nameless creator
+            _check_creator_length(first)
+            _check_creator_length(last)
+            entry = {"creatorType": creator["creatorType"], "firstName": first, "lastName": last}
+        out.append(entry)
     return out
 
 
@@ -245,29 +443,12 @@ def _check_creator_length(name: str) -> None:
         )
 
 
-def _tags(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise ObjectError(400, "'tags' property must be an array")
+def _normal_tags(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
     for tag in value:
-        if not isinstance(tag, dict):
-            raise ObjectError(400, "Tag must be an object")
-        if not tag:
-            raise ObjectError(400, "Tag object is empty")
-        for prop in tag:
-            if prop not in ("tag", "type"):
-                raise ObjectError(400, f"Invalid tag property '{prop}'")
-        name = tag.get("tag", "")
-        if isinstance(name, (list, dict)):
-            raise ObjectError(400, "Invalid tag name")
-        name = _field_value("tag", name)
-        ttype = tag.get("type", 0)
-        if isinstance(ttype, bool) or not (
-            isinstance(ttype, int) or (isinstance(ttype, str) and ttype.strip().isdigit())
-        ):
-            raise ObjectError(400, f"Invalid tag type '{ttype}'")
-        ttype = int(ttype)
+        name = _field_value("tag", tag.get("tag", ""))
+        ttype = int(float(tag.get("type", 0) or 0))
         if not name:  # empty and whitespace-only tags are dropped silently
             continue
         if len(name) > MAX_NAME_CHARS:
@@ -279,34 +460,14 @@ def _tags(value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _relations(value: Any) -> dict[str, Any]:
-    if value == []:
-        return {}
-    if not isinstance(value, dict):
-        raise ObjectError(400, "'relations' property must be an object")
+def _normal_relations(value: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for predicate, objects in value.items():
-        if predicate not in _RELATION_PREDICATES:
-            raise ObjectError(400, f"Unsupported predicate '{predicate}'")
-        if isinstance(objects, str):
-            out[predicate] = objects
-        elif isinstance(objects, list) and all(isinstance(o, str) for o in objects):
+    for predicate, objects in (value or {}).items():
+        if isinstance(objects, list):
             out[predicate] = objects[0] if len(objects) == 1 else list(objects)
         else:
-            raise ObjectError(400, f"Invalid value for relation '{predicate}'")
+            out[predicate] = objects
     return out
-
-
-def _key_list(value: Any, prop: str) -> list[str]:
-    if not isinstance(value, list):
-        raise ObjectError(400, f"'{prop}' property must be an array")
-    out = []
-    for key in value:
-        if not isinstance(key, str) or not KEY_RE.match(key):
-            raise ObjectError(400, f"'{key}' is not a valid collection key")
-        if key not in out:
-            out.append(key)
-    return sorted(out)
 
 
 def validate_item(
@@ -323,26 +484,19 @@ def validate_item(
     """Apply one uploaded item object to ``existing`` (None for a new item) and return the new
     stored data (``itemType``, non-empty fields, ``creators``, ``tags``, ``collections``,
     ``relations``, optional ``parentItem``/``deleted``/``inPublications``/``note``/attachment
-    properties, ``dateAdded``, ``dateModified``). Existing keys are merged (PATCH semantics).
-    ``replace`` is PUT: require the full-object properties and reset the flags."""
-    is_new = existing is None
+    properties, ``dateAdded``, ``dateModified``), or raise :class:`ObjectError`.
+
+    Like the dataserver, a validation pass over every property comes first; then the
+    properties are applied in the order sent (where a field the type lacks is refused if it has
+    a value), then size limits and references are checked. Existing keys are merged (PATCH
+    semantics); ``replace`` is PUT: the full-object properties are required and the flags
+    (``deleted``, ``inPublications``, ``parentItem``) reset when omitted."""
     for old, new in (("itemKey", "key"), ("itemVersion", "version")):
         if old in obj:
             raise ObjectError(400, f"'{old}' property is now '{new}'")
-    if "itemType" in obj:
-        item_type = obj["itemType"]
-        if not isinstance(item_type, str):
-            raise ObjectError(400, "'itemType' must be a string")
-        if not schema.is_valid_type(item_type) or item_type == "annotation":
-            raise ObjectError(400, f"'{item_type}' is not a valid itemType")
-    elif existing is not None and not replace:
-        item_type = existing["itemType"]
-    else:
-        raise ObjectError(400, "'itemType' property not provided")
-    if replace:
-        for required in ("tags", "collections", "relations"):
-            if required not in obj:
-                raise ObjectError(400, f"'{required}' property not provided")
+    item_type = _check_item_json(obj, existing, key=key, library_id=library_id, replace=replace)
+    if item_type == "annotation":
+        raise ObjectError(400, "Annotations are not supported by the sandbox")
 
     data: dict[str, Any] = (
         copy.deepcopy(dict(existing))
@@ -351,50 +505,72 @@ def validate_item(
     )
     if replace:
         for flag in ("deleted", "inPublications", "parentItem"):
-            data.pop(flag, None)
+            if flag not in obj:
+                data.pop(flag, None)
     if existing is not None and existing["itemType"] != item_type:
         _change_type(data, existing["itemType"], item_type)
     data["itemType"] = item_type
     type_fields = schema.fields_of(item_type)
-    is_note_like = item_type in ("note", "attachment")
 
     for prop, value in obj.items():
         if prop in ("key", "version", "itemType"):
             continue
-        if prop in _ITEM_PROPS:
-            _apply_property(data, prop, value, item_type, is_new, collection_exists, item_exists)
-        elif prop in schema.ALL_FIELDS:
-            if prop in type_fields:
-                text = _field_value(prop, value)
-                if prop == "accessDate" and text:
-                    text = _access_date(text, now)
-                if len(text.encode("utf-8")) > MAX_FIELD_BYTES:
-                    label = schema.field_label(prop)
-                    raise ObjectError(
-                        413,
-                        f"{label} field value '{text[:50]}…' too long for item "
-                        f"'{library_id}/{key}'",
-                        {"field": label, "value": text},
-                    )
-                if text:
-                    data[prop] = text
-                else:
-                    data.pop(prop, None)
-            elif not _is_empty(value) and not isinstance(value, (list, dict)):
-                raise ObjectError(400, f"'{prop}' is not a valid field for type '{item_type}'")
-            elif isinstance(value, (list, dict)) and value:
-                raise ObjectError(400, f"Unexpected array for property '{prop}'")
-        else:
-            raise ObjectError(400, f"Invalid property '{prop}'")
+        if prop == "creators":
+            data["creators"] = _normal_creators(value)
+        elif prop == "tags":
+            data["tags"] = _normal_tags(value)
+        elif prop == "collections":
+            data["collections"] = sorted(set(value))
+        elif prop == "relations":
+            data["relations"] = _normal_relations(value)
+        elif prop == "parentItem":
+            if value is False:
+                data.pop("parentItem", None)
+            else:
+                data["parentItem"] = value
+        elif prop in ("deleted", "inPublications"):
+            if value:
+                data[prop] = True
+            else:
+                data.pop(prop, None)
+        elif prop == "note":
+            text = _field_value("note", value)
+            if len(text) > MAX_NOTE_CHARS:
+                raise ObjectError(413, f"Note '{text[:50]}…' too long", {"value": text[:50]})
+            data["note"] = text
+        elif prop in ("dateAdded", "dateModified"):
+            data["_client_" + prop] = parse_timestamp(str(value))
+        elif prop == "linkMode":
+            data["linkMode"] = str(value).lower()
+        elif prop in _ATTACHMENT_PROPS:
+            if value is None or value == "":
+                data.pop(prop, None)
+            else:
+                data[prop] = value if prop == "mtime" else _field_value(prop, value)
+        elif prop in type_fields:
+            text = _field_value(prop, value)
+            if prop == "accessDate" and text:
+                text = _access_date(text, now)
+            if len(text.encode("utf-8")) > MAX_FIELD_BYTES:
+                label = schema.field_label(prop)
+                raise ObjectError(
+                    413,
+                    f"{label} field value '{text[:50]}…' too long for item '{library_id}/{key}'",
+                    {"field": label, "value": text},
+                )
+            if text:
+                data[prop] = text
+            else:
+                data.pop(prop, None)
+        elif not _is_empty(value):
+            raise ObjectError(400, f"'{prop}' is not a valid field for type '{item_type}'")
 
-    if not is_note_like and "note" in data:
-        raise ObjectError(400, "'note' property is valid only for note and attachment items")
-    if data.get("parentItem") and data.get("collections"):
-        raise ObjectError(400, "Child items cannot be assigned to collections")
-    if data.get("parentItem") and not is_note_like:
-        raise ObjectError(400, "Parent item must be set only for note and attachment items")
-    if item_type == "attachment" and "linkMode" not in data:
-        raise ObjectError(400, "'linkMode' property not provided")
+    for ckey in data.get("collections", ()):
+        if not collection_exists(ckey):
+            raise ObjectError(409, f"Collection {ckey} not found", {"collection": ckey})
+    parent = data.get("parentItem")
+    if parent and "parentItem" in obj and not item_exists(parent):
+        raise ObjectError(409, f"Parent item {parent} not found", {"parentItem": parent})
     if existing is None:
         data.setdefault("dateAdded", now)
         data.setdefault("dateModified", now)
@@ -405,75 +581,7 @@ def _access_date(text: str, now: str) -> str:
     if text == "CURRENT_TIMESTAMP":
         return now
     parsed = parse_timestamp(text, date_only_ok=True)
-    if parsed is None:
-        raise ObjectError(
-            400,
-            "'accessDate' must be in ISO 8601 or UTC 'YYYY-MM-DD[ hh:mm:ss]' format or "
-            f"'CURRENT_TIMESTAMP' ({text})",
-        )
-    return parsed
-
-
-def _apply_property(
-    data: dict[str, Any],
-    prop: str,
-    value: Any,
-    item_type: str,
-    is_new: bool,
-    collection_exists: Callable[[str], bool],
-    item_exists: Callable[[str], bool],
-) -> None:
-    if prop == "creators":
-        data["creators"] = _creators(value, item_type, is_new)
-    elif prop == "tags":
-        data["tags"] = _tags(value)
-    elif prop == "collections":
-        keys = _key_list(value, "collections")
-        for key in keys:
-            if not collection_exists(key):
-                raise ObjectError(409, f"Collection {key} not found", {"collection": key})
-        data["collections"] = keys
-    elif prop == "relations":
-        data["relations"] = _relations(value)
-    elif prop == "parentItem":
-        if _is_empty(value):
-            data.pop("parentItem", None)
-            return
-        if not isinstance(value, str) or not KEY_RE.match(value):
-            raise ObjectError(400, f"'{value}' is not a valid item key")
-        if not item_exists(value):
-            raise ObjectError(409, f"Parent item {value} not found", {"parentItem": value})
-        data["parentItem"] = value
-    elif prop in ("deleted", "inPublications"):
-        if value in (True, 1, "1", "true"):
-            data[prop] = True
-        elif value in (False, 0, "0", "false", None, ""):
-            data.pop(prop, None)
-        else:
-            raise ObjectError(400, f"Invalid value for '{prop}'")
-    elif prop == "note":
-        if item_type not in ("note", "attachment"):
-            raise ObjectError(400, "'note' property is valid only for note and attachment items")
-        text = _field_value("note", value)
-        if len(text) > MAX_NOTE_CHARS:
-            raise ObjectError(413, f"Note '{text[:50]}…' too long", {"value": text[:50]})
-        data["note"] = text
-    elif prop in ("dateAdded", "dateModified"):
-        text = _field_value(prop, value)
-        parsed = parse_timestamp(text) if text else None
-        if parsed is None:
-            raise ObjectError(
-                400,
-                f"'{prop}' must be in ISO 8601 or UTC 'YYYY-MM-DD hh:mm:ss' format ({text})",
-            )
-        data["_client_" + prop] = parsed
-    else:  # attachment properties
-        if item_type != "attachment":
-            raise ObjectError(400, f"'{prop}' is valid only for attachment items")
-        if value is None:
-            data.pop(prop, None)
-        else:
-            data[prop] = value if prop == "mtime" else _field_value(prop, value)
+    return parsed if parsed is not None else text
 
 
 def _change_type(data: dict[str, Any], old_type: str, new_type: str) -> None:
@@ -511,7 +619,7 @@ def settle_dates(
 
 def differs(new: Mapping[str, Any], old: Mapping[str, Any]) -> tuple[bool, bool]:
     """(anything changed, something other than collections/relations/dates changed)."""
-    ignore = {"collections", "relations", "dateAdded", "dateModified"}
+    ignore = {"collections", "relations", "inPublications", "dateAdded", "dateModified"}
     keys = (set(new) | set(old)) - {"_client_dateAdded", "_client_dateModified"}
     changed = {k for k in keys if new.get(k) != old.get(k)}
     return bool(changed - {"dateModified"}), bool(changed - ignore)
@@ -594,26 +702,31 @@ def collection_data(key: str, version: int, data: Mapping[str, Any]) -> dict[str
     return out
 
 
+_PHP_TYPES = {
+    str: "string",
+    int: "integer",
+    float: "double",
+    bool: "boolean",
+    list: "array",
+    dict: "object",
+}
+_COLLECTION_URI = re.compile(
+    r"^http://zotero.org/(users|groups)/[0-9]+/(publications/)?collections/[A-Z0-9]{8}$"
+)
+
+
 def validate_collection(
     obj: Mapping[str, Any],
     existing: Mapping[str, Any] | None,
     *,
     collection_exists: Callable[[str], bool],
 ) -> dict[str, Any]:
-    """Apply one uploaded collection object; returns ``{name, parentCollection, relations}``."""
-    for old, new in (
-        ("collectionKey", "key"),
-        ("collectionVersion", "version"),
-        ("parent", "parentCollection"),
-    ):
+    """Apply one uploaded collection object; returns ``{name, parentCollection, relations}``.
+    A validation pass over every property comes first, as on the dataserver."""
+    for old, new in (("collectionKey", "key"), ("collectionVersion", "version")):
         if old in obj:
             raise ObjectError(400, f"'{old}' property is now '{new}'")
-    data: dict[str, Any] = (
-        copy.deepcopy(dict(existing))
-        if existing is not None
-        else {"parentCollection": False, "relations": {}}
-    )
-    if "name" not in obj and existing is None:
+    if existing is None and not _set(obj, "name"):
         raise ObjectError(400, "'name' property not provided")
     for prop, value in obj.items():
         if prop in ("key", "version"):
@@ -621,17 +734,54 @@ def validate_collection(
         if prop == "name":
             if not isinstance(value, str):
                 raise ObjectError(400, "'name' must be a string")
-            name = value.strip()
-            if not name:
+            if value == "":
                 raise ObjectError(400, "Collection name cannot be empty")
-            if len(name) > MAX_NAME_CHARS:
-                raise ObjectError(413, f"Collection name '{name[:50]}…' too long", {"value": name})
-            data["name"] = name
+            if len(value) > MAX_NAME_CHARS:
+                raise ObjectError(
+                    413, f"Collection name '{value[:50]}…' too long", {"value": value}
+                )
+        elif prop == "parent":
+            raise ObjectError(400, "'parent' property is now 'parentCollection'")
         elif prop == "parentCollection":
-            if _is_empty(value):
+            if not isinstance(value, str) and not _is_empty(value) and value != 0:
+                kind = _PHP_TYPES.get(type(value), "unknown type")
+                raise ObjectError(
+                    400, f"'parentCollection' must be a collection key or FALSE ({kind})"
+                )
+        elif prop == "relations":
+            if not isinstance(value, dict) and value != []:
+                raise ObjectError(400, "'relations' property must be an object")
+            for predicate, objects in (value or {}).items():
+                if predicate not in ("owl:sameAs", "mendeleyDB:remoteFolderUUID"):
+                    raise ObjectError(400, f"Unsupported predicate '{predicate}'")
+                if predicate.startswith("mendeleyDB:"):
+                    continue
+                uris = [objects] if isinstance(objects, str) else objects
+                if not isinstance(uris, list) or not all(
+                    isinstance(u, str) and _COLLECTION_URI.match(u) for u in uris
+                ):
+                    raise ObjectError(
+                        400, "'relations' values currently must be Zotero collection URIs"
+                    )
+        elif prop == "deleted":
+            if not isinstance(value, bool) and value not in (0, 1):
+                raise ObjectError(400, "'deleted' must be a boolean")
+        else:
+            raise ObjectError(400, f"Invalid property '{prop}'")
+
+    data: dict[str, Any] = (
+        copy.deepcopy(dict(existing))
+        if existing is not None
+        else {"parentCollection": False, "relations": {}}
+    )
+    for prop, value in obj.items():
+        if prop == "name":
+            data["name"] = value.strip() or value
+        elif prop == "parentCollection":
+            if _is_empty(value) or value == 0:
                 data["parentCollection"] = False
                 continue
-            if not isinstance(value, str) or not KEY_RE.match(value):
+            if not KEY_RE.match(value):
                 raise ObjectError(400, f"'{value}' is not a valid collection key")
             if not collection_exists(value):
                 raise ObjectError(
@@ -639,12 +789,10 @@ def validate_collection(
                 )
             data["parentCollection"] = value
         elif prop == "relations":
-            data["relations"] = _relations(value)
+            data["relations"] = _normal_relations(value)
         elif prop == "deleted":
-            if value in (True, 1, "1", "true"):
+            if value:
                 data["deleted"] = True
             else:
                 data.pop("deleted", None)
-        else:
-            raise ObjectError(400, f"Invalid property '{prop}'")
     return data

@@ -129,20 +129,34 @@ def creator_fields() -> list[dict[str, str]]:
     ]
 
 
-def item_template(item_type: str) -> dict[str, Any]:
+def item_template(item_type: str, link_mode: str | None = None) -> dict[str, Any]:
     """The ``/items/new?itemType=`` template: every field empty, in schema order, with one
-    empty creator of the primary type right after the first field."""
-    if item_type == "note":
-        return {"itemType": "note", "note": "", "tags": [], "collections": [], "relations": {}}
+    empty creator of the primary type right after the first field (attachments: per
+    ``linkMode``, as the dataserver builds them)."""
     out: dict[str, Any] = {"itemType": item_type}
+    if item_type == "attachment":
+        out["linkMode"] = link_mode or "imported_file"
     primary = primary_creator_type(item_type)
     for i, field in enumerate(fields_of(item_type)):
+        if item_type == "attachment" and field == "url" and not out["linkMode"].endswith("_url"):
+            continue
         out[field] = ""
         if i == 0 and primary is not None:
             out["creators"] = [{"creatorType": primary, "firstName": "", "lastName": ""}]
+    if item_type in ("note", "attachment"):
+        out["note"] = ""
     out["tags"] = []
     out["collections"] = []
     out["relations"] = {}
+    if item_type == "attachment":
+        out["contentType"] = ""
+        out["charset"] = ""
+        if out["linkMode"] == "linked_file":
+            out["path"] = ""
+        if out["linkMode"].startswith("imported_"):
+            out["filename"] = ""
+            out["md5"] = None
+            out["mtime"] = None
     return out
 
 

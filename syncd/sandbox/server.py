@@ -83,6 +83,12 @@ class _HTTPServer(ThreadingHTTPServer):
         self.sandbox = sandbox
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up (timeouts, dropped keep-alive connections) are routine here.
+        logger.debug(
+            "sandbox: connection from %s ended with an error", client_address, exc_info=True
+        )
+
 
 class SandboxServer:
     """A local Zotero Web API v3 server with SQLite persistence and fault injection."""
@@ -113,6 +119,10 @@ class SandboxServer:
         self._log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._backoff: int | None = None
+        # Requests being answered; stop() lets them finish before the database closes.
+        self._active = 0
+        self._closing = False
+        self._idle = threading.Condition()
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -121,15 +131,21 @@ class SandboxServer:
         port = self._httpd.server_address[1]
         self.url = f"http://{self.host}:{port}"
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="syncd-sandbox", daemon=True
+            target=self._httpd.serve_forever, args=(0.05,), name="syncd-sandbox", daemon=True
         )
         self._thread.start()
         logger.info("sandbox serving at %s", self.url)
         return self
 
     def stop(self) -> None:
+        """Stop accepting, let requests in progress finish (their writes are committed and
+        answered), drop any that arrive meanwhile unanswered, then close the database."""
+        with self._idle:
+            self._closing = True
         if self._httpd is not None:
             self._httpd.shutdown()
+            with self._idle:
+                self._idle.wait_for(lambda: self._active == 0, timeout=30)
             self._httpd.server_close()
             self._httpd = None
         if self._thread is not None:
@@ -255,6 +271,22 @@ class SandboxServer:
         return None
 
     def _dispatch(self, handler: _Handler) -> None:
+        with self._idle:
+            if self._closing:
+                # Shutting down: not applied, not answered (the client sees a lost connection).
+                _drop(handler)
+                return
+            self._active += 1
+        try:
+            self._serve(handler)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+            if self._closing:
+                handler.close_connection = True
+
+    def _serve(self, handler: _Handler) -> None:
         started = time.monotonic()
         split = urlsplit(handler.path)
         path = split.path
@@ -303,7 +335,9 @@ class SandboxServer:
         else:
             host = headers.get("host") or f"{self.host}"
             base = f"http://{host}"
-            req = Request(method, path, query, headers, body, handler.client_address[0], base)
+            # HEAD is answered like GET, without the body.
+            api_method = "GET" if method == "HEAD" else method
+            req = Request(api_method, path, query, headers, body, handler.client_address[0], base)
             try:
                 resp = self.api.handle(req)
             except Exception:

@@ -10,7 +10,6 @@ to wait without making the suite slow.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -78,29 +77,32 @@ def group_zot(make_zot: Callable[..., Zotero]) -> Zotero:
     return make_zot(GROUP_ID, "group")
 
 
-class SleepRecorder:
-    """Stands in for the ``time`` module inside pyzotero's client: real clock, recorded sleeps.
+class PyzoteroClock:
+    """Stands in for the ``time`` module inside pyzotero's client: a clock that only moves when
+    pyzotero sleeps, and records every sleep.
 
-    pyzotero waits out Backoff / Retry-After with ``time.sleep`` just before its next request;
-    recording the requested durations shows that it was told to wait, and how long, without the
-    suite spending that time asleep.
+    pyzotero waits out Backoff / Retry-After with ``time.sleep`` just before its next request.
+    With this clock the wait it asks for is exactly the header's value, whatever the load on the
+    machine, and the suite does not spend that time asleep.
     """
 
     def __init__(self) -> None:
+        self.now = 1_000_000.0
         self.sleeps: list[float] = []
 
     def time(self) -> float:
-        return time.time()
+        return self.now
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
+        self.now += seconds
 
 
 @pytest.fixture
-def pyzotero_sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
-    recorder = SleepRecorder()
-    monkeypatch.setattr(pyzotero_client, "time", recorder)
-    return recorder
+def pyzotero_sleeps(monkeypatch: pytest.MonkeyPatch) -> PyzoteroClock:
+    clock = PyzoteroClock()
+    monkeypatch.setattr(pyzotero_client, "time", clock)
+    return clock
 
 
 def recording(name: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from syncd.sandbox import SandboxServer
 from tests.contract.conftest import (
     KEY,
     USER_ID,
-    SleepRecorder,
+    PyzoteroClock,
     article,
     create_ok,
     last_modified,
@@ -160,10 +160,10 @@ def test_mixed_batch_creates_the_valid_object_only(zot: Zotero) -> None:
 def test_existing_key_with_version_zero_fails_with_412(zot: Zotero) -> None:
     # Addendum: "per-object 412 `Item has been modified since specified version (expected 0,
     # found N)`" — how the daemon recognises a create that already happened.
-    first = zot.create_items([article("Once", key="ONCE2345", version=0)])
+    first = zot.create_items([article("Once", key="REPT2345", version=0)])
     found = first["successful"]["0"]["version"]
     before = zot.last_modified_version()
-    again = zot.create_items([article("Once", key="ONCE2345", version=0)])
+    again = zot.create_items([article("Once", key="REPT2345", version=0)])
     assert again["success"] == {} and again["successful"] == {}
     message = f"Item has been modified since specified version (expected 0, found {found})"
     assert again["failed"] == {"0": {"code": 412, "message": message}}
@@ -198,7 +198,7 @@ def test_keyed_write_without_version_or_header_fails_with_428(zot: Zotero) -> No
 
 
 def test_create_items_429_with_retry_after_surfaces_as_json_error(
-    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: SleepRecorder
+    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: PyzoteroClock
 ) -> None:
     before = zot.last_modified_version()
     sandbox.inject(status=429, method="POST", path=ITEMS, retry_after=1)
@@ -208,9 +208,10 @@ def test_create_items_429_with_retry_after_surfaces_as_json_error(
     assert zot.request.status_code == 429
     assert zot.request.headers["retry-after"] == "1"
     assert sandbox.library_version(LIBRARY) == before
-    assert zot.items() == []
+    assert pyzotero_sleeps.sleeps == []
     # The next call on this instance waits out the Retry-After before it is sent.
-    assert pyzotero_sleeps.sleeps and 0 < pyzotero_sleeps.sleeps[0] <= 1
+    assert zot.items() == []
+    assert pyzotero_sleeps.sleeps == [1.0]
     create_ok(zot, [article("After the wait")])
 
 
@@ -232,29 +233,31 @@ def test_get_429_without_retry_after_raises_at_once(sandbox: SandboxServer, zot:
 
 
 def test_get_429_with_retry_after_is_retried_then_succeeds(
-    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: SleepRecorder
+    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: PyzoteroClock
 ) -> None:
     (key,) = create_ok(zot, [article("Patience")])
     sandbox.inject(status=429, method="GET", path=ITEMS, retry_after=1)
     sandbox.clear_requests()
     assert [i["key"] for i in zot.items()] == [key]
     assert _statuses(sandbox, "GET", f"/users/{USER_ID}/items") == [429, 200]
-    assert len(pyzotero_sleeps.sleeps) == 1 and 0 < pyzotero_sleeps.sleeps[0] <= 1
+    assert pyzotero_sleeps.sleeps == [1.0]
 
 
 def test_get_429_three_times_gives_up(
-    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: SleepRecorder
+    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: PyzoteroClock
 ) -> None:
     sandbox.inject(status=429, method="GET", path=ITEMS, retry_after=1, times=3)
     sandbox.clear_requests()
     with pytest.raises(ze.TooManyRetriesError):
         zot.items()
     assert _statuses(sandbox, "GET", f"/users/{USER_ID}/items") == [429, 429, 429]
-    assert zot.items() == []  # the fault is used up
+    assert pyzotero_sleeps.sleeps == [1.0, 1.0]
+    assert zot.items() == []  # the fault is used up; the third Retry-After is waited out first
+    assert pyzotero_sleeps.sleeps == [1.0, 1.0, 1.0]
 
 
 def test_update_item_429_with_retry_after_is_retried(
-    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: SleepRecorder
+    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: PyzoteroClock
 ) -> None:
     (key,) = create_ok(zot, [article("Before")])
     item = zot.item(key)
@@ -263,16 +266,17 @@ def test_update_item_429_with_retry_after_is_retried(
     assert zot.update_item(item) is True
     assert _statuses(sandbox, "PATCH", f"/users/{USER_ID}/items/{key}") == [429, 204]
     assert zot.item(key)["data"]["title"] == "After"
-    assert pyzotero_sleeps.sleeps
+    assert pyzotero_sleeps.sleeps == [1.0]
 
 
 def test_delete_item_429_with_retry_after_is_retried(
-    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: SleepRecorder
+    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: PyzoteroClock
 ) -> None:
     (key,) = create_ok(zot, [article("Going")])
     sandbox.inject(status=429, method="DELETE", retry_after=1)
     assert zot.delete_item(zot.item(key)) is True
     assert _statuses(sandbox, "DELETE", f"/users/{USER_ID}/items/{key}") == [429, 204]
+    assert pyzotero_sleeps.sleeps == [1.0]
     assert zot.items() == []
 
 
@@ -296,7 +300,7 @@ def test_500_raises_http_error(sandbox: SandboxServer, zot: Zotero) -> None:
 
 
 def test_backoff_on_a_success_makes_the_next_call_wait(
-    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: SleepRecorder
+    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: PyzoteroClock
 ) -> None:
     # zotero-api.md 1.6: Backoff can come with any response, successes included.
     sandbox.inject(method="GET", path=ITEMS, backoff=1)
@@ -306,21 +310,30 @@ def test_backoff_on_a_success_makes_the_next_call_wait(
     assert zot.request.headers["backoff"] == "1"
     assert pyzotero_sleeps.sleeps == []
     create_ok(zot, [article("After the backoff")])
-    assert len(pyzotero_sleeps.sleeps) == 1 and 0 < pyzotero_sleeps.sleeps[0] <= 1
+    assert pyzotero_sleeps.sleeps == [1.0]
 
 
 def test_set_backoff_adds_the_header_to_every_response(
-    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: SleepRecorder
+    sandbox: SandboxServer, zot: Zotero, pyzotero_sleeps: PyzoteroClock
 ) -> None:
     sandbox.set_backoff(1)
     create_ok(zot, [article("One")])
     assert zot.request is not None
     assert zot.request.headers["backoff"] == "1"
+    with pytest.raises(ze.ResourceNotFoundError):
+        zot.item("ZZZZZZZZ")
+    assert pyzotero_sleeps.sleeps == [1.0]
+    # Error responses carry it too, but pyzotero raises before it records a backoff.
+    assert zot.request.headers["backoff"] == "1"
     zot.items()
+    assert pyzotero_sleeps.sleeps == [1.0]
     assert zot.request.headers["backoff"] == "1"
     sandbox.set_backoff(None)
     zot.items()
     assert "backoff" not in zot.request.headers
+    assert pyzotero_sleeps.sleeps == [1.0, 1.0]
+    zot.items()
+    assert pyzotero_sleeps.sleeps == [1.0, 1.0]
 
 
 def test_faults_apply_in_order_and_only_where_they_match(
@@ -343,11 +356,11 @@ def test_dropped_response_after_apply_then_retry_is_recognised(
 ) -> None:
     # Emulator contract 20 / zotero-api.md 7.1: the write happened, the answer was lost; the
     # retry with the same key and version 0 comes back as a per-object 412.
-    payload = [article("Lost answer", key="LOST2345", version=0)]
+    payload = [article("Lost answer", key="LSTX2345", version=0)]
     sandbox.inject(method="POST", path=ITEMS, drop_after_apply=True)
     with pytest.raises(httpx2.TransportError):
         zot.create_items(payload)
-    assert zot.item("LOST2345")["data"]["title"] == "Lost answer"
+    assert zot.item("LSTX2345")["data"]["title"] == "Lost answer"
     retry = zot.create_items(payload)
     assert retry["failed"]["0"]["code"] == 412
     assert len(zot.items()) == 1
@@ -377,3 +390,17 @@ def test_request_log_counts_objects_and_hides_the_key(sandbox: SandboxServer, zo
     assert "<redacted>" in log[0]["headers"]["authorization"]
     assert "zotero-write-token" in log[0]["headers"]
     assert KEY not in json.dumps(log)
+
+
+def test_repeated_bad_keys_lock_the_address_out(make_zot: Callable[..., Zotero]) -> None:
+    # zotero-api.md 1.1 step 3 and the addendum: after more than 5 bad keys from one address,
+    # every request from it gets 429 `Too many authentication failures` (no Retry-After, so
+    # pyzotero gives up at once).
+    stranger = make_zot(key="y" * 24)
+    for _ in range(6):
+        with pytest.raises(ze.UserNotAuthorisedError):
+            stranger.items()
+    with pytest.raises(ze.TooManyRetriesError):
+        stranger.items()
+    with pytest.raises(ze.TooManyRetriesError):
+        make_zot().items()

@@ -414,3 +414,43 @@ def test_per_request_mode_gives_a_batch_one_version(monkeypatch: pytest.MonkeyPa
         versions = {report["successful"][str(n)]["version"] for n in range(3)}
         assert versions == {before + 1}
         assert last_modified(zot) == before + 1 == server.library_version(f"users/{USER_ID}")
+
+
+def test_everything_keeps_since_in_the_next_links(sandbox: SandboxServer, zot: Zotero) -> None:
+    # zotero-api.md 2.2: `since` and `limit` are repeated in the next link.
+    first = create_ok(zot, [article("Before the mark")])
+    mark = last_modified(zot)
+    keys: list[str] = []
+    for start in range(0, 110, 50):
+        keys += create_ok(zot, [article(f"After {n}") for n in range(start, min(start + 50, 110))])
+    sandbox.clear_requests()
+    changed = zot.everything(zot.items(since=mark))
+    assert sorted(i["key"] for i in changed) == sorted(keys)
+    assert first[0] not in {i["key"] for i in changed}
+    follow_up = sandbox.requests()[-1]
+    assert follow_up["query"]["since"] == str(mark)
+    assert follow_up["query"]["start"] == "100"
+
+
+def test_everything_pages_collections_and_tags(zot: Zotero) -> None:
+    names = [f"Collection {n:03}" for n in range(105)]
+    for start in range(0, 105, 50):
+        report = zot.create_collections([{"name": n} for n in names[start : start + 50]])
+        assert report["failed"] == {}
+    assert sorted(c["data"]["name"] for c in zot.everything(zot.collections())) == names
+    tags = [{"tag": f"tag-{n:03}"} for n in range(105)]
+    create_ok(zot, [article("Many tags", tags=tags)])
+    assert sorted(zot.everything(zot.tags())) == [t["tag"] for t in tags]
+
+
+def test_all_groups_means_the_users_own_groups(
+    sandbox: SandboxServer, make_zot: Callable[..., Zotero]
+) -> None:
+    # zotero-api.md 2.5: `groups.all` = all of the user's groups, not every group.
+    sandbox.add_user(5, "member")
+    sandbox.add_group(3, "Club", owner=USER_ID, members=[5])
+    member_key = "MemberKey012345678901234"
+    sandbox.add_key(member_key, 5)
+    assert make_zot(3, "group", member_key).items() == []
+    with pytest.raises(ze.UserNotAuthorisedError):
+        make_zot(GROUP_ID, "group", member_key).items()
