@@ -56,7 +56,7 @@ from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
 logger = logging.getLogger(__name__)
 
 BATCH = 50
-_MAX_CONFLICTS = 5  # refreshes of one batch before it is sent without the version guard
+_MAX_CONFLICTS = 20  # refreshes of one batch before it is sent without the version guard
 _MAX_MERGE_TRIES = 4
 _NOT_INDEXED = frozenset({"note", "attachment", "annotation"})
 
@@ -495,7 +495,9 @@ class _Import:
                 # Our own item: a write of ours that was applied although its answer was lost
                 # (the refresh after the conflict found it).
                 self.store.set_status(self.library, [(job.identity, "pushed", None)])
-                entry = Entry(job.where, job.key, "created (confirmed after a retry)", job.ids.pmid)
+                entry = Entry(
+                    job.where, job.key, "in the library under its planned key", job.ids.pmid
+                )
                 (self.report.recovered if job.recovered else self.report.created).append(entry)
                 for ref in job.refs:
                     self.outcome[ref] = "created"
