@@ -449,8 +449,14 @@ class _Import:
 
     def _send(self, jobs: list[_Job]) -> None:
         """Record ``jobs`` as pending and create them (one batch, <= 50), handling conflicts."""
-        conflicts = 0
+        conflicts = rounds = 0
         while jobs:
+            rounds += 1
+            if rounds > _MAX_CONFLICTS + 5:
+                # Cannot happen unless the server keeps contradicting the index; never loop.
+                for job in jobs:
+                    self._failed(job, "the library kept changing under this record; import again")
+                return
             with self.store.transaction():
                 jobs = self._recheck(jobs)
                 if not jobs:

@@ -238,6 +238,9 @@ def decide(
             if existing is not None and existing.trashed and not options.include_trash:
                 continue
             if status == "pending":
+                holder = index.get(key)
+                if holder is not None and not any(_same(x, holder.ids) for x in ids):
+                    continue  # another article took the key meanwhile: derive the next one
                 return New(key, _identity_of(ids) or dk, adopted=True)
             return Duplicate(key, f"imported by syncd before as item {key}", "syncd")
     for dk in keys:
@@ -267,6 +270,10 @@ def decide(
         if held is None and key not in taken:
             return New(key, ident)
         attempt += 1
+
+
+def _same(a: Identifiers, b: Identifiers) -> bool:
+    return bool(set(dedup_keys(a)) & set(dedup_keys(b)))
 
 
 def _strength(dedup_key: str) -> tuple[int, str]:

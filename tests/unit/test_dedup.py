@@ -117,3 +117,13 @@ def test_index_add_remove_lookup() -> None:
     assert index.lookup("pmid:1") == [] and [i.key for i in index.lookup("pmid:2")] == ["AAAAAAAA"]
     index.remove("AAAAAAAA")
     assert len(index) == 0 and index.lookup("pmid:2") == [] and "AAAAAAAA" not in index
+
+
+def test_a_pending_key_taken_by_another_article_is_not_adopted() -> None:
+    key = item_key(LIB, "pmid:2")
+    index = Index([KnownItem(key, ids("999"))])
+    d = run(ids("2"), index, own={"pmid:2": (key, "pending")})
+    assert d == New(item_key(LIB, "pmid:2", 1), "pmid:2")
+    # Held by the same article: it is in the library already.
+    index = Index([KnownItem(key, ids("2"))])
+    assert isinstance(run(ids("2"), index, own={"pmid:2": (key, "pending")}), Duplicate)
