@@ -182,6 +182,16 @@ SPEC: tuple[Key, ...] = (
         example='"PubMed imports"',
     ),
     Key(
+        "zotero.native_ids",
+        "str",
+        "auto",
+        "Where PMID and PMCID go: 'auto' puts them in the PMID/PMCID fields when the server's "
+        "schema has them (Zotero 8) and in Extra lines otherwise; 'extra' always uses Extra "
+        "lines (for libraries still synced by Zotero 7 desktop clients, which cannot store "
+        "those fields).",
+        _choice("auto", "extra"),
+    ),
+    Key(
         "tags.extra",
         "list",
         [],
@@ -306,6 +316,7 @@ class ZoteroConfig:
     api_key_source: str | None = None  # where the key came from, for `syncd doctor`
     api_url: str = DEFAULT_API_URL
     collection: str | None = None
+    native_ids: str = "auto"
 
     @property
     def library(self) -> str | None:
@@ -536,6 +547,7 @@ def from_values(
             api_key_source=source,
             api_url=str(get("zotero.api_url")).rstrip("/"),
             collection=get("zotero.collection"),
+            native_ids=get("zotero.native_ids"),
         ),
         tags=TagsConfig(
             extra=tuple(dict.fromkeys(t.strip() for t in get("tags.extra") if t.strip())),

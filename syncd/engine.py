@@ -660,7 +660,7 @@ class _Import:
         self._to_send = 0
         files = list(iter_export_files(paths))  # a missing path fails before any request
         self.gw.check_access(require_write=not self.dry_run)
-        native = self.gw.has_native_ids()
+        native = self.config.zotero.native_ids == "auto" and self.gw.has_native_ids()
         if self.config.zotero.collection:
             if self.dry_run:
                 self.report.collection = self.config.zotero.collection

@@ -35,7 +35,7 @@ class Bar:
         if stage == "send" and total:
             label = f" {done}/{total} items sent"
             room = max(10, min(40, width - len(label) - 12))
-            filled = room * done // total
+            filled = room * min(done, total) // total
             text = f"sending [{'#' * filled}{'.' * (room - filled)}]{label}"
         else:
             text = f"reading  {done} records"

@@ -468,3 +468,23 @@ def test_index_is_refreshed_incrementally(
     assert len(item_reads) == 1 and item_reads[0]["query"]["itemKey"].count(",") == 0
     writes = [(r["method"], r["path"]) for r in sandbox.requests() if r["method"] != "GET"]
     assert writes == [("PATCH", f"/users/1/items/{report['merged'][0]}")]
+
+
+@pytest.mark.parametrize(("setting", "native"), [("auto", True), ("extra", False)])
+def test_where_the_pmid_goes(
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    setting: str,
+    native: bool,
+) -> None:
+    cfg = config(tmp_path, sandbox, native_ids=setting)
+    code, _, _ = run(cfg, capsys, str(export(tmp_path / "a.nbib", article(42))))
+    assert code == 0
+    data = library_items(sandbox)[0]["data"]
+    # The sandbox has Zotero 8's schema (PMID/PMCID fields on journalArticle).
+    assert (data.get("PMID") == "42") is native
+    assert ("PMID: 42" in data.get("extra", "")) is not native
+    # Found again either way.
+    code, report, _ = run(cfg, capsys, str(tmp_path / "a.nbib"))
+    assert report["counts"]["new"] == 0
