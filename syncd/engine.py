@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -417,7 +417,7 @@ class _Import:
         for row in rows:
             where = f"{row.source}:{row.line}"
             held = self.index.get(row.key)
-            if held is not None:
+            if held is not None and _same_article(held.ids, _row_ids(row)):
                 updates.append((row.identity, "pushed", None))
                 self.report.recovered.append(
                     Entry(where, row.key, "was created; confirmed in the library", row.pmid)
@@ -425,7 +425,11 @@ class _Import:
                 continue
             d = decide(_row_ids(row), self.index, {}, {}, self.options, library=self.library)
             if isinstance(d, Duplicate):
-                updates.append((row.identity, "duplicate", d.reason))
+                # Someone else created the article meanwhile: the row now names their item.
+                self.store.put_records(
+                    self.library,
+                    [replace(row, key=d.key, status="duplicate", error=d.reason, payload=None)],
+                )
                 self.report.recovered.append(Entry(where, d.key, d.reason, row.pmid))
             elif row.payload is None:
                 updates.append((row.identity, "failed", "pending without its item; import again"))

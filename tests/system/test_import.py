@@ -488,3 +488,27 @@ def test_where_the_pmid_goes(
     # Found again either way.
     code, report, _ = run(cfg, capsys, str(tmp_path / "a.nbib"))
     assert report["counts"]["new"] == 0
+
+
+def test_a_pending_article_that_someone_else_created_meanwhile_is_a_duplicate(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from syncd.state import RecordRow, StateStore
+
+    k3 = item_key(LIB, "pmid:3")
+    sandbox.oob_write(LIB, [{"itemType": "journalArticle", "title": "T", "extra": "PMID: 3"}])
+    theirs = library_items(sandbox)[0]["key"]
+    with StateStore(tmp_path / "state.db") as store:
+        payload = {"itemType": "journalArticle", "key": k3, "version": 0, "extra": "PMID: 3"}
+        store.put_records(
+            LIB, [RecordRow("pmid:3", k3, "pending", pmid="3", source="x", line=1, payload=payload)]
+        )
+    code, report, _ = run(
+        config(tmp_path, sandbox), capsys, str(export(tmp_path / "a.nbib", article(4)))
+    )
+    assert code == 0
+    assert [(e["key"], e["pmid"]) for e in report["recovered"]] == [(theirs, "3")]
+    assert sorted(pmid_counts(sandbox).items()) == [("3", 1), ("4", 1)]
+    with StateStore(tmp_path / "state.db") as store:
+        row = store.record(LIB, "pmid:3")
+        assert row is not None and (row.status, row.key) == ("duplicate", theirs)
