@@ -445,6 +445,16 @@ class ZoteroGateway:
         ``Parent/Child`` path of names; missing collections on the path are created (with a
         key derived from the library, parent and name, so concurrent syncd processes create
         each one once)."""
+        key = self._resolve_collection(spec, create=True)
+        assert key is not None  # created when missing
+        return key
+
+    def find_collection(self, spec: str) -> str | None:
+        """The key of the collection ``spec`` (as for :meth:`find_or_create_collection`), or
+        None when it (or a collection on its path) does not exist yet. Creates nothing."""
+        return self._resolve_collection(spec, create=False)
+
+    def _resolve_collection(self, spec: str, *, create: bool) -> str | None:
         spec = spec.strip()
         if _OBJECT_KEY.match(spec):
             found = self._collection_by_key(spec)
@@ -474,8 +484,11 @@ class ZoteroGateway:
                     )
                 parent = matches[0][0]
                 continue
-            parent = self._create_collection(name, parent)
-            existing.append((parent, name, "", 0))
+            if not create:
+                return None
+            created = self._create_collection(name, parent)
+            existing.append((created, name, parent, 0))
+            parent = created
         return parent
 
     # ---- internals -------------------------------------------------------------------------

@@ -574,3 +574,14 @@ def test_create_with_a_stale_library_version_creates_nothing(
     current = gateway.library_version()
     result = gateway.create_items([article(b)], if_unmodified_since=current)
     assert result.created[0][0] == b
+
+
+def test_find_collection_never_creates(sandbox: SandboxServer, gateway: ZoteroGateway) -> None:
+    assert gateway.find_collection("Reading/PubMed") is None
+    assert gateway.find_collection("Reading") is None
+    assert collections(sandbox) == []
+    child = gateway.find_or_create_collection("Reading/PubMed")
+    assert gateway.find_collection("Reading/PubMed") == child
+    assert gateway.find_collection(child) == child
+    assert gateway.find_collection("Reading/Other") is None
+    assert len(collections(sandbox)) == 2
