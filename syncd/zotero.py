@@ -569,6 +569,16 @@ class ZoteroGateway:
         self._last_status = status
         if status == 429 or status >= 500:
             response.read()
+            if status == 429 and "authentication failures" in response.text.lower():
+                # The server locks out an address after a few bad keys (for 5 minutes):
+                # retrying cannot help, and the cause is the key.
+                raise RemoteError(
+                    f"Zotero refuses requests for library {self.library} after too many "
+                    "attempts with an invalid API key",
+                    hint=f"fix zotero.api_key / api_key_file (see {KEYS_URL}), then wait five "
+                    "minutes before trying again",
+                    status=429,
+                )
             retry_after = _seconds(response.headers.get("Retry-After"))
             if backoff:
                 retry_after = max(retry_after or 0.0, backoff)

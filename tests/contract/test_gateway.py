@@ -585,3 +585,18 @@ def test_find_collection_never_creates(sandbox: SandboxServer, gateway: ZoteroGa
     assert gateway.find_collection(child) == child
     assert gateway.find_collection("Reading/Other") is None
     assert len(collections(sandbox)) == 2
+
+
+def test_lockout_after_bad_keys_is_fatal_not_retried(
+    sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
+) -> None:
+    bad = make_gateway(api_key="WrongKey0123456789abcdEF")
+    for _ in range(6):
+        with pytest.raises(RemoteError, match="Invalid key"):
+            bad.check_access()
+    # Now the server answers 429 "Too many authentication failures", even to a good key.
+    with pytest.raises(RemoteError) as info:
+        make_gateway().library_version()
+    assert not info.value.transient and info.value.status == 429
+    assert "invalid API key" in info.value.message and "users/1" in info.value.message
+    assert sleeps == []
