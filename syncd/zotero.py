@@ -147,7 +147,7 @@ class _Channel:
     def wait(self, sleep: Callable[[float], None]) -> None:
         remaining = self._not_before - time.monotonic()
         if remaining > 0:
-            logger.info("Zotero asked to back off: waiting %.1f s", remaining)
+            logger.debug("waiting %.1f s before the next request", remaining)
             sleep(remaining)
         # Cleared rather than recomputed: an injected sleep may not let the clock move.
         self._not_before = 0.0
@@ -564,6 +564,7 @@ class ZoteroGateway:
         """Every HTTP response passes here before pyzotero sees it."""
         backoff = _seconds(response.headers.get("Backoff"))
         if backoff:
+            logger.info("Zotero asks to back off: no requests for %.0f s", backoff)
             self._channel.defer(backoff)
         status = response.status_code
         self._last_status = status
