@@ -177,16 +177,24 @@ def print_summary(report: Report) -> None:
         if f.outcome == "unreadable":
             print(f"  {f.path}: unreadable: {f.detail}")
     if report.recovered:
-        print(f"  {len(report.recovered)} left pending by an interrupted run, now settled")
-    new = "would be created" if report.dry_run else "new items"
-    print(f"  {c['new']} {new}")
-    print(f"  {c['duplicates']} duplicates (already in the library, or repeated in the input)")
+        print(
+            f"  {_plural(len(report.recovered), 'record')} left pending by an interrupted run, "
+            + ("to be settled" if report.dry_run else "now settled")
+        )
+    if report.dry_run:
+        print(f"  {_plural(c['new'], 'item')} would be created")
+    else:
+        print(f"  {_plural(c['new'], 'new item')}")
+    print(
+        f"  {_plural(c['duplicates'], 'duplicate')} (already in the library, or repeated in "
+        "the input)"
+    )
     for e in report.duplicates[:_SHOWN]:
         print(f"      {e.where}: {e.reason}")
     if len(report.duplicates) > _SHOWN:
         print(f"      ... and {len(report.duplicates) - _SHOWN} more (--json lists them all)")
-    merged = "would get tags or the collection" if report.dry_run else "merged"
-    print(f"  {c['merged']} {merged} (missing tags or the collection added)")
+    merged = "would be merged" if report.dry_run else "merged"
+    print(f"  {_plural(c['merged'], 'item')} {merged} (missing tags or the collection added)")
     print(f"  {c['failed']} failed")
     for e in report.failed:
         print(f"      {e.where}: {e.reason}")

@@ -302,7 +302,7 @@ def test_exit_code_1_when_some_records_fail_and_text_summary(
     code = main(["import", "--config", str(cfg), str(path)])
     out = capsys.readouterr().out
     assert code == 1
-    assert "1 new items" in out and "could not be read" in out and f"{path}:" in out
+    assert "1 new item\n" in out and "could not be read" in out and f"{path}:" in out
     # The file is not marked fully imported, so it is read again next time.
     db = sqlite3.connect(tmp_path / "state.db")
     assert db.execute("SELECT outcome FROM files").fetchone()[0] == "partial"
