@@ -1,52 +1,679 @@
 """Reading MEDLINE / PubMed-format exports into :class:`~syncd.core.records.MedlineRecord` values.
 
-Public API: :func:`parse` takes an iterable of text lines (no I/O here: the edge opens and
-decodes the file) and yields records and problems in file order, holding one record at a time.
+Public API (all pure: the edge opens files and hands over bytes or text):
 
-This first version reads well-formed exports only (tag lines, 6-space continuation lines,
-blank lines between records); flattened records, encodings and junk handling come later.
+* :func:`parse` ``(lines, source)``: records and problems from text (lines, or any pieces);
+* :func:`parse_bytes` ``(chunks, source)``: the same from raw bytes, decoded incrementally
+  (UTF-8, BOM skipped; from the first byte that is not UTF-8 on, Windows-1252 with one
+  warning), raising :class:`~syncd.errors.InputError` when the input is not a MEDLINE export;
+* :func:`split_flattened` ``(tag, text)``: the recovery of fields from a record whose line
+  breaks were lost.
+
+Values follow Zotero's MEDLINE/nbib importer (see ``docs/reading.md``): the text after the
+first ``-`` of a field line, stripped; each continuation line adds ``" " + line.lstrip()``
+(trailing spaces are kept, so a wrapped line ending in a space gives a double space); the
+final value is stripped. Where this reader differs from Zotero it is on purpose: a second
+``PMID-`` line starts a new record even without a blank line, records whose line breaks were
+lost are split into their fields, and a tag is 2 to 4 capitals or digits.
+
+Speed: the text is cut into chunks at blank lines and each chunk is split into fields by one
+compiled regular expression; Python-level work is done only per record and per wrapped field.
+Memory is bounded by the chunk size plus the largest record.
 """
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 
-from syncd.core.records import Field, MedlineRecord, Problem
+from syncd.core.records import MedlineRecord, Problem
+from syncd.errors import InputError
 
-# A field line: a tag of 2-4 upper-case letters or digits, padded with spaces, then "-".
-_FIELD = re.compile(r"([A-Z0-9]{2,4}) *- ?(.*)")
+__all__ = [
+    "KNOWN_TAGS",
+    "REPEATABLE_TAGS",
+    "parse",
+    "parse_bytes",
+    "split_flattened",
+]
+
+# --- Tags -------------------------------------------------------------------------------------
+
+# PubMed writes fields in a fixed order. Each band below is one step of that order; tags in the
+# same band may come in any order among themselves (an author group repeats FAU, AU, AUID, AD;
+# a book has FED/ED before FAU/AU). Only the flattened-record recovery uses the order; well
+# laid-out records are read in whatever order they come.
+_BANDS: tuple[str, ...] = (
+    "PMID",
+    "OWN",
+    "STAT",
+    "DA DRDT CTDT DCOM",
+    "LR",
+    "PUBM",
+    "IS ISSN",
+    "VI",
+    "IP",
+    "PB",
+    "DP",
+    "TI BTI CTI VTI EN ISBN CP",
+    "PG",
+    "LID",
+    "AB CI OAB OABL OCI",
+    "FED ED FAU AU AUID AD CN",
+    "LA",
+    "SI",
+    "GR",
+    "PT",
+    "DEP",
+    "TT",
+    "PL",
+    "TA",
+    "JT",
+    "JID",
+    "RN NM",
+    "SB",
+    "CON CIN EIN EFR CRI CRF PRIN PROF RPI RPF RIN ROF UIN UOF SPIN ORI ECI ECF RRI RRF DDIN DRIN",
+    "GS",
+    "MH",
+    "PMC",
+    "MID",
+    "OID",
+    "PS FPS",
+    "OTO OT KW",
+    "IR FIR IRAD",
+    "GN RF SFM",
+    "COIS",
+    "EDAT MHDA PMCR CRDT CDAT",
+    "PHST",
+    "AID",
+    "PST",
+    "SO",
+)
+_BAND: dict[str, int] = {tag: i for i, band in enumerate(_BANDS) for tag in band.split()}
+
+#: Every tag of the PubMed format (and the ERIC/KoreaMed additions ``ISSN``, ``KW``).
+KNOWN_TAGS: frozenset[str] = frozenset(_BAND)
+
+#: Tags that may occur more than once in a record.
+REPEATABLE_TAGS: frozenset[str] = frozenset(
+    (
+        "IS ISSN LID AID FAU AU AUID AD CN FED ED IR FIR IRAD LA SI GR PT RN NM SB GS MH OTO OT KW "
+        "PS FPS GN PHST MID OID OAB OABL OCI ISBN SFM " + _BANDS[28]
+    ).split()
+)
+_AUTHOR_BAND = _BAND["FAU"]
+
+# What the start of a value must look like for a split before it to be believed, for the tags
+# whose values have a recognisable shape. Free-text tags (TI, AB, AD, ...) have none.
+_DATE8 = r"\d{8}(?:\s|$)"
+_DATE_SLASH = r"\d{4}/\d\d/\d\d(?:\s|$)"
+_UPPER_WORD = r"[A-Z]+(?:\s|$)"
+_PERSON = r"[^\s,][^,]{0,80},"
+_SHAPES: dict[str, re.Pattern[str]] = {
+    tag: re.compile(shape)
+    for tags, shape in (
+        ("PMID", r"\d+(?:\s|$)"),
+        ("OWN OTO SB", _UPPER_WORD),
+        ("STAT", r"[A-Z][A-Za-z-]+(?:\s|$)"),
+        ("DA DCOM LR DEP DRDT CTDT CDAT", _DATE8),
+        ("EDAT MHDA CRDT PMCR", _DATE_SLASH),
+        ("PHST", r"\d{4}/\d\d/\d\d \d\d:\d\d \["),
+        ("IS", r"\d{4}-\d{3}[\dXx]"),
+        ("DP", r"\d{4}(?:\s|$|[-/])"),
+        ("PMC", r"PMC\d+"),
+        ("MID", r"[A-Z]+\d+"),
+        ("LID AID", r"\S+ \[[a-z-]+\]|https?://|www\."),
+        ("PST", r"[a-z-]+(?:\s|$)"),
+        ("JID", r"\d{5,}[A-Z]?(?:\s|$)"),
+        ("LA", r"(?:[a-z]{3}|[A-Z][a-z]+)(?:\s|$)"),
+        ("AUID", r"[A-Za-z]+: "),
+        ("FAU FED FIR FPS", _PERSON),
+        ("PT PL TA SO CN", r"[A-Z]"),
+        ("JT", r"[A-Za-z]"),
+        ("MH", r"\*?[A-Z0-9]"),
+        ("RN", r"\S+(?: \S+)? \("),
+        ("SI", r"\S+/"),
+        ("VI IP", r"\S{1,30}(?:\s|$)"),
+    )
+    for tag in tags.split()
+}
+# An affiliation straight after the abstract (pre-2014 records put the first author's AD there)
+# must look like one, so that "... patients with AD - a ..." in an abstract is not cut.
+_AFFILIATION = re.compile(
+    r".{0,160}?(?:Depart|Dept|Divis|Instit|Labor|School|Facult|Cent(?:er|re)|Univers|Coll|"
+    r"Hospital|Klinik|Clinic|Unit\b|Minist|Agency|Foundation|Academ|Program|Service|Inc\b|"
+    r"Ltd\b|GmbH)"
+)
+
+# --- Regular expressions of the fast path -----------------------------------------------------
+
+# A field line: a tag of 2-4 capitals or digits, optional padding, "-". The split consumes the
+# newline before it and the blanks after the "-", so the pieces between are the raw values.
+_FIELD_SPLIT = re.compile(r"\n([A-Z0-9]{2,4})[ \t]*-[ \t]*")
+# A line break plus the next line's indentation: a continuation becomes " " + line.lstrip().
+_CONTINUATION = re.compile(r"\n[^\S\n]*")
+# A candidate field start inside a line whose breaks were lost: " TAG - " or " TAGG- ".
+_CANDIDATE = re.compile(
+    r"(?<=\s)(" + "|".join(sorted(KNOWN_TAGS, key=lambda t: (-len(t), t))) + r")( *)-(?= |$)"
+)
+_PMID_INSIDE = re.compile(r"(?<=\s)PMID- (?=\d)")
+
+# Text pieces handed to the field splitter are cut at a blank line once this long.
+_CHUNK = 1 << 18
+# How much text may come before the first field line before we decide it is not MEDLINE.
+_PREAMBLE_LIMIT = 1 << 20
+
+
+# --- Decoding -----------------------------------------------------------------------------------
+
+# Windows-1252 for the bytes 0x80-0x9F; the five it leaves undefined keep their Latin-1 meaning
+# (as browsers do), so the fallback can decode any byte.
+_CP1252 = {b: bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(0x80, 0xA0)}
+_CP1252_TABLE = str.maketrans({chr(b): ch for b, ch in _CP1252.items()})
+
+
+def _cp1252(data: bytes) -> str:
+    return data.decode("latin-1").translate(_CP1252_TABLE)
+
+
+class _Switch:
+    """Marks where the input stopped being UTF-8: the text after it was decoded as cp1252."""
+
+    __slots__ = ("byte",)
+
+    def __init__(self, byte: int) -> None:
+        self.byte = byte
+
+
+def _decode(chunks: Iterable[bytes]) -> Iterator[str | _Switch]:
+    """Decode ``chunks`` of bytes into text, one piece per chunk, holding no more than a chunk.
+
+    UTF-8 (a BOM is skipped; a UTF-16 BOM switches to UTF-16). At the first byte sequence that
+    is not UTF-8, a :class:`_Switch` is yielded and the rest of the input is read as
+    Windows-1252 (which can decode any byte), so no text is lost and line numbers stay right.
+    Line endings are left alone.
+    """
+    decoder: codecs.IncrementalDecoder | None = None
+    fallback = False
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if fallback:
+            yield _cp1252(chunk)
+            continue
+        if decoder is None:
+            bom16 = chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+            name, errors = ("utf-16", "replace") if bom16 else ("utf-8-sig", "strict")
+            decoder = codecs.getincrementaldecoder(name)(errors=errors)
+        try:
+            yield decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            # The decoder emitted nothing of this call: decode the good part again here.
+            data = exc.object
+            fallback = True
+            yield data[: exc.start].decode("utf-8-sig")
+            yield _Switch(data[exc.start])
+            yield _cp1252(data[exc.start :])
+    if decoder is not None and not fallback:
+        try:
+            tail = decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            yield _Switch(exc.object[exc.start])
+            tail = _cp1252(exc.object[exc.start :])
+        if tail:
+            yield tail
+
+
+# --- Text to chunks -----------------------------------------------------------------------------
+
+
+def _normalized(pieces: Iterable[str | _Switch]) -> Iterator[str | _Switch]:
+    """Text with every line break as "\\n", in pieces of about ``_CHUNK`` characters."""
+    batch: list[str] = []
+    size = 0
+    held_cr = False
+    for piece in pieces:
+        if not isinstance(piece, str):
+            if batch:  # keep the marker in its place in the text
+                yield "".join(batch)
+                batch = []
+                size = 0
+            yield piece
+            continue
+        if held_cr:
+            piece = "\r" + piece
+            held_cr = False
+        if piece.endswith("\r"):
+            # A CR at the end may be the first half of a CRLF split between two pieces.
+            piece = piece[:-1]
+            held_cr = True
+        if "\r" in piece:
+            piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+        batch.append(piece)
+        size += len(piece)
+        if size >= _CHUNK:
+            yield "".join(batch)
+            batch = []
+            size = 0
+    if held_cr:
+        batch.append("\n")
+    if batch:
+        yield "".join(batch)
+
+
+# --- Parsing ------------------------------------------------------------------------------------
 
 
 def parse(lines: Iterable[str], source: str = "<input>") -> Iterator[MedlineRecord | Problem]:
     """Yield the records of a MEDLINE export, and a :class:`Problem` for each part that is not
-    a usable record. ``lines`` may carry their line endings."""
-    fields: list[list[object]] = []
-    start = 0
-    for lineno, raw in enumerate(lines, 1):
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            if fields:
-                yield _finish(fields, source, start)
-                fields = []
-            continue
-        m = _FIELD.match(line)
-        if m:
-            if not fields:
-                start = lineno
-            fields.append([m.group(1), m.group(2).strip(), lineno])
-        elif fields and line[:1].isspace():
-            fields[-1][1] = f"{fields[-1][1]} {line.strip()}"
+    a usable record, in file order.
+
+    ``lines`` are the lines of the text, with or without their endings (LF, CRLF or CR); a
+    whole text in one string works too (``parse([text])``). Lines that are not MEDLINE
+    before a record are skipped with a warning; a record with neither a PMID nor a title is an
+    error :class:`Problem`. Nothing is raised for bad input.
+    """
+    yield from _parse(_normalized(_with_newlines(lines)), source, strict=False)
+
+
+def parse_bytes(
+    chunks: Iterable[bytes], source: str = "<input>"
+) -> Iterator[MedlineRecord | Problem]:
+    """:func:`parse` for raw bytes (e.g. a file read in blocks), decoded incrementally: UTF-8
+    (a UTF-8 BOM is skipped, a UTF-16 BOM is honoured); at the first byte that is not UTF-8 one
+    warning :class:`Problem` names the line and the rest is read as Windows-1252.
+
+    Raises :class:`InputError` naming ``source`` when the input is empty or is not MEDLINE at
+    all (no field with a known tag before the first megabyte of text or the end); this
+    happens before any record is yielded.
+    """
+    yield from _parse(_normalized(_decode(chunks)), source, strict=True)
+
+
+def _with_newlines(lines: Iterable[str]) -> Iterator[str]:
+    # Lines without their endings (a list of str, say) get "\n"; pieces that carry their own
+    # line endings pass unchanged.
+    for line in lines:
+        if line.endswith(("\n", "\r")):
+            yield line
         else:
-            yield Problem(source, lineno, f"not a MEDLINE field line: {line[:60]!r}")
-    if fields:
-        yield _finish(fields, source, start)
+            yield line + "\n"
 
 
-def _finish(fields: list[list[object]], source: str, start: int) -> MedlineRecord | Problem:
-    rec = MedlineRecord(
-        tuple(Field(str(t), str(v), int(str(n))) for t, v, n in fields), source, start
+class _State:
+    """What the parse of one input knows across chunks."""
+
+    __slots__ = ("empty", "known", "records", "source", "strict")
+
+    def __init__(self, source: str, strict: bool) -> None:
+        self.source = source
+        self.strict = strict
+        self.records = 0  # records yielded
+        self.known = False  # a field with a known tag seen
+        self.empty = True  # nothing but blank space so far
+
+
+def _parse(
+    pieces: Iterable[str | _Switch], source: str, strict: bool
+) -> Iterator[MedlineRecord | Problem]:
+    state = _State(source, strict)
+    if not strict:
+        yield from _parse_text(pieces, state)
+        return
+    # Until the input has shown one known tag, hold problems back: for a file that is not
+    # MEDLINE at all the user gets one InputError, not a page of warnings before it.
+    held: list[MedlineRecord | Problem] = []
+    for item in _parse_text(pieces, state):
+        if state.known:
+            if held:
+                yield from held
+                held = []
+            yield item
+        else:
+            held.append(item)
+            if len(held) > 100:
+                _not_medline(source, "no MEDLINE field line among its first parts")
+    if not state.known:
+        _not_medline(
+            source,
+            "the file is empty"
+            if state.empty
+            else "no line starts with a MEDLINE tag such as 'PMID- '",
+        )
+    yield from held
+
+
+def _parse_text(
+    pieces: Iterable[str | _Switch], state: _State
+) -> Iterator[MedlineRecord | Problem]:
+    held: list[str] = []  # text after the last blank line, waiting for the next one
+    line = 1  # line number of the first character of held[0]
+    consumed = 0
+    for piece in pieces:
+        if not isinstance(piece, str):
+            # The next text starts at the first byte that was not UTF-8.
+            bad_line = line + sum(p.count("\n") for p in held)
+            yield Problem(
+                state.source,
+                bad_line,
+                f"not valid UTF-8 (byte 0x{piece.byte:02X} on this line); read the rest of "
+                "the file as Windows-1252",
+                "warning",
+            )
+            continue
+        if not piece:
+            continue
+        if piece.strip():
+            state.empty = False
+        consumed += len(piece)
+        if state.strict and not state.known and consumed > _PREAMBLE_LIMIT:
+            # A long first record (or one without blank lines) is fine if it has known tags.
+            start = "".join(held)[:_PREAMBLE_LIMIT] + piece[:_PREAMBLE_LIMIT]
+            if any(m.group(1) in KNOWN_TAGS for m in _FIELD_SPLIT.finditer("\n" + start)):
+                state.known = True
+            else:
+                _not_medline(state.source, "no MEDLINE field line in its first megabyte")
+        cut = piece.rfind("\n\n")
+        if cut < 0 and piece[0] == "\n" and held and held[-1].endswith("\n"):
+            chunk = "".join(held)  # the blank line straddles the two pieces
+            rest = piece[1:]
+        elif cut < 0:
+            held.append(piece)
+            continue
+        else:
+            held.append(piece[: cut + 1])
+            chunk = "".join(held)
+            rest = piece[cut + 2 :]
+        yield from _chunk(chunk, line, state)
+        line += chunk.count("\n") + 1
+        held = [rest] if rest else []
+    if held:
+        chunk = "".join(held)
+        yield from _chunk(chunk if chunk.endswith("\n") else chunk + "\n", line, state)
+
+
+def _not_medline(source: str, why: str) -> None:
+    raise InputError(
+        f"{source}: not a MEDLINE/PubMed export ({why})",
+        "export from PubMed with 'Send to > Citation manager' (.nbib) or 'Save > PubMed "
+        "format' (.txt)",
+        source=source,
     )
-    if rec.get("PMID") is None and rec.get("TI") is None and rec.get("BTI") is None:
-        return Problem(source, start, "record has neither a PMID nor a title; skipped")
-    return rec
+
+
+def _chunk(text: str, line0: int, state: _State) -> Iterator[MedlineRecord | Problem]:
+    """Records of ``text``: whole lines starting at line ``line0``, ending with a newline."""
+    parts = _FIELD_SPLIT.split("\n" + text)
+    pre = parts[0]
+    tags = parts[1::2]
+    values = parts[2::2]
+    if pre.strip():
+        yield _junk(state.source, line0, pre[1:], before_first=state.records == 0)
+    # The newline before each field line is consumed by the split, so field i starts on line
+    # first + i + (newlines inside the values before i).
+    first = line0 + pre.count("\n")
+    # Only values holding a newline need work: wrapped fields, and the last field of a record
+    # (its value ends with the blank line's newline, plus any junk between records).
+    ends: list[tuple[int, int, list[tuple[int, int]]]] = []  # (end, first line, breaks)
+    junk: dict[int, tuple[int, str]] = {}  # record number -> (line, text) of junk after it
+    start = 0
+    record_line = first
+    breaks: list[tuple[int, int]] = []
+    offset = 0  # newlines inside the values so far
+    for i in [i for i, v in enumerate(values) if "\n" in v]:
+        value = values[i]
+        head, sep, tail = value.partition("\n\n")
+        if not sep and value.endswith("\n"):
+            head = value[:-1]
+            sep = "\n"
+        if "\n" in head:
+            values[i] = _join_continuations(head)
+            breaks.append((i - start, head.count("\n")))
+        else:
+            values[i] = head
+        if sep:
+            ends.append((i + 1, record_line, breaks))
+            if tail.strip():
+                junk[len(ends) - 1] = (first + i + offset + head.count("\n") + 2, tail)
+            start = i + 1
+            breaks = []
+            record_line = first + start + offset + value.count("\n")
+        offset += value.count("\n")
+    if start < len(tags):
+        ends.append((len(tags), record_line, breaks))
+    _strip_values(values)
+    start = 0
+    for n, (end, line, brk) in enumerate(ends):
+        yield from _records(tags[start:end], values[start:end], line, brk, state)
+        start = end
+        if n in junk:
+            yield _junk(state.source, *junk[n], before_first=False)
+
+
+def _strip_values(values: list[str]) -> None:
+    """Strip, in place, values that end in blanks (single-line values ending in spaces; rare,
+    so one probe over the chunk decides whether a pass over every value is needed)."""
+    probe = "\x00".join(values)
+    if " \x00" in probe or "\t\x00" in probe or "\xa0" in probe or probe.endswith((" ", "\t")):
+        values[:] = [v.strip() for v in values]
+
+
+def _join_continuations(raw: str) -> str:
+    first, _, _rest = raw.partition("\n")
+    return (first.strip() + _CONTINUATION.sub(" ", raw[len(first) :])).strip()
+
+
+def _junk(source: str, line: int, text: str, before_first: bool) -> Problem:
+    text = text.strip("\n")
+    count = text.count("\n") + 1
+    first = text.split("\n", 1)[0].strip()
+    where = "before the first record" if before_first else "between records"
+    return Problem(
+        source,
+        line + len(text) - len(text.lstrip("\n")),
+        f"skipped {count} line{'s' if count > 1 else ''} {where} that "
+        f"{'are' if count > 1 else 'is'} not MEDLINE fields (starting {first[:60]!r})",
+        "warning",
+    )
+
+
+def _records(
+    tags: list[str],
+    values: list[str],
+    line: int,
+    breaks: list[tuple[int, int]],
+    state: _State,
+) -> Iterator[MedlineRecord | Problem]:
+    """The records in one blank-line-delimited block of fields."""
+    if not state.known and not KNOWN_TAGS.isdisjoint(tags):
+        state.known = True
+    recovered = False
+    if len(tags) < 10 or not (values[0].isdigit() if tags[0] == "PMID" else True):
+        recovered = _unflatten(tags, values)
+        if recovered:
+            breaks = []
+    if "PMID" in tags[1:]:
+        # A PMID- line after other fields starts a new record even without a blank line.
+        cuts = [i for i, t in enumerate(tags) if t == "PMID" and i > 0]
+        lines = _lines(len(tags), line, breaks) if not recovered else [line] * len(tags)
+        bounds = [0, *cuts, len(tags)]
+        for a, b in itertools.pairwise(bounds):
+            yield from _one(tags[a:b], values[a:b], lines[a], lines[a:b], recovered, state)
+        return
+    if recovered:
+        yield from _one(tags, values, line, [line] * len(tags), True, state)
+        return
+    if "PMID" in tags or "TI" in tags or "BTI" in tags:
+        state.records += 1
+        yield MedlineRecord.from_columns(tags, values, state.source, line, breaks=breaks)
+    else:
+        yield _no_id(state.source, line, tags)
+
+
+def _one(
+    tags: list[str],
+    values: list[str],
+    line: int,
+    lines: list[int],
+    recovered: bool,
+    state: _State,
+) -> Iterator[MedlineRecord | Problem]:
+    if "PMID" not in tags and "TI" not in tags and "BTI" not in tags:
+        yield _no_id(state.source, line, tags)
+        return
+    if recovered:
+        pmid = values[tags.index("PMID")] if "PMID" in tags else None
+        yield Problem(
+            state.source,
+            line,
+            f"record{f' PMID {pmid}' if pmid else ''} had lost its line breaks; its "
+            f"{len(tags)} fields were recovered from their tags",
+            "warning",
+        )
+    state.records += 1
+    yield MedlineRecord.from_columns(tags, values, state.source, line, lines=lines)
+
+
+def _no_id(source: str, line: int, tags: list[str]) -> Problem:
+    shown = ", ".join(dict.fromkeys(tags[:8]))
+    return Problem(
+        source, line, f"record has neither a PMID nor a title (fields: {shown}); skipped"
+    )
+
+
+def _lines(n: int, line: int, breaks: list[tuple[int, int]]) -> list[int]:
+    extra = dict(breaks)
+    out = []
+    for i in range(n):
+        out.append(line)
+        line += 1 + extra.get(i, 0)
+    return out
+
+
+# --- Records whose line breaks were lost ------------------------------------------------------
+
+
+def _unflatten(tags: list[str], values: list[str]) -> bool:
+    """Split in place every value that holds several fields run together; True if any did."""
+    if not any(_CANDIDATE.search(v) for v in values):
+        return False
+    new_tags: list[str] = []
+    new_values: list[str] = []
+    changed = False
+    for i, (tag, value) in enumerate(zip(tags, values, strict=True)):
+        after = tags[i + 1] if i + 1 < len(tags) else None
+        fields = split_flattened(tag, value, after) if _CANDIDATE.search(value) else None
+        if fields is None:
+            new_tags.append(tag)
+            new_values.append(value)
+        else:
+            changed = True
+            for t, v in fields:
+                new_tags.append(t)
+                new_values.append(v)
+    if changed:
+        tags[:] = new_tags
+        values[:] = new_values
+    return changed
+
+
+def split_flattened(tag: str, text: str, before: str | None = None) -> list[tuple[str, str]] | None:
+    """The fields of ``text``, the value of a ``tag`` field into which following fields were
+    run together on one line (line breaks lost), or None if it does not look like that.
+    ``before`` is the tag of the field on the next line, if any: the split fields must fit
+    between ``tag`` and it.
+
+    A split is made only before a known tag in the ``TAG - `` / ``TAGG- `` shape, and only where
+    the resulting sequence of tags follows PubMed's field order (see ``_BANDS``); values with
+    a recognisable shape (dates, ISSNs, PMIDs ...) must look right. Among the consistent ways
+    to split, the one with the most fields wins (ties go to the later split, so that
+    "95% CI - ..." inside an abstract loses to the real CI field after it). A second
+    ``PMID- <digits>`` starts a new record. Returns None when fewer than two splits are found
+    (one for a PMID field whose value should be only digits).
+    """
+    segments = [m.start() for m in _PMID_INSIDE.finditer(text)]
+    if segments:
+        out: list[tuple[str, str]] = []
+        bounds = [0, *segments, len(text)]
+        for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+            piece = text[a:b]
+            last = before if k == len(segments) else "PMID"
+            if k == 0:
+                out += _split_one(tag, piece, last) or [(tag, piece.strip())]
+            else:
+                body = piece[len("PMID- ") :]
+                out += _split_one("PMID", body, last) or [("PMID", body.strip())]
+        return out
+    fields = _split_one(tag, text, before)
+    if fields is None:
+        return None
+    splits = len(fields) - 1
+    if splits >= 2 or (tag == "PMID" and splits >= 1):
+        return fields
+    return None
+
+
+def _split_one(tag: str, text: str, before: str | None) -> list[tuple[str, str]] | None:
+    # Candidates: (position of the tag, position of its value, tag).
+    cands: list[tuple[int, int, str]] = []
+    for m in _CANDIDATE.finditer(text):
+        t, pad = m.group(1), len(m.group(2))
+        if not (pad == 1 or len(t) + pad == 4):
+            continue
+        vstart = m.end() + 1
+        shape = _SHAPES.get(t)
+        if shape is not None and not shape.match(text, vstart):
+            continue
+        cands.append((m.start(), vstart, t))
+    if not cands:
+        return None
+    # Longest chain of candidates whose tags follow the field order. The state is the last
+    # tag of the chain, because whether a tag may follow depends only on the tag before it.
+    best: dict[str, tuple[int, int]] = {tag: (0, -1)}  # last tag -> (splits, candidate)
+    back: list[int] = [-1] * len(cands)
+    for k, (_, vstart, t) in enumerate(cands):
+        top: tuple[int, int] | None = None
+        for p, entry in best.items():
+            if _may_follow(p, t, text, vstart) and (top is None or entry >= top):
+                top = entry
+        if top is None:
+            continue
+        back[k] = top[1]
+        mine = (top[0] + 1, k)
+        if t not in best or mine >= best[t]:
+            best[t] = mine
+    ends = [
+        entry
+        for t, entry in best.items()
+        if before is None or before == "PMID" or _may_follow(t, before, "", 0)
+    ]
+    if not ends:
+        return None
+    score, k = max(ends)
+    if score == 0:
+        return None
+    chain: list[int] = []
+    while k >= 0:
+        chain.append(k)
+        k = back[k]
+    chain.reverse()
+    fields = [(tag, text[: cands[chain[0]][0]].strip())]
+    for j, k in enumerate(chain):
+        end = cands[chain[j + 1]][0] if j + 1 < len(chain) else len(text)
+        fields.append((cands[k][2], text[cands[k][1] : end].strip()))
+    return fields
+
+
+def _may_follow(prev: str, tag: str, text: str, vstart: int) -> bool:
+    bp = _BAND.get(prev, -1)
+    bt = _BAND[tag]
+    if bt < bp:
+        return False
+    if bt == bp:
+        return tag != prev or tag in REPEATABLE_TAGS
+    if bt == _AUTHOR_BAND and tag in ("AD", "AUID"):
+        # Outside an author group only an old-style first-author affiliation may come here.
+        return tag == "AD" and _AFFILIATION.match(text, vstart) is not None
+    return True
