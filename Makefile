@@ -12,8 +12,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
+# A real import of the bundled examples into a local Zotero sandbox (no account needed),
+# then the same import again: the second run finds every article already there.
 demo: $(BIN)/.installed
-	$(BIN)/syncd convert examples/
+	$(BIN)/syncd import --sandbox examples/
+	@echo; echo "== the same import again: nothing new, every record is a duplicate =="; echo
+	$(BIN)/syncd import --sandbox examples/
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check syncd tests bench

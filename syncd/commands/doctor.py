@@ -1,0 +1,194 @@
+"""Check the set-up and say what is wrong and how to fix it: the config file, the library, the
+API key (GET /keys/current: whose it is, access to the library, write permission), the
+collection, and the state database.
+
+Exit status: 0 everything is ready to import, 1 something needs fixing (each problem is
+printed with its fix), 2 the command itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from syncd.errors import EXIT_OK, EXIT_PARTIAL, ConfigError, RemoteError, StateError
+
+if TYPE_CHECKING:
+    from syncd.config import Config
+
+HELP = "check the config, the API key, the library, the collection and the state database"
+
+KEYS_PAGE = "https://www.zotero.org/settings/keys"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="config file (default: $SYNCD_CONFIG, else $XDG_CONFIG_HOME/syncd/config.toml)",
+    )
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+class _Doctor:
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+
+    def add(self, name: str, ok: bool, detail: str, fix: str | None = None) -> bool:
+        check = Check(name, ok, detail, fix)
+        self.checks.append(check)
+        mark = "ok  " if ok else "FAIL"
+        print(f"[{mark}] {name}: {detail}")
+        if fix and not ok:
+            print(f"       fix: {fix}")
+        return ok
+
+
+def run(args: argparse.Namespace) -> int:
+    from syncd.config import load
+
+    doc = _Doctor()
+    try:
+        config = load(args.config)
+    except ConfigError as exc:
+        detail = exc.message + "".join(f"\n       - {p}" for p in exc.problems)
+        doc.add("config", False, detail, exc.hint)
+        return EXIT_PARTIAL
+    doc.add("config", True, str(config.source) if config.source else "no file; defaults")
+    ready = _check_library(doc, config)
+    _check_state(doc, config)
+    failed = [c for c in doc.checks if not c.ok]
+    if failed or not ready:
+        print(f"{len(failed)} problem{'s' if len(failed) != 1 else ''} to fix.")
+        return EXIT_PARTIAL
+    print("Ready to import.")
+    return EXIT_OK
+
+
+def _check_library(doc: _Doctor, config: Config) -> bool:
+    from syncd.config import default_config_path
+    from syncd.zotero import ZoteroGateway
+
+    z = config.zotero
+    if z.library_id is None:
+        return doc.add(
+            "library",
+            False,
+            "no Zotero library configured",
+            "set [zotero] library_type and library_id in "
+            f"{config.source or default_config_path()} (your user id is shown at "
+            f"{KEYS_PAGE}); or try 'syncd import --sandbox PATH' first",
+        )
+    doc.add("library", True, f"{z.library} at {z.api_url}")
+    if z.api_key is None:
+        return doc.add(
+            "API key",
+            False,
+            "no API key found",
+            "put the key in a file named by zotero.api_key_file (or set $ZOTERO_API_KEY); "
+            f"create one at {KEYS_PAGE}",
+        )
+    doc.add("API key", True, f"from {z.api_key_source}")
+    try:
+        with ZoteroGateway(
+            library_type=z.library_type,
+            library_id=z.library_id,
+            api_key=z.api_key.reveal(),
+            api_url=z.api_url,
+        ) as gw:
+            access = gw.check_access(require_write=False)
+            doc.add(
+                "key access",
+                access.can_read,
+                f"belongs to user {access.user_id} ({access.username}); "
+                f"{'can' if access.can_read else 'cannot'} read {z.library}",
+                f"edit the key at {KEYS_PAGE} and allow access to this library",
+            )
+            writable = doc.add(
+                "write permission",
+                access.can_write,
+                f"{'can' if access.can_write else 'cannot'} write to {z.library}",
+                f"edit the key at {KEYS_PAGE} and allow write access"
+                + (" to this group" if z.library_type == "group" else ""),
+            )
+            version = gw.library_version()
+            native = gw.has_native_ids()
+            doc.add(
+                "server",
+                True,
+                f"library version {version}; PMID/PMCID "
+                f"{'have their own fields' if native else 'go into Extra'}",
+            )
+            if z.collection:
+                _check_collection(doc, gw, z.collection)
+            return writable
+    except RemoteError as exc:
+        return doc.add("key access", False, exc.message, exc.hint)
+    except ConfigError as exc:
+        return doc.add("library", False, exc.message, exc.hint)
+
+
+def _check_collection(doc: _Doctor, gw: object, spec: str) -> None:
+    find = getattr(gw, "find_collection", None)
+    if find is None:
+        doc.add("collection", True, f"{spec!r}: found or created at the first import")
+        return
+    key = find(spec)
+    if key:
+        doc.add("collection", True, f"{spec!r} is collection {key}")
+    else:
+        doc.add("collection", True, f"{spec!r} does not exist yet; the first import creates it")
+
+
+def _check_state(doc: _Doctor, config: Config) -> None:
+    from syncd.state import StateStore
+
+    path = config.state.path
+    if not path.exists():
+        doc.add("state database", True, f"{path} (created at the first import)")
+        return
+    try:
+        with StateStore(path) as store:
+            problems = store.integrity_problems()
+            if problems:
+                doc.add(
+                    "state database",
+                    False,
+                    f"{path}: damaged: {problems[0]}",
+                    "move it away and import again: syncd rebuilds the index from Zotero and "
+                    "finds what it imported as duplicates",
+                )
+                return
+            library = config.zotero.library
+            counts = store.status_counts(library)
+            indexed = store.library_version(library) if library else None
+            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no records"
+            index = (
+                f"; index at library version {indexed} ({store.index_size(library)} items)"
+                if library and indexed is not None
+                else ""
+            )
+            doc.add(
+                "state database",
+                True,
+                f"{path}, schema {store.schema_version}: {summary}{index}",
+            )
+            if counts.get("pending"):
+                doc.add(
+                    "pending records",
+                    False,
+                    f"{counts['pending']} records were being sent when an import stopped",
+                    "run 'syncd import' (any path): they are settled before anything new",
+                )
+    except StateError as exc:
+        doc.add("state database", False, exc.message, exc.hint)

@@ -1,0 +1,214 @@
+"""Import PubMed/MEDLINE exports into the configured Zotero library, each article once.
+
+PATH may be export files or folders (the .nbib, .txt and .medline files inside). Articles the
+library already holds (same PMID or DOI, the trash included) are not created again; with
+[dedup] on_duplicate = "merge" they get the missing tags and the collection. A summary follows:
+new items, duplicates (with the key each matched), merged items, failures with reasons.
+
+--sandbox imports into a local Zotero sandbox that this command starts and stops itself (no
+account needed; data kept under $XDG_STATE_HOME/syncd/sandbox, so a second run finds only
+duplicates).
+
+Exit status: 0 everything went in, 1 some records failed, 2 a configuration, usage or fatal
+error (nothing or not everything was done).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from syncd.errors import ConfigError
+
+if TYPE_CHECKING:
+    from syncd.config import Config
+    from syncd.engine import Report
+
+HELP = "import exports into Zotero, each article once"
+
+SANDBOX_USER = 1
+# The local sandbox's key: not a secret (the sandbox listens on 127.0.0.1 only and holds
+# nothing but demo data), fixed so that a second run finds the first run's library.
+SANDBOX_KEY = "syncdSandboxDemoKey00001"
+_SHOWN = 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="export file or folder")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only read the library and say what would be done; send and record nothing",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="import into a local Zotero sandbox started for this run (a trial, no account)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="config file (default: $SYNCD_CONFIG, else $XDG_CONFIG_HOME/syncd/config.toml)",
+    )
+
+
+def sandbox_dir() -> Path:
+    from syncd.config import default_state_path
+
+    return default_state_path().parent / "sandbox"
+
+
+def not_configured_error(config: Config) -> ConfigError:
+    from syncd.config import default_config_path
+
+    where = str(config.source or default_config_path())
+    return ConfigError(
+        "no Zotero library is configured",
+        hint=(
+            f"set [zotero] library_type, library_id and an API key in {where} "
+            "(see config.example.toml and docs/config.md), or try it out first with "
+            "'syncd import --sandbox PATH'"
+        ),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from syncd.config import load
+
+    config = load(args.config)
+    if args.sandbox:
+        return _with_sandbox(args, config)
+    if config.zotero.library_id is None:
+        raise not_configured_error(config)
+    if config.zotero.api_key is None:
+        raise ConfigError(
+            f"no API key for {config.zotero.library}",
+            hint="set zotero.api_key_file in the config, or $ZOTERO_API_KEY "
+            "(create a key at https://www.zotero.org/settings/keys)",
+        )
+    return _import(args, config, None)
+
+
+def _with_sandbox(args: argparse.Namespace, config: Config) -> int:
+    from syncd.config import Secret, StateConfig
+    from syncd.sandbox import SandboxServer
+
+    data = sandbox_dir()
+    data.mkdir(parents=True, exist_ok=True)
+    server = SandboxServer(data_dir=data, port=0, admin=False)
+    with server:
+        server.add_user(SANDBOX_USER)
+        server.add_key(SANDBOX_KEY, SANDBOX_USER)
+        config = replace(
+            config,
+            zotero=replace(
+                config.zotero,
+                library_type="user",
+                library_id=SANDBOX_USER,
+                api_key=Secret(SANDBOX_KEY),
+                api_key_source="the sandbox",
+                api_url=server.url,
+            ),
+            state=StateConfig(path=data / "state.db"),
+        )
+        note = (
+            f"Sandbox: a local Zotero API at {server.url} (library users/{SANDBOX_USER}), "
+            f"data in {data}. Run the same command again: everything is found as a duplicate."
+        )
+        if not args.json:
+            print(note)
+        return _import(args, config, note)
+
+
+def _import(args: argparse.Namespace, config: Config, note: str | None) -> int:
+    from syncd.engine import import_paths
+    from syncd.progress import progress_for
+    from syncd.state import StateStore
+    from syncd.zotero import ZoteroGateway
+
+    assert config.zotero.library_id is not None and config.zotero.api_key is not None
+    progress, bar = progress_for(sys.stderr)
+    with (
+        StateStore(config.state.path) as store,
+        ZoteroGateway(
+            library_type=config.zotero.library_type,
+            library_id=config.zotero.library_id,
+            api_key=config.zotero.api_key.reveal(),
+            api_url=config.zotero.api_url,
+        ) as gateway,
+    ):
+        try:
+            report = import_paths(
+                args.paths, config, store, gateway, dry_run=args.dry_run, progress=progress
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+    if args.json:
+        out: dict[str, Any] = report.as_dict()
+        if note:
+            out["sandbox"] = note
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_summary(report)
+    return report.exit_code
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def print_summary(report: Report) -> None:
+    c = report.counts()
+    verb = "Would import" if report.dry_run else "Imported"
+    where = report.library + (f", collection {report.collection}" if report.collection else "")
+    print(f"{verb} into {where}: {_plural(c['files'], 'file')}, {_plural(c['records'], 'record')}")
+    unchanged = [f for f in report.files if f.outcome == "unchanged"]
+    for f in unchanged:
+        print(f"  {f.path}: {f.detail}, skipped")
+    for f in report.files:
+        if f.outcome == "unreadable":
+            print(f"  {f.path}: unreadable: {f.detail}")
+    if report.recovered:
+        print(
+            f"  {_plural(len(report.recovered), 'record')} left pending by an interrupted run, "
+            + ("to be settled" if report.dry_run else "now settled")
+        )
+    if report.dry_run:
+        print(f"  {_plural(c['new'], 'item')} would be created")
+    else:
+        print(f"  {_plural(c['new'], 'new item')}")
+    print(
+        f"  {_plural(c['duplicates'], 'duplicate')} (already in the library, or repeated in "
+        "the input)"
+    )
+    for e in report.duplicates[:_SHOWN]:
+        print(f"      {e.where}: {e.reason}")
+    if len(report.duplicates) > _SHOWN:
+        print(f"      ... and {len(report.duplicates) - _SHOWN} more (--json lists them all)")
+    merged = "would be merged" if report.dry_run else "merged"
+    print(f"  {_plural(c['merged'], 'item')} {merged} (missing tags or the collection added)")
+    print(f"  {c['failed']} failed")
+    for e in report.failed:
+        print(f"      {e.where}: {e.reason}")
+    errors = report.errors
+    warnings = [p for p in report.problems if p.severity != "error"]
+    if errors:
+        print(f"  {_plural(len(errors), 'record')} could not be read:")
+        for p in errors:
+            print(f"      {p}")
+    if warnings:
+        print(f"  {_plural(len(warnings), 'warning')}:")
+        for p in warnings[:_SHOWN]:
+            print(f"      {p}")
+        if len(warnings) > _SHOWN:
+            print(f"      ... and {len(warnings) - _SHOWN} more (--json lists them all)")
+    if report.dry_run:
+        print("Dry run: nothing was sent to Zotero or recorded.")

@@ -1,0 +1,675 @@
+"""The configuration: one spec that drives validation, ``config.example.toml`` and the docs.
+
+:data:`SPEC` is a table of every key (dotted name, type, default, description, validator).
+:func:`load` reads a TOML file with :mod:`tomllib`, checks it against the spec (unknown keys,
+wrong types and bad values are all collected and raised together as one :class:`ConfigError`,
+each naming its dotted key) and returns a frozen :class:`Config`. :func:`render_example` turns
+the spec into ``config.example.toml`` (a test keeps the committed file equal to it) and
+:func:`render_reference` into the key table of ``docs/config.md``.
+
+Where the file is, in order: ``--config PATH``, ``$SYNCD_CONFIG``,
+``$XDG_CONFIG_HOME/syncd/config.toml`` (``~/.config/syncd/config.toml``). Only the last may be
+missing (then every key has its default and no library is configured).
+
+The API key, first found wins (an explicit file beats the environment, which beats the systemd
+credential, which beats a key written into the config itself):
+
+1. ``zotero.api_key_file`` (a file holding only the key),
+2. the ``ZOTERO_API_KEY`` environment variable,
+3. the systemd credential ``$CREDENTIALS_DIRECTORY/zotero-api-key`` (``LoadCredential=``),
+4. ``zotero.api_key`` inline; the config file must then be readable by its owner only.
+
+The key is held in a :class:`Secret`, whose ``repr`` and ``str`` never show it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncd.core.mapping import MeshPolicy
+from syncd.errors import ConfigError
+
+KEY_ENV = "ZOTERO_API_KEY"
+CONFIG_ENV = "SYNCD_CONFIG"
+CREDENTIAL_NAME = "zotero-api-key"
+DEFAULT_API_URL = "https://api.zotero.org"
+MESH_POLICIES = tuple(p.value for p in MeshPolicy)
+_COLLECTION_KEY = re.compile(r"^[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}$")
+
+
+class Secret:
+    """A string that stays out of logs, reprs and tracebacks: read it with :meth:`reveal`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> Any:  # a Secret must not travel by pickle (e.g. into a crash dump)
+        raise TypeError("a Secret cannot be pickled")
+
+
+# --- the spec -------------------------------------------------------------------------------
+
+Validator = Callable[[Any], str | None]  # a problem ("must be ...") or None
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key. ``kind`` is one of str, int, float, bool, list, path;
+    ``default`` None means "not set" (the description says what that means)."""
+
+    name: str
+    kind: str
+    default: Any
+    description: str
+    validate: Validator | None = None
+    example: str | None = None  # shown (commented out) in config.example.toml when default is None
+
+
+def _choice(*allowed: str) -> Validator:
+    def check(value: Any) -> str | None:
+        if value not in allowed:
+            return f"must be one of {', '.join(repr(a) for a in allowed)}, not {value!r}"
+        return None
+
+    return check
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else f"must be a positive integer, not {value}"
+
+
+def _non_negative(value: Any) -> str | None:
+    return None if value >= 0 else f"must be zero or more, not {value}"
+
+
+def _url(value: Any) -> str | None:
+    if not re.match(r"^https?://[^\s/]+", value):
+        return f"must be an http:// or https:// URL, not {value!r}"
+    return None
+
+
+def _not_empty(value: Any) -> str | None:
+    return None if str(value).strip() else "must not be empty"
+
+
+def _match(value: Any) -> str | None:
+    allowed = {"pmid", "doi", "title"}
+    bad = [v for v in value if v not in allowed]
+    if bad:
+        return f"unknown identifier {bad[0]!r}: use some of 'pmid', 'doi', 'title'"
+    if not value:
+        return "must name at least one of 'pmid', 'doi', 'title'"
+    return None
+
+
+def _non_empty_list(value: Any) -> str | None:
+    return None if value else "must not be empty"
+
+
+SPEC: tuple[Key, ...] = (
+    Key(
+        "zotero.library_type",
+        "str",
+        "user",
+        "Which kind of library to import into: 'user' (your own) or 'group'.",
+        _choice("user", "group"),
+    ),
+    Key(
+        "zotero.library_id",
+        "int",
+        None,
+        "The library's numeric id: your user id (shown as 'Your userID for use in API calls' "
+        "at zotero.org/settings/keys) or the group id (the number in the group's URL). "
+        "Not set: no library is configured, and `syncd import` says how to set one.",
+        _positive,
+        example="1234567",
+    ),
+    Key(
+        "zotero.api_key_file",
+        "path",
+        None,
+        "A file holding only the Zotero API key (the recommended way). Relative paths are "
+        "relative to this file. Without it the key comes from $ZOTERO_API_KEY, then from "
+        "the systemd credential $CREDENTIALS_DIRECTORY/zotero-api-key, then from api_key.",
+        example='"~/.config/syncd/zotero-api-key"',
+    ),
+    Key(
+        "zotero.api_key",
+        "str",
+        None,
+        "The API key written here directly (last resort). This file must then be readable "
+        "by you only (chmod 600), or syncd refuses it.",
+        _not_empty,
+        example='"your-24-character-api-key"',
+    ),
+    Key(
+        "zotero.api_url",
+        "str",
+        DEFAULT_API_URL,
+        "The Zotero Web API. Point it at a sandbox (`syncd sandbox`) for trials.",
+        _url,
+    ),
+    Key(
+        "zotero.collection",
+        "str",
+        None,
+        "Put imported items into this collection: a name, a 'Parent/Child' path, or a "
+        "collection key. Created when missing. Not set: no collection.",
+        _not_empty,
+        example='"PubMed imports"',
+    ),
+    Key(
+        "zotero.native_ids",
+        "str",
+        "auto",
+        "Where PMID and PMCID go: 'auto' puts them in the PMID/PMCID fields when the server's "
+        "schema has them (Zotero 8) and in Extra lines otherwise; 'extra' always uses Extra "
+        "lines (for libraries still synced by Zotero 7 desktop clients, which cannot store "
+        "those fields).",
+        _choice("auto", "extra"),
+    ),
+    Key(
+        "tags.extra",
+        "list",
+        [],
+        "Tags added to every imported item (manual tags).",
+    ),
+    Key(
+        "tags.mesh",
+        "str",
+        "descriptor",
+        "Which MeSH headings become tags: 'descriptor' (the heading without qualifiers, as "
+        "Zotero's PubMed web import does), 'verbatim' (as written, with qualifiers and *, as "
+        "Zotero's MEDLINE file import does), 'qualified' (descriptor and "
+        "descriptor/qualifier), 'major' (major topics only) or 'none'.",
+        _choice(*MESH_POLICIES),
+    ),
+    Key(
+        "tags.keywords",
+        "bool",
+        True,
+        "Turn the authors' keywords (OT) into tags.",
+    ),
+    Key(
+        "tags.automatic",
+        "bool",
+        True,
+        "Mark tags taken from the record (MeSH, keywords) as automatic, so that Zotero can "
+        "hide them; the extra tags above are always manual.",
+    ),
+    Key(
+        "dedup.match",
+        "list",
+        ["pmid", "doi"],
+        "Which identifiers make two articles the same: 'pmid', 'doi', and 'title' (a "
+        "title/year/first-author fingerprint, for records with neither).",
+        _match,
+    ),
+    Key(
+        "dedup.on_duplicate",
+        "str",
+        "merge",
+        "What to do with an article the library already holds: 'merge' adds the missing tags "
+        "and the collection to the existing item (nothing else changes); 'skip' leaves it.",
+        _choice("merge", "skip"),
+    ),
+    Key(
+        "dedup.include_trash",
+        "bool",
+        True,
+        "Count items in the library's trash as already held (so they are not created again).",
+    ),
+    Key(
+        "dedup.recreate_deleted",
+        "bool",
+        False,
+        "Create again an article that syncd imported before and that was since deleted from "
+        "the library. Off: a deletion in Zotero is respected.",
+    ),
+    Key(
+        "watch.directory",
+        "path",
+        None,
+        "The folder `syncd run` watches for exports. Not set: `syncd run` refuses to start.",
+        example='"~/Downloads/pubmed"',
+    ),
+    Key(
+        "watch.patterns",
+        "list",
+        ["*.nbib", "*.txt"],
+        "Which files in the folder are exports (shell patterns).",
+        _non_empty_list,
+    ),
+    Key(
+        "watch.settle_seconds",
+        "float",
+        2.0,
+        "Wait until a file has not changed for this long before importing it.",
+        _non_negative,
+    ),
+    Key(
+        "watch.after_import",
+        "str",
+        "keep",
+        "What to do with a file once all of it is in the library: 'keep', 'move' (to "
+        "watch.done_directory) or 'delete'.",
+        _choice("keep", "move", "delete"),
+    ),
+    Key(
+        "watch.done_directory",
+        "path",
+        None,
+        "Where 'move' puts imported files. Not set: a 'done' folder inside watch.directory.",
+        example='"~/Downloads/pubmed/done"',
+    ),
+    Key(
+        "watch.failed_directory",
+        "path",
+        None,
+        "Where files with records that failed go. Not set: they stay where they are.",
+        example='"~/Downloads/pubmed/failed"',
+    ),
+    Key(
+        "state.path",
+        "path",
+        None,
+        "The state database (what was imported, the library index). Not set: "
+        "$XDG_STATE_HOME/syncd/state.db (~/.local/state/syncd/state.db).",
+        example='"~/.local/state/syncd/state.db"',
+    ),
+)
+
+SPEC_BY_NAME: Mapping[str, Key] = {k.name: k for k in SPEC}
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(k.name.split(".")[0] for k in SPEC))
+
+# --- the result -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoteroConfig:
+    library_type: str = "user"
+    library_id: int | None = None
+    api_key: Secret | None = field(default=None, repr=False)
+    api_key_source: str | None = None  # where the key came from, for `syncd doctor`
+    api_url: str = DEFAULT_API_URL
+    collection: str | None = None
+    native_ids: str = "auto"
+
+    @property
+    def library(self) -> str | None:
+        """``users/N`` or ``groups/N`` as the API spells it, or None when not configured."""
+        if self.library_id is None:
+            return None
+        return f"{self.library_type}s/{self.library_id}"
+
+
+@dataclass(frozen=True)
+class TagsConfig:
+    extra: tuple[str, ...] = ()
+    mesh: str = "descriptor"
+    keywords: bool = True
+    automatic: bool = True
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    match: tuple[str, ...] = ("pmid", "doi")
+    on_duplicate: str = "merge"
+    include_trash: bool = True
+    recreate_deleted: bool = False
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    directory: Path | None = None
+    patterns: tuple[str, ...] = ("*.nbib", "*.txt")
+    settle_seconds: float = 2.0
+    after_import: str = "keep"
+    done_directory: Path | None = None
+    failed_directory: Path | None = None
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    path: Path = field(default_factory=lambda: default_state_path())
+
+
+@dataclass(frozen=True)
+class Config:
+    zotero: ZoteroConfig = field(default_factory=ZoteroConfig)
+    tags: TagsConfig = field(default_factory=TagsConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    source: Path | None = None  # the file it was read from; None when none exists
+
+
+# --- locations ------------------------------------------------------------------------------
+
+
+def _xdg(var: str, fallback: str, env: Mapping[str, str]) -> Path:
+    value = env.get(var, "")
+    # The XDG spec: relative paths in these variables are invalid and must be ignored.
+    if value and os.path.isabs(value):
+        return Path(value)
+    return Path(env.get("HOME") or Path.home()) / fallback
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return _xdg("XDG_CONFIG_HOME", ".config", env) / "syncd" / "config.toml"
+
+
+def default_state_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return _xdg("XDG_STATE_HOME", ".local/state", env) / "syncd" / "state.db"
+
+
+def locate(explicit: str | Path | None, env: Mapping[str, str] | None = None) -> tuple[Path, bool]:
+    """The config file to read and whether it must exist (it must unless it is the default)."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit).expanduser(), True
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]).expanduser(), True
+    return default_config_path(env), False
+
+
+# --- loading --------------------------------------------------------------------------------
+
+_TYPE_NAMES = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "list": "a list of strings",
+    "path": "a path (a string)",
+}
+
+
+def _check_type(kind: str, value: Any) -> bool:
+    if kind in ("str", "path"):
+        return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "list":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    raise AssertionError(f"unknown kind {kind}")
+
+
+def validate(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Check parsed TOML against :data:`SPEC`: the values by dotted name, and every problem."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for section, content in data.items():
+        if section not in SECTIONS:
+            problems.append(
+                f"'{section}': unknown section (known: {', '.join(SECTIONS)})"
+                if isinstance(content, dict)
+                else f"'{section}': unknown key at the top level (keys belong in a section)"
+            )
+            continue
+        if not isinstance(content, dict):
+            problems.append(f"'{section}': must be a table ([{section}])")
+            continue
+        for name, value in content.items():
+            dotted = f"{section}.{name}"
+            spec = SPEC_BY_NAME.get(dotted)
+            if spec is None:
+                known = [k.name.split(".", 1)[1] for k in SPEC if k.name.startswith(section + ".")]
+                problems.append(
+                    f"'{dotted}': unknown key (known in [{section}]: {', '.join(known)})"
+                )
+                continue
+            if not _check_type(spec.kind, value):
+                problems.append(
+                    f"'{dotted}': must be {_TYPE_NAMES[spec.kind]}, not {type(value).__name__}"
+                    f" ({value!r})"
+                    if spec.name != "zotero.api_key"
+                    else f"'{dotted}': must be {_TYPE_NAMES[spec.kind]}"
+                )
+                continue
+            if spec.validate is not None:
+                problem = spec.validate(value)
+                if problem:
+                    # Never echo the key itself, even when it is malformed.
+                    if spec.name == "zotero.api_key":
+                        problem = "must not be empty"
+                    problems.append(f"'{dotted}': {problem}")
+                    continue
+            values[dotted] = value
+    if "zotero.api_key" in values and "zotero.api_key_file" in values:
+        problems.append(
+            "'zotero.api_key': set together with 'zotero.api_key_file'; keep only one "
+            "(preferably api_key_file)"
+        )
+    return values, problems
+
+
+def _path(value: str | None, base: Path) -> Path | None:
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _read_key_file(path: Path, what: str) -> str:
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"{what}: cannot read the API key file {path}: {exc.strerror or exc}",
+            hint="create it with only the key inside (chmod 600), or fix the path",
+        ) from exc
+    if not key:
+        raise ConfigError(f"{what}: the API key file {path} is empty")
+    return key
+
+
+def _check_private(path: Path) -> None:
+    mode = path.stat().st_mode
+    readers = [
+        who for who, bits in (("its group", stat.S_IRWXG), ("others", stat.S_IRWXO)) if mode & bits
+    ]
+    if readers:
+        raise ConfigError(
+            f"{path}: holds an inline zotero.api_key but is readable by "
+            f"{' and '.join(readers)} (mode {stat.S_IMODE(mode):o})",
+            hint=f"run 'chmod 600 {path}', or move the key to a file named by "
+            "zotero.api_key_file (or $ZOTERO_API_KEY)",
+        )
+
+
+def resolve_api_key(
+    values: Mapping[str, Any], config_file: Path | None, env: Mapping[str, str]
+) -> tuple[Secret | None, str | None]:
+    """The API key and a description of where it came from, in the documented order."""
+    base = config_file.parent if config_file else Path.cwd()
+    if (key_file := _path(values.get("zotero.api_key_file"), base)) is not None:
+        return Secret(_read_key_file(key_file, "zotero.api_key_file")), f"file {key_file}"
+    if env.get(KEY_ENV, "").strip():
+        return Secret(env[KEY_ENV].strip()), f"${KEY_ENV}"
+    if cred_dir := env.get("CREDENTIALS_DIRECTORY"):
+        cred = Path(cred_dir) / CREDENTIAL_NAME
+        if cred.exists():
+            return Secret(_read_key_file(cred, "systemd credential")), f"credential {cred}"
+    if "zotero.api_key" in values:
+        if config_file is not None:
+            _check_private(config_file)
+        return Secret(str(values["zotero.api_key"]).strip()), f"zotero.api_key in {config_file}"
+    return None, None
+
+
+def from_values(
+    values: Mapping[str, Any], config_file: Path | None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Build a :class:`Config` from validated values (defaults filled in from the spec)."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> Any:
+        return values.get(name, SPEC_BY_NAME[name].default)
+
+    base = config_file.parent if config_file else Path.cwd()
+    api_key, source = resolve_api_key(values, config_file, env)
+    state_path = _path(get("state.path"), base) or default_state_path(env)
+    return Config(
+        zotero=ZoteroConfig(
+            library_type=get("zotero.library_type"),
+            library_id=get("zotero.library_id"),
+            api_key=api_key,
+            api_key_source=source,
+            api_url=str(get("zotero.api_url")).rstrip("/"),
+            collection=get("zotero.collection"),
+            native_ids=get("zotero.native_ids"),
+        ),
+        tags=TagsConfig(
+            extra=tuple(dict.fromkeys(t.strip() for t in get("tags.extra") if t.strip())),
+            mesh=get("tags.mesh"),
+            keywords=get("tags.keywords"),
+            automatic=get("tags.automatic"),
+        ),
+        dedup=DedupConfig(
+            match=tuple(dict.fromkeys(get("dedup.match"))),
+            on_duplicate=get("dedup.on_duplicate"),
+            include_trash=get("dedup.include_trash"),
+            recreate_deleted=get("dedup.recreate_deleted"),
+        ),
+        watch=WatchConfig(
+            directory=_path(get("watch.directory"), base),
+            patterns=tuple(get("watch.patterns")),
+            settle_seconds=float(get("watch.settle_seconds")),
+            after_import=get("watch.after_import"),
+            done_directory=_path(get("watch.done_directory"), base),
+            failed_directory=_path(get("watch.failed_directory"), base),
+        ),
+        state=StateConfig(path=state_path),
+        source=config_file,
+    )
+
+
+def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the configuration (``path`` is ``--config``; see the module doc).
+
+    Raises :class:`ConfigError` listing every problem, each naming its dotted key.
+    """
+    env = os.environ if env is None else env
+    file, required = locate(path, env)
+    if not file.exists():
+        if required:
+            raise ConfigError(
+                f"{file}: no such config file",
+                hint="check the path given with --config or $SYNCD_CONFIG; "
+                "docs/config.md and config.example.toml describe the file",
+            )
+        return from_values({}, None, env)
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}", hint="fix the syntax") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    values, problems = validate(data)
+    if problems:
+        raise ConfigError(
+            f"{file}: {len(problems)} problem{'s' if len(problems) != 1 else ''} "
+            "in the configuration",
+            hint="see config.example.toml or docs/config.md for every key",
+            problems=tuple(problems),
+        )
+    return from_values(values, file, env)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def _wrap(text: str, width: int = 98) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current:
+        lines.append(current)
+    return lines
+
+
+def render_example() -> str:
+    """``config.example.toml``: every key with its description and default (unset keys
+    commented out, with an example value)."""
+    out = [
+        "# syncd configuration: every key, with its default. Copy this file to",
+        "# ~/.config/syncd/config.toml (or point --config / $SYNCD_CONFIG at it) and set at least",
+        "# zotero.library_id and the API key. Generated from syncd/config.py (SPEC); a test keeps",
+        "# it in step, so edit the spec, then run: python -m syncd.config > config.example.toml",
+    ]
+    for section in SECTIONS:
+        out += ["", f"[{section}]"]
+        for key in SPEC:
+            if not key.name.startswith(section + "."):
+                continue
+            short = key.name.split(".", 1)[1]
+            out.append("")
+            out += [f"# {line}" for line in _wrap(key.description)]
+            if key.default is None:
+                out.append(f"# {short} = {key.example}")
+            else:
+                out.append(f"{short} = {_toml_value(key.default)}")
+    return "\n".join(out) + "\n"
+
+
+def render_reference() -> str:
+    """The key table for ``docs/config.md`` (Markdown)."""
+    rows = ["| Key | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
+    for key in SPEC:
+        default = "(not set)" if key.default is None else _toml_value(key.default)
+        rows.append(
+            f"| `{key.name}` | {key.kind} | `{default}` | {key.description.replace('|', '/')} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m syncd.config > config.example.toml`
+    import sys
+
+    sys.stdout.write(render_example())

@@ -1,0 +1,287 @@
+"""The dedup decision: is this article already in the library, and if not, under which key?
+
+Everything here is pure. The edges hand in what they know as plain values:
+
+* an :class:`Index` of the library (built from the state database, refreshed from Zotero),
+* ``seen_in_run``: dedup keys of articles met earlier in this run → (item key, ``file:line``),
+* ``own``: articles syncd recorded before (pending or pushed) → (item key, status),
+* ``deleted_own``: articles syncd created that the user has since deleted → item key,
+
+and :func:`decide` answers with a :class:`Decision`: :class:`New` (create under ``key``),
+:class:`Duplicate` (the library already holds it as ``key``; ``reason`` says why) or
+:class:`Deleted` (syncd created it once, the user deleted it, leave it).
+
+A *dedup key* is an identifier with its kind, ``pmid:123``, ``doi:10.1/x`` or ``title:<fp>``;
+``DedupOptions.match`` decides which kinds count. A title fingerprint only matches when
+neither a PMID nor a DOI on the two sides disagrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from syncd.core.identity import Identifiers
+from syncd.core.keys import item_key
+
+MATCH_KINDS = ("pmid", "doi", "title")
+_RANK = {kind: n for n, kind in enumerate(MATCH_KINDS)}
+_NAMES = {"pmid": "PMID", "doi": "DOI", "title": "title, year and first author"}
+
+
+@dataclass(frozen=True, slots=True)
+class DedupOptions:
+    """The ``[dedup]`` section of the config."""
+
+    match: tuple[str, ...] = ("pmid", "doi")
+    include_trash: bool = True
+    recreate_deleted: bool = False
+    on_duplicate: str = "merge"  # merge | skip
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """An item of the library as the index knows it."""
+
+    key: str
+    ids: Identifiers
+    version: int = 0
+    trashed: bool = False
+    tags: tuple[tuple[str, int], ...] = ()
+    collections: tuple[str, ...] = ()
+
+
+def dedup_keys(ids: Identifiers, match: Iterable[str] = MATCH_KINDS) -> list[str]:
+    """The dedup keys of ``ids`` for the kinds in ``match``, strongest first."""
+    kinds = set(match)
+    out = []
+    if "pmid" in kinds and ids.pmid:
+        out.append(f"pmid:{ids.pmid}")
+    if "doi" in kinds and ids.doi:
+        out.append(f"doi:{ids.doi}")
+    if "title" in kinds and ids.fingerprint:
+        out.append(f"title:{ids.fingerprint}")
+    return out
+
+
+def identity(ids: Identifiers) -> str | None:
+    """What an article's key is derived from: its PMID, else its DOI, else its fingerprint
+    (whatever ``match`` says, so that the key does not change with the configuration)."""
+    if ids.pmid:
+        return f"pmid:{ids.pmid}"
+    if ids.doi:
+        return f"doi:{ids.doi}"
+    if ids.fingerprint:
+        return f"title:{ids.fingerprint}"
+    return None
+
+
+def disagree(a: Identifiers, b: Identifiers) -> bool:
+    """Whether two articles have different PMIDs or different DOIs."""
+    return bool((a.pmid and b.pmid and a.pmid != b.pmid) or (a.doi and b.doi and a.doi != b.doi))
+
+
+class Index:
+    """The library index in memory: items by key and by dedup key. Pure, mutable by the
+    engine as it learns about the library."""
+
+    def __init__(self, items: Iterable[KnownItem] = ()) -> None:
+        self._items: dict[str, KnownItem] = {}
+        self._by: dict[str, set[str]] = {}
+        for item in items:
+            self.add(item)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[KnownItem]:
+        return iter(list(self._items.values()))
+
+    def get(self, key: str) -> KnownItem | None:
+        return self._items.get(key)
+
+    def add(self, item: KnownItem) -> None:
+        """Add or replace the item with ``item.key``."""
+        self.remove(item.key)
+        self._items[item.key] = item
+        for dk in dedup_keys(item.ids):
+            self._by.setdefault(dk, set()).add(item.key)
+
+    def remove(self, key: str) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            for dk in dedup_keys(old.ids):
+                keys = self._by.get(dk)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._by[dk]
+
+    def lookup(self, dedup_key: str) -> list[KnownItem]:
+        """Items with this dedup key, in key order (so that choices are deterministic)."""
+        return [self._items[k] for k in sorted(self._by.get(dedup_key, ()))]
+
+
+@dataclass(frozen=True, slots=True)
+class New:
+    """Create the article under ``key`` (``adopted``: a key recorded earlier, re-sent)."""
+
+    key: str
+    identity: str
+    adopted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """The library already holds the article as ``key``. ``origin`` is ``library`` (found in
+    the index), ``run`` (an earlier record of this run) or ``syncd`` (imported before)."""
+
+    key: str
+    reason: str
+    origin: str = "library"
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """syncd created the article as ``key`` before; the user has deleted it since."""
+
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unidentified:
+    """Neither a PMID, a DOI nor a title: there is no way to tell whether it is held."""
+
+    reason: str = "no PMID, DOI or title to recognise the article by"
+
+
+Decision = New | Duplicate | Deleted | Unidentified
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """What the run and the state database remember (see the module docstring)."""
+
+    seen_in_run: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    own: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    deleted_own: Mapping[str, str] = field(default_factory=dict)
+
+
+def _match_index(
+    ids: Sequence[Identifiers], index: Index, options: DedupOptions
+) -> tuple[KnownItem, str, str] | None:
+    """The best index match of the article: (item, kind, value), strongest kind first, then
+    lowest key, so that the answer does not depend on the order of ``ids``."""
+    best: tuple[int, str, KnownItem, str, str] | None = None
+    for one in ids:
+        for dk in dedup_keys(one, options.match):
+            kind, value = dk.split(":", 1)
+            for item in index.lookup(dk):
+                if item.trashed and not options.include_trash:
+                    continue
+                if kind == "title" and any(disagree(x, item.ids) for x in ids):
+                    continue
+                rank = (_RANK[kind], item.key, item, kind, value)
+                if best is None or rank[:2] < best[:2]:
+                    best = rank
+    return None if best is None else (best[2], best[3], best[4])
+
+
+def _describe(kind: str, value: str, item: KnownItem) -> str:
+    shown = value if kind != "title" else "match"
+    where = " (in the trash)" if item.trashed else ""
+    return f"{_NAMES[kind]} {shown} is item {item.key}{where}"
+
+
+def decide(
+    identifiers: Identifiers | Sequence[Identifiers],
+    index: Index,
+    seen_in_run: Mapping[str, tuple[str, str]],
+    deleted_own: Mapping[str, str],
+    options: DedupOptions,
+    *,
+    library: str,
+    own: Mapping[str, tuple[str, str]] | None = None,
+    taken: Container[str] = (),
+) -> Decision:
+    """Decide for one article (the identifiers of all its records, when several records of
+    one run are the same article).
+
+    In order: a match in the library index (trash included unless ``include_trash`` is
+    off) → :class:`Duplicate`; an earlier record of this run → :class:`Duplicate`; an article
+    syncd pushed before → :class:`Duplicate`, or one it recorded as pending → :class:`New`
+    with that key (re-sending it is safe); an article syncd created and the user deleted →
+    :class:`Deleted` (or :class:`New` under the same key with ``recreate_deleted``); else
+    :class:`New` under the key derived from ``library`` and the article's identity, skipping
+    keys in the index or in ``taken`` (keys other articles of this run use).
+    """
+    ids = [identifiers] if isinstance(identifiers, Identifiers) else list(identifiers)
+    own = own or {}
+    found = _match_index(ids, index, options)
+    if found is not None:
+        item, kind, value = found
+        return Duplicate(item.key, _describe(kind, value, item), "library")
+
+    keys = sorted({dk for one in ids for dk in dedup_keys(one, options.match)}, key=_strength)
+    for dk in keys:
+        if dk in seen_in_run:
+            key, where = seen_in_run[dk]
+            return Duplicate(key, f"same article as {where}", "run")
+    for dk in keys:
+        if dk in own:
+            key, status = own[dk]
+            existing = index.get(key)
+            if existing is not None and existing.trashed and not options.include_trash:
+                continue
+            if status == "pending":
+                holder = index.get(key)
+                if holder is not None and not any(_same(x, holder.ids) for x in ids):
+                    continue  # another article took the key meanwhile: derive the next one
+                return New(key, _identity_of(ids) or dk, adopted=True)
+            return Duplicate(key, f"imported by syncd before as item {key}", "syncd")
+    for dk in keys:
+        if dk in deleted_own:
+            key = deleted_own[dk]
+            if options.recreate_deleted:
+                return New(key, _identity_of(ids) or dk, adopted=True)
+            return Deleted(
+                key,
+                f"imported by syncd before as item {key} and deleted in Zotero since "
+                "(dedup.recreate_deleted = true creates it again)",
+            )
+
+    ident = _identity_of(ids)
+    if ident is None:
+        return Unidentified()
+    attempt = 0
+    while True:
+        key = item_key(library, ident, attempt)
+        held = index.get(key)
+        # The item under the derived key may be this article (syncd created it before, maybe
+        # from a record whose identifiers ``match`` does not consider).
+        mine = held is not None and identity(held.ids) == ident
+        if held is not None and mine and (not held.trashed or options.include_trash):
+            trash = " (in the trash)" if held.trashed else ""
+            return Duplicate(key, f"imported by syncd before as item {key}{trash}", "syncd")
+        if held is None and key not in taken:
+            return New(key, ident)
+        attempt += 1
+
+
+def _same(a: Identifiers, b: Identifiers) -> bool:
+    return bool(set(dedup_keys(a)) & set(dedup_keys(b)))
+
+
+def _strength(dedup_key: str) -> tuple[int, str]:
+    return (_RANK[dedup_key.split(":", 1)[0]], dedup_key)
+
+
+def _identity_of(ids: Sequence[Identifiers]) -> str | None:
+    """The article's identity: the smallest identity of its strongest kind, so that every
+    order of the same records gives the same key."""
+    found = [i for i in (identity(x) for x in ids) if i is not None]
+    return min(found, key=_strength) if found else None

@@ -1,0 +1,817 @@
+"""The import engine: read exports, plan against the library, and create each article once.
+
+:func:`import_paths` is what ``syncd import`` (and later the daemon) runs. In order:
+
+1. check the key (read and write access to the library),
+2. refresh the library index in the state database: built once (every item, trash included),
+   then incremental (``item_versions(since)``, then only the changed items, then ``/deleted``),
+3. settle rows left ``pending`` by an interrupted run before anything new is sent,
+4. read the files (an unchanged file already fully imported costs one hash), map every record
+   with :mod:`syncd.core.mapping`, and plan with :func:`syncd.core.plan.plan` (pure),
+5. send the creates in batches of at most 50: for each batch, in ONE state transaction,
+   re-check it against the index and other syncd processes' rows and record it as pending;
+   then POST with ``If-Unmodified-Since-Version`` = the indexed library version (a change
+   made by anyone else in between refuses the whole batch, the index is refreshed and the
+   batch planned again), then record each outcome. An item that already exists under its key
+   (a per-object 412: a retry after a lost response, or another syncd first) is checked and
+   recorded as in the library, never created twice,
+6. merge duplicates (``on_duplicate = "merge"``): PATCH only ``tags`` and ``collections``,
+   with the item's version; re-read and retry when it changed,
+7. record each file's outcome.
+
+The :class:`Report` has exact counts: new items, duplicates (with the key each matched and
+why), merged items, failures (with the reason) and reading problems (``file:line``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from syncd.config import Config
+from syncd.core.dedup import (
+    DedupOptions,
+    Deleted,
+    Duplicate,
+    Index,
+    KnownItem,
+    Memory,
+    New,
+    decide,
+    dedup_keys,
+    identity,
+)
+from syncd.core.identity import Identifiers, item_identifiers, record_identifiers
+from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
+from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
+from syncd.core.records import MedlineRecord, Problem
+from syncd.errors import InputError, RemoteError
+from syncd.reading import iter_export_files, read_path
+from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
+
+logger = logging.getLogger(__name__)
+
+BATCH = 50
+_MAX_CONFLICTS = 20  # refreshes of one batch before it is sent without the version guard
+_MAX_MERGE_TRIES = 4
+_NOT_INDEXED = frozenset({"note", "attachment", "annotation"})
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: stage ``read`` (records read; total 0 = unknown) or
+``send`` (items sent of the total to send)."""
+
+
+class Gateway(Protocol):
+    """The part of :class:`syncd.zotero.ZoteroGateway` the engine uses."""
+
+    library: str
+
+    def check_access(self, *, require_write: bool = True) -> Any: ...
+    def has_native_ids(self) -> bool: ...
+    def item_versions(self, since: int) -> tuple[dict[str, int], int]: ...
+    def get_items(self, keys: Sequence[str]) -> list[dict[str, Any]]: ...
+    def deleted_since(self, since: int) -> tuple[list[str], int]: ...
+    def create_items(
+        self, items: Sequence[dict[str, Any]], *, if_unmodified_since: int | None = None
+    ) -> Any: ...
+    def update_item(self, key: str, version: int, patch: dict[str, Any]) -> int: ...
+    def find_or_create_collection(self, spec: str) -> str: ...
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """One record in the report: where it is, the item key concerned, and why."""
+
+    where: str
+    key: str | None = None
+    reason: str = ""
+    pmid: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "key": self.key, "reason": self.reason, "pmid": self.pmid}
+
+
+@dataclass
+class FileReport:
+    path: str
+    records: int = 0
+    outcome: str = "imported"  # imported | unchanged | partial | unreadable
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    library: str
+    dry_run: bool = False
+    files: list[FileReport] = field(default_factory=list)
+    created: list[Entry] = field(default_factory=list)
+    recovered: list[Entry] = field(default_factory=list)
+    duplicates: list[Entry] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    failed: list[Entry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    records_read: int = 0
+    collection: str | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when everything went in; 1 when some records or files failed."""
+        bad = self.failed or self.errors or any(f.outcome == "unreadable" for f in self.files)
+        return 1 if bad else 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "files": len(self.files),
+            "records": self.records_read,
+            "new": len(self.created),
+            "recovered": len(self.recovered),
+            "duplicates": len(self.duplicates),
+            "merged": len(self.merged),
+            "failed": len(self.failed),
+            "problems": len(self.problems),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "library": self.library,
+            "dry_run": self.dry_run,
+            "collection": self.collection,
+            "counts": self.counts(),
+            "files": [vars(f) for f in self.files],
+            "created": [e.as_dict() for e in self.created],
+            "recovered": [e.as_dict() for e in self.recovered],
+            "duplicates": [e.as_dict() for e in self.duplicates],
+            "merged": list(self.merged),
+            "failed": [e.as_dict() for e in self.failed],
+            "problems": [
+                {"where": f"{p.source}:{p.line}", "message": p.message, "severity": p.severity}
+                for p in self.problems
+            ],
+        }
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def mapping_options(config: Config, native_ids: bool) -> MappingOptions:
+    return MappingOptions(
+        mesh=MeshPolicy(config.tags.mesh),
+        keywords=config.tags.keywords,
+        extra_tags=config.tags.extra,
+        automatic_tags=config.tags.automatic,
+        native_ids=native_ids,
+    )
+
+
+def dedup_options(config: Config) -> DedupOptions:
+    return DedupOptions(
+        match=config.dedup.match,
+        include_trash=config.dedup.include_trash,
+        recreate_deleted=config.dedup.recreate_deleted,
+        on_duplicate=config.dedup.on_duplicate,
+    )
+
+
+def known_item(obj: dict[str, Any]) -> KnownItem | None:
+    """The index entry for an item JSON object from the API (None for notes/attachments)."""
+    data = obj.get("data", obj)
+    if data.get("itemType") in _NOT_INDEXED:
+        return None
+    tags = tuple((str(t.get("tag", "")), int(t.get("type", 0) or 0)) for t in data.get("tags", []))
+    return KnownItem(
+        key=str(obj.get("key") or data.get("key")),
+        ids=item_identifiers(data),
+        version=int(obj.get("version") or data.get("version") or 0),
+        trashed=bool(data.get("deleted")),
+        tags=tags,
+        collections=tuple(data.get("collections", [])),
+    )
+
+
+def _to_row(item: KnownItem) -> IndexedItem:
+    return IndexedItem(
+        key=item.key,
+        version=item.version,
+        pmid=item.ids.pmid,
+        pmcid=item.ids.pmcid,
+        doi=item.ids.doi,
+        fingerprint=item.ids.fingerprint,
+        trashed=item.trashed,
+        tags=item.tags,
+        collections=item.collections,
+    )
+
+
+def _from_row(row: IndexedItem) -> KnownItem:
+    ids = Identifiers(pmid=row.pmid, doi=row.doi, pmcid=row.pmcid, fingerprint=row.fingerprint)
+    return KnownItem(row.key, ids, row.version, row.trashed, row.tags, row.collections)
+
+
+def _row_ids(row: RecordRow) -> Identifiers:
+    return Identifiers(pmid=row.pmid, doi=row.doi, pmcid=row.pmcid, fingerprint=row.fingerprint)
+
+
+def _same_article(a: Identifiers, b: Identifiers) -> bool:
+    return bool(set(dedup_keys(a)) & set(dedup_keys(b)))
+
+
+def _sha256(path: Path) -> tuple[str, int, int]:
+    h = hashlib.sha256()
+    try:
+        st = path.stat()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}", source=str(path)) from exc
+    return h.hexdigest(), st.st_size, st.st_mtime_ns
+
+
+@dataclass
+class _Record:
+    """One record read from a file, mapped, with where it came from."""
+
+    ids: Identifiers
+    where: str
+    file: str
+    item: dict[str, Any] | None
+    error: str | None = None
+
+
+# --- the engine -----------------------------------------------------------------------------
+
+
+class _Import:
+    def __init__(
+        self,
+        config: Config,
+        store: StateStore,
+        gateway: Gateway,
+        dry_run: bool,
+        progress: Progress | None,
+        skip_unchanged: bool = False,
+    ) -> None:
+        self.skip_unchanged = skip_unchanged
+        self.config = config
+        self.store = store
+        self.gw = gateway
+        self.library = gateway.library
+        self.dry_run = dry_run
+        self.progress = progress or (lambda stage, done, total: None)
+        self.options = dedup_options(config)
+        self.report = Report(library=self.library, dry_run=dry_run)
+        self.index = Index()
+        self.version = 0  # the library version the index reflects
+        self.collection: str | None = None
+        self.outcome: dict[int, str] = {}  # record number -> created|duplicate|failed|pending
+
+    # ---- index ----------------------------------------------------------------------------
+
+    def load_index(self) -> None:
+        stored = self.store.library_version(self.library)
+        self.index = Index(_from_row(r) for r in self.store.load_index(self.library))
+        if stored is None:
+            versions, version = self.gw.item_versions(0)
+            logger.info("%s: building the library index (%d items)", self.library, len(versions))
+            items = [k for k in (known_item(o) for o in self.gw.get_items(list(versions))) if k]
+            for item in items:
+                self.index.add(item)
+            self.version = version
+            if not self.dry_run:
+                self.store.update_index(self.library, map(_to_row, items), version=version)
+        else:
+            self.version = stored
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Bring the index up to the library's current version: changed items only."""
+        versions, version = self.gw.item_versions(self.version)
+        if version == self.version and not versions:
+            return
+        changed = [
+            k
+            for k, v in versions.items()
+            if (held := self.index.get(k)) is None or held.version != v
+        ]
+        upserts: list[KnownItem] = []
+        if changed:
+            for obj in self.gw.get_items(changed):
+                item = known_item(obj)
+                if item is not None:
+                    upserts.append(item)
+        removed, _ = self.gw.deleted_since(self.version)
+        removed = [k for k in removed if k in self.index or k in versions]
+        for item in upserts:
+            self.index.add(item)
+        for key in removed:
+            self.index.remove(key)
+        logger.info(
+            "%s: index refreshed from version %d to %d (%d changed, %d deleted)",
+            self.library,
+            self.version,
+            version,
+            len(upserts),
+            len(removed),
+        )
+        self.version = version
+        if not self.dry_run:
+            self.store.update_index(self.library, map(_to_row, upserts), removed, version)
+
+    # ---- memory of earlier runs -------------------------------------------------------------
+
+    def memory(self, rows: Iterable[RecordRow] | None = None) -> Memory:
+        """What syncd recorded before: pending/pushed rows, and pushed items since deleted."""
+        if rows is None:
+            rows = self.store.records(self.library, ["pending", "pushed"])
+        deleted = self.store.deleted_keys(self.library)
+        own: dict[str, tuple[str, str]] = {}
+        deleted_own: dict[str, str] = {}
+        for row in rows:
+            for dk in dedup_keys(_row_ids(row), self.options.match):
+                if row.status == "pushed" and row.key in deleted and row.key not in self.index:
+                    deleted_own.setdefault(dk, row.key)
+                else:
+                    own.setdefault(dk, (row.key, row.status))
+        return Memory(own=own, deleted_own=deleted_own)
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def read(self, paths: Sequence[Path], mapping: MappingOptions) -> list[_Record]:
+        records: list[_Record] = []
+        imported = self.store.imported_hashes(self.library)
+        files = list(iter_export_files(paths))
+        for path in files:
+            source = str(path)
+            try:
+                sha, size, mtime = _sha256(path)
+            except InputError as exc:
+                self.report.files.append(FileReport(source, 0, "unreadable", exc.message))
+                continue
+            if sha in imported and self.skip_unchanged:
+                self.report.files.append(
+                    FileReport(source, 0, "unchanged", "already imported (same content)")
+                )
+                continue
+            file_report = FileReport(source, detail="imported before" if sha in imported else "")
+            self.report.files.append(file_report)
+            self._file_meta[source] = (sha, size, mtime)
+            try:
+                for got in read_path(path):
+                    if isinstance(got, Problem):
+                        self.report.problems.append(got)
+                        continue
+                    records.append(self._map(got, mapping))
+                    file_report.records += 1
+                    self.report.records_read += 1
+                    if self.report.records_read % 500 == 0:
+                        self.progress("read", self.report.records_read, 0)
+            except InputError as exc:
+                file_report.outcome = "unreadable"
+                file_report.detail = exc.message
+        self.progress("read", self.report.records_read, self.report.records_read)
+        return records
+
+    def _map(self, record: MedlineRecord, mapping: MappingOptions) -> _Record:
+        where = f"{record.source}:{record.line}"
+        ids = record_identifiers(record)
+        try:
+            item, problems = map_record(record, mapping)
+        except Exception as exc:  # a mapping bug must cost one record, not the run
+            logger.exception("%s: cannot map the record", where)
+            return _Record(ids, where, record.source, None, f"cannot map the record: {exc}")
+        self.report.problems.extend(problems)
+        if self.collection:
+            item["collections"] = [self.collection]
+        return _Record(ids, where, record.source, item)
+
+    # ---- sending ----------------------------------------------------------------------------
+
+    def settle_pending(self) -> None:
+        """Rows left pending by an interrupted run: already in the library (its key is in the
+        index) → pushed; now a duplicate of another item → duplicate; else sent again."""
+        rows = self.store.records(self.library, ["pending"])
+        if not rows:
+            return
+        logger.info(
+            "%s: settling %d records left pending by an earlier run", self.library, len(rows)
+        )
+        if self.dry_run:
+            for row in rows:
+                self.report.recovered.append(
+                    Entry(f"{row.source}:{row.line}", row.key, "would be settled", row.pmid)
+                )
+            return
+        resend: list[tuple[RecordRow, dict[str, Any]]] = []
+        updates: list[tuple[str, str, str | None]] = []
+        for row in rows:
+            where = f"{row.source}:{row.line}"
+            held = self.index.get(row.key)
+            if held is not None and _same_article(held.ids, _row_ids(row)):
+                updates.append((row.identity, "pushed", None))
+                self.report.recovered.append(
+                    Entry(where, row.key, "was created; confirmed in the library", row.pmid)
+                )
+                continue
+            d = decide(_row_ids(row), self.index, {}, {}, self.options, library=self.library)
+            if isinstance(d, Duplicate):
+                # Someone else created the article meanwhile: the row now names their item.
+                self.store.put_records(
+                    self.library,
+                    [replace(row, key=d.key, status="duplicate", error=d.reason, payload=None)],
+                )
+                self.report.recovered.append(Entry(where, d.key, d.reason, row.pmid))
+            elif row.payload is None:
+                updates.append((row.identity, "failed", "pending without its item; import again"))
+            else:
+                resend.append((row, row.payload))
+        self.store.set_status(self.library, updates)
+        for start in range(0, len(resend), BATCH):
+            chunk = resend[start : start + BATCH]
+            jobs = [
+                _Job(
+                    identity=row.identity,
+                    key=row.key,
+                    ids=_row_ids(row),
+                    payload=payload,
+                    where=f"{row.source}:{row.line}",
+                    recovered=True,
+                )
+                for row, payload in chunk
+            ]
+            self._send(jobs)
+
+    def _send(self, jobs: list[_Job]) -> None:
+        """Record ``jobs`` as pending and create them (one batch, <= 50), handling conflicts."""
+        conflicts = rounds = 0
+        while jobs:
+            rounds += 1
+            if rounds > _MAX_CONFLICTS + 5:
+                # Cannot happen unless the server keeps contradicting the index; never loop.
+                for job in jobs:
+                    self._failed(job, "the library kept changing under this record; import again")
+                return
+            with self.store.transaction():
+                jobs = self._recheck(jobs)
+                if not jobs:
+                    return
+                self.store.put_records(self.library, [j.row("pending") for j in jobs])
+            guard = self.version if conflicts < _MAX_CONFLICTS else None
+            try:
+                result = self.gw.create_items([j.payload for j in jobs], if_unmodified_since=guard)
+            except RemoteError as exc:
+                if exc.status == 412 and guard is not None:
+                    conflicts += 1
+                    logger.info(
+                        "%s: the library changed since version %d; refreshing and planning "
+                        "the batch again",
+                        self.library,
+                        guard,
+                    )
+                    self.refresh()
+                    continue
+                raise
+            jobs = self._outcomes(jobs, result, guarded=guard is not None)
+
+    def _recheck(self, jobs: list[_Job]) -> list[_Job]:
+        """Re-decide a batch against the fresh index and every syncd process's rows (read in
+        the caller's transaction); duplicates are recorded and dropped, keys may change."""
+        rows = self.store.records_like(self.library, [j.ids for j in jobs])
+        memory = self.memory(rows)
+        keep: list[_Job] = []
+        taken = {j.key for j in jobs}
+        for job in jobs:
+            d = decide(
+                job.ids,
+                self.index,
+                {},
+                memory.deleted_own,
+                self.options,
+                library=self.library,
+                own=memory.own,
+                taken=taken - {job.key},
+            )
+            if isinstance(d, Duplicate) and d.key == job.key:
+                # Our own item: a write of ours that was applied although its answer was lost
+                # (the refresh after the conflict found it).
+                self.store.set_status(self.library, [(job.identity, "pushed", None)])
+                entry = Entry(
+                    job.where, job.key, "in the library under its planned key", job.ids.pmid
+                )
+                (self.report.recovered if job.recovered else self.report.created).append(entry)
+                for ref in job.refs:
+                    self.outcome[ref] = "created"
+                self._sent += 1
+            elif isinstance(d, New):
+                if d.key != job.key:
+                    taken.discard(job.key)
+                    taken.add(d.key)
+                    job.key = d.key
+                    job.payload = {**job.payload, "key": d.key}
+                keep.append(job)
+            elif isinstance(d, Duplicate | Deleted):
+                self._duplicate(job, d.key, d.reason)
+            else:
+                self._failed(job, d.reason)
+        return keep
+
+    def _duplicate(self, job: _Job, key: str, reason: str) -> None:
+        current = self.store.record(self.library, job.identity)
+        if current is None or current.status != "pushed":
+            self.store.put_records(self.library, [job.row("duplicate", key=key, error=reason)])
+        entry = Entry(job.where, key, reason, job.ids.pmid)
+        (self.report.recovered if job.recovered else self.report.duplicates).append(entry)
+        for ref in job.refs:
+            self.outcome[ref] = "duplicate"
+
+    def _failed(self, job: _Job, reason: str) -> None:
+        self.store.set_status(self.library, [(job.identity, "failed", reason)])
+        self.store.note_records(self.library, [job.row("failed", error=reason)])
+        self.report.failed.append(Entry(job.where, job.key, reason, job.ids.pmid))
+        for ref in job.refs:
+            self.outcome[ref] = "failed"
+
+    def _outcomes(self, jobs: list[_Job], result: Any, *, guarded: bool) -> list[_Job]:
+        """Record a write's outcomes; return the jobs to send again (key collisions)."""
+        pushed: list[tuple[str, str, str | None]] = []
+        new_items: list[KnownItem] = []
+        for i, (key, version) in result.created.items():
+            job = jobs[i]
+            made = KnownItem(
+                key,
+                item_identifiers(job.payload),
+                version,
+                tags=tuple((t["tag"], int(t.get("type", 0))) for t in job.payload.get("tags", [])),
+                collections=tuple(job.payload.get("collections", [])),
+            )
+            new_items.append(made)
+            pushed.append((job.identity, "pushed", None))
+            entry = Entry(job.where, key, "created", job.ids.pmid)
+            (self.report.recovered if job.recovered else self.report.created).append(entry)
+            for ref in job.refs:
+                self.outcome[ref] = "created"
+        again: list[_Job] = []
+        if result.existing:
+            # The key exists: our own earlier write (a lost response, a crash) or another
+            # syncd process. Check that it is this article before believing it.
+            keys = [result.existing[i] for i in sorted(result.existing)]
+            found = {o["key"]: o for o in self.gw.get_items(keys)}
+            for i in sorted(result.existing):
+                job = jobs[i]
+                obj = found.get(job.key)
+                item = known_item(obj) if obj is not None else None
+                if item is not None:
+                    new_items.append(item)
+                if item is not None and _same_article(item.ids, job.ids):
+                    pushed.append((job.identity, "pushed", None))
+                    entry = Entry(job.where, job.key, "already created under its key", job.ids.pmid)
+                    (self.report.recovered if job.recovered else self.report.created).append(entry)
+                    for ref in job.refs:
+                        self.outcome[ref] = "created"
+                else:
+                    # Another article holds the key (or it vanished): plan it again, which
+                    # picks the next key now that the index knows the holder.
+                    logger.warning(
+                        "%s: key %s is taken by another item; choosing another", job.where, job.key
+                    )
+                    job.attempt += 1
+                    again.append(job)
+        for item in new_items:
+            self.index.add(item)
+        if guarded and not again:
+            # The write was accepted at exactly our indexed version, so the library now differs
+            # from the index only by what this write did, and the index has all of it.
+            self.version = max(self.version, int(result.library_version))
+        with self.store.transaction():
+            self.store.set_status(self.library, pushed)
+            self.store.update_index(
+                self.library,
+                map(_to_row, new_items),
+                version=self.version,
+            )
+            self.store.forget_deleted(self.library, [k for k, _ in result.created.values()])
+        for i, (code, message) in result.failed.items():
+            self._failed(jobs[i], f"Zotero refused it ({code}): {message}")
+        self._sent += len(jobs) - len(again)
+        self.progress("send", self._sent, self._to_send)
+        return again
+
+    # ---- merging ----------------------------------------------------------------------------
+
+    def merge(self, key: str, tags: list[dict[str, Any]]) -> bool:
+        """Add the missing ``tags`` and the collection to item ``key``; True when it changed."""
+        item = self.index.get(key)
+        for _ in range(_MAX_MERGE_TRIES):
+            if item is None:
+                logger.info("item %s is gone from the library; nothing to merge into", key)
+                return False
+            have = {name for name, _ in item.tags}
+            missing = [t for t in tags if t["tag"] not in have]
+            missing = list({t["tag"]: t for t in missing}.values())
+            need_collection = bool(self.collection) and self.collection not in item.collections
+            if not missing and not need_collection:
+                return False
+            patch: dict[str, Any] = {}
+            if missing:
+                patch["tags"] = [
+                    {"tag": n, "type": t} if t else {"tag": n} for n, t in item.tags
+                ] + missing
+            if need_collection:
+                patch["collections"] = [*item.collections, self.collection]
+            try:
+                version = self.gw.update_item(key, item.version, patch)
+            except RemoteError as exc:
+                if exc.status != 412:
+                    raise
+                logger.info("item %s changed meanwhile; reading it again", key)
+                fresh = self.gw.get_items([key])
+                item = known_item(fresh[0]) if fresh else None
+                continue
+            merged_tags = item.tags + tuple((t["tag"], int(t.get("type", 0))) for t in missing)
+            item = KnownItem(
+                key,
+                item.ids,
+                version,
+                item.trashed,
+                merged_tags,
+                tuple(patch.get("collections", item.collections)),
+            )
+            self.index.add(item)
+            self.store.update_index(self.library, [_to_row(item)])
+            return True
+        raise RemoteError(
+            f"item {key} in {self.library} kept changing while syncd merged into it",
+            hint="run the import again",
+            status=412,
+            transient=True,
+        )
+
+    # ---- the whole run ----------------------------------------------------------------------
+
+    def run(self, paths: Sequence[Path]) -> Report:
+        self._file_meta: dict[str, tuple[str, int, int]] = {}
+        self._sent = 0
+        self._to_send = 0
+        files = list(iter_export_files(paths))  # a missing path fails before any request
+        self.gw.check_access(require_write=not self.dry_run)
+        native = self.config.zotero.native_ids == "auto" and self.gw.has_native_ids()
+        if self.config.zotero.collection:
+            if self.dry_run:
+                self.report.collection = self.config.zotero.collection
+            else:
+                self.collection = self.gw.find_or_create_collection(self.config.zotero.collection)
+                self.report.collection = self.collection
+        self.load_index()
+        self.settle_pending()
+        records = self.read(files, mapping_options(self.config, native))
+        candidates = [Candidate(r.ids, r.where, r.error) for r in records]
+        p = plan(candidates, self.index, self.memory(), self.options, library=self.library)
+        merges: dict[str, list[int]] = {}
+        jobs: list[_Job] = []
+        notes: list[RecordRow] = []
+        for action in p.actions:
+            rec = records[action.ref]
+            if isinstance(action, Create):
+                assert rec.item is not None
+                payload = {**rec.item, "key": action.key, "version": 0}
+                jobs.append(
+                    _Job(action.identity, action.key, rec.ids, payload, rec.where, action.members)
+                )
+            elif isinstance(action, Merge | Skip):
+                self.report.duplicates.append(
+                    Entry(rec.where, action.key, action.reason, rec.ids.pmid)
+                )
+                self.outcome[action.ref] = "duplicate"
+                if isinstance(action, Merge):
+                    merges.setdefault(action.key, []).append(action.ref)
+                if action.origin == "library":
+                    notes.append(_note(rec, "duplicate", action.key, action.reason))
+            elif isinstance(action, Fail):
+                self.report.failed.append(Entry(rec.where, None, action.reason, rec.ids.pmid))
+                self.outcome[action.ref] = "failed"
+                if identity(rec.ids):
+                    notes.append(_note(rec, "failed", "", action.reason))
+        self._to_send = len(jobs)
+        if self.dry_run:
+            for job in jobs:
+                self.report.created.append(
+                    Entry(job.where, job.key, "would be created", job.ids.pmid)
+                )
+            self.report.merged = [k for k in merges if self._would_merge(k, merges[k], records)]
+            return self.report
+        self.store.note_records(self.library, notes)
+        for start in range(0, len(jobs), BATCH):
+            self._send(jobs[start : start + BATCH])
+        for key, refs in merges.items():
+            tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
+            if self.merge(key, tags):
+                self.report.merged.append(key)
+        self._record_files(records)
+        return self.report
+
+    def _would_merge(self, key: str, refs: list[int], records: list[_Record]) -> bool:
+        item = self.index.get(key)
+        if item is None:
+            return False
+        have = {n for n, _ in item.tags}
+        tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
+        return any(t["tag"] not in have for t in tags) or bool(self.report.collection)
+
+    def _record_files(self, records: list[_Record]) -> None:
+        by_file: dict[str, list[str]] = {}
+        for n, rec in enumerate(records):
+            by_file.setdefault(rec.file, []).append(self.outcome.get(n, "pending"))
+        bad_lines = {p.source for p in self.report.errors}
+        for f in self.report.files:
+            if f.outcome in ("unchanged", "unreadable"):
+                continue
+            outcomes = by_file.get(f.path, [])
+            failed = outcomes.count("failed") + outcomes.count("pending")
+            if failed or f.path in bad_lines:
+                f.outcome = "partial"
+                f.detail = f"{failed} record(s) failed"
+            sha, size, mtime = self._file_meta[f.path]
+            self.store.put_file(
+                self.library,
+                FileRow(f.path, size, mtime, sha, f.outcome, f.records, f.detail or None),
+            )
+
+
+def _note(rec: _Record, status: str, key: str, reason: str) -> RecordRow:
+    return RecordRow(
+        identity=identity(rec.ids) or rec.where,
+        key=key,
+        status=status,
+        pmid=rec.ids.pmid,
+        doi=rec.ids.doi,
+        pmcid=rec.ids.pmcid,
+        fingerprint=rec.ids.fingerprint,
+        source=rec.where.rsplit(":", 1)[0],
+        line=int(rec.where.rsplit(":", 1)[1]),
+        error=reason,
+    )
+
+
+@dataclass
+class _Job:
+    """One item to create: its article identity, key, identifiers and payload."""
+
+    identity: str
+    key: str
+    ids: Identifiers
+    payload: dict[str, Any]
+    where: str
+    refs: tuple[int, ...] = ()
+    recovered: bool = False
+    attempt: int = 0
+
+    def row(self, status: str, *, key: str | None = None, error: str | None = None) -> RecordRow:
+        source, _, line = self.where.rpartition(":")
+        return RecordRow(
+            identity=self.identity,
+            key=key or self.key,
+            status=status,
+            pmid=self.ids.pmid,
+            doi=self.ids.doi,
+            pmcid=self.ids.pmcid,
+            fingerprint=self.ids.fingerprint,
+            source=source,
+            line=int(line) if line.isdigit() else None,
+            error=error,
+            payload=self.payload if status == "pending" else None,
+            attempt=self.attempt,
+        )
+
+
+def import_paths(
+    paths: Sequence[Path],
+    config: Config,
+    store: StateStore,
+    gateway: Gateway,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    skip_unchanged: bool = False,
+) -> Report:
+    """Import the exports at ``paths`` (files or folders) into ``gateway``'s library.
+
+    ``skip_unchanged``: a file whose content (sha256) was fully imported before is not read
+    again (for the daemon's rescans). ``syncd import`` reads it, which costs no request beyond
+    the index refresh, so that its report lists every record with the item it matched.
+
+    Raises :class:`syncd.errors.RemoteError` for fatal server answers (no access, or the
+    server failing beyond the retries; records already recorded as pending are settled by the
+    next run), :class:`InputError` for a path that does not exist, :class:`StateError` for an
+    unusable state database.
+    """
+    return _Import(config, store, gateway, dry_run, progress, skip_unchanged).run(paths)

@@ -1,0 +1,537 @@
+"""The state database: what syncd imported, what it is about to send, and the library index.
+
+One SQLite file (``state.path`` in the config) in WAL mode with a busy timeout, so that two
+syncd processes (an import and the daemon, or two imports) can share it: readers never wait,
+writers queue. Every write is a short explicit transaction (``BEGIN IMMEDIATE`` … ``COMMIT``).
+
+Tables (all keyed by library, ``users/1`` or ``groups/2``, so one database can serve several):
+
+``files``      every export file seen: path, size, mtime, sha256 and the outcome of its import,
+               so that an unchanged, fully imported file costs one hash and no request.
+``records``    one row per article (its identity: ``pmid:…``, else ``doi:…``, else the title
+               fingerprint): the planned Zotero key, where it came from (file and line) and its
+               status: ``pending`` (key chosen and recorded, POST not yet confirmed), ``pushed``
+               (the item exists under that key), ``duplicate`` (the library already held it,
+               under ``key``) or ``failed`` (with the error). ``payload`` keeps the item JSON
+               of pending rows, so that after a crash they are re-sent exactly as planned.
+``items``      the index of the target library: key, version, PMID, PMCID, DOI, fingerprint,
+               trashed, and the tags and collections (for merges without a request).
+``libraries``  the library version the index reflects.
+``deleted``    keys the server reported as deleted since the index was built.
+
+The schema version is SQLite's ``PRAGMA user_version``. Opening an older database migrates it
+forward after copying it to ``state.db.v<N>.bak``; a database from a newer syncd is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from syncd.errors import StateError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+# MIGRATIONS[n] takes a database at version n-1 to version n. Only ever append.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE files (
+            library TEXT NOT NULL,
+            path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            outcome TEXT NOT NULL,          -- imported | partial | failed
+            records INTEGER NOT NULL DEFAULT 0,
+            detail TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (library, path)
+        )""",
+        """CREATE TABLE records (
+            library TEXT NOT NULL,
+            identity TEXT NOT NULL,
+            key TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'pushed', 'duplicate', 'failed')),
+            pmid TEXT, doi TEXT, pmcid TEXT, fingerprint TEXT,
+            source TEXT, line INTEGER,
+            error TEXT,
+            payload TEXT,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (library, identity)
+        )""",
+        "CREATE INDEX records_by_status ON records (library, status)",
+        "CREATE INDEX records_by_key ON records (library, key)",
+        """CREATE TABLE items (
+            library TEXT NOT NULL,
+            key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            pmid TEXT, pmcid TEXT, doi TEXT, fingerprint TEXT,
+            trashed INTEGER NOT NULL DEFAULT 0,
+            tags TEXT NOT NULL DEFAULT '[]',
+            collections TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (library, key)
+        )""",
+        """CREATE TABLE libraries (
+            library TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE deleted (
+            library TEXT NOT NULL,
+            key TEXT NOT NULL,
+            PRIMARY KEY (library, key)
+        )""",
+    ),
+}
+assert max(MIGRATIONS) == SCHEMA_VERSION
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class FileRow:
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    outcome: str  # imported | partial | failed
+    records: int = 0
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    identity: str
+    key: str
+    status: str  # pending | pushed | duplicate | failed
+    pmid: str | None = None
+    doi: str | None = None
+    pmcid: str | None = None
+    fingerprint: str | None = None
+    source: str | None = None
+    line: int | None = None
+    error: str | None = None
+    payload: dict[str, Any] | None = field(default=None, repr=False)
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class IndexedItem:
+    key: str
+    version: int
+    pmid: str | None = None
+    pmcid: str | None = None
+    doi: str | None = None
+    fingerprint: str | None = None
+    trashed: bool = False
+    tags: tuple[tuple[str, int], ...] = ()  # (name, type)
+    collections: tuple[str, ...] = ()
+
+
+class StateStore:
+    """The state database at ``path`` (created with its folder when missing).
+
+    Raises :class:`StateError` for a database that is corrupt, not syncd's, or from a newer
+    syncd.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._in_tx = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: no implicit transactions; every write is an explicit one.
+            self._conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(
+                f"{self.path}: cannot open the state database: {exc}",
+                hint="check state.path in the config and the folder's permissions",
+            ) from exc
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                logger.warning(
+                    "%s: WAL mode unavailable (%s); concurrent use will wait", path, mode
+                )
+            # NORMAL is durable against a crash of syncd (kill -9); only a power cut can lose
+            # the last transactions, and those are re-derived from the library on the next run.
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StateError(
+                f"{self.path}: not a usable syncd state database ({exc})",
+                hint="move the file away and run again: syncd rebuilds the library index from "
+                "Zotero (articles already in the library are found as duplicates)",
+            ) from exc
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # --- lifecycle and transactions --------------------------------------------------------
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: taken with ``BEGIN IMMEDIATE`` (so two processes serialise at
+        the start, not at the first write) and committed on success, rolled back on error."""
+        if self._in_tx:
+            yield self._conn
+            return
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StateError(
+                f"{self.path}: the state database stayed locked for "
+                f"{BUSY_TIMEOUT_MS // 1000} s ({exc})",
+                hint="another syncd process holds it; try again when it has finished",
+            ) from exc
+        self._in_tx = True
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    def _migrate(self) -> None:
+        current = self.schema_version
+        if current > SCHEMA_VERSION:
+            raise StateError(
+                f"{self.path}: the state database has schema version {current}, newer than "
+                f"this syncd understands ({SCHEMA_VERSION})",
+                hint="upgrade syncd, or point state.path at another file",
+            )
+        if current == SCHEMA_VERSION:
+            return
+        if current > 0:
+            # Before taking the write lock: SQLite's backup cannot read a database that its own
+            # connection is writing.
+            self._backup(current)
+        with self.transaction() as conn:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            current = self.schema_version
+            if current == SCHEMA_VERSION:
+                return
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                logger.info("%s: migrating the state database to version %d", self.path, version)
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+
+    def _backup(self, version: int) -> None:
+        target = self.path.with_name(f"{self.path.name}.v{version}.bak")
+        logger.info("%s: backing up to %s before migrating", self.path, target)
+        dest = sqlite3.connect(target)
+        try:
+            self._conn.backup(dest)
+        finally:
+            dest.close()
+
+    # --- library index ---------------------------------------------------------------------
+
+    def library_version(self, library: str) -> int | None:
+        """The library version the index reflects, or None when it was never built."""
+        row = self._conn.execute(
+            "SELECT version FROM libraries WHERE library = ?", (library,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def load_index(self, library: str) -> list[IndexedItem]:
+        rows = self._conn.execute(
+            "SELECT key, version, pmid, pmcid, doi, fingerprint, trashed, tags, collections "
+            "FROM items WHERE library = ?",
+            (library,),
+        )
+        return [
+            IndexedItem(
+                key=r[0],
+                version=r[1],
+                pmid=r[2],
+                pmcid=r[3],
+                doi=r[4],
+                fingerprint=r[5],
+                trashed=bool(r[6]),
+                tags=tuple((t[0], t[1]) for t in json.loads(r[7])),
+                collections=tuple(json.loads(r[8])),
+            )
+            for r in rows
+        ]
+
+    def index_size(self, library: str) -> int:
+        return int(
+            self._conn.execute(
+                "SELECT count(*) FROM items WHERE library = ?", (library,)
+            ).fetchone()[0]
+        )
+
+    def update_index(
+        self,
+        library: str,
+        upserts: Iterable[IndexedItem] = (),
+        removed: Iterable[str] = (),
+        version: int | None = None,
+    ) -> None:
+        """Add or replace items, drop removed keys (remembered in ``deleted``) and, when
+        ``version`` is given, record the library version the index now reflects."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO items (library, key, version, pmid, pmcid, doi, "
+                "fingerprint, trashed, tags, collections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        library,
+                        i.key,
+                        i.version,
+                        i.pmid,
+                        i.pmcid,
+                        i.doi,
+                        i.fingerprint,
+                        int(i.trashed),
+                        json.dumps([list(t) for t in i.tags], ensure_ascii=False),
+                        json.dumps(list(i.collections)),
+                    )
+                    for i in upserts
+                ],
+            )
+            removed = list(removed)
+            conn.executemany(
+                "DELETE FROM items WHERE library = ? AND key = ?", [(library, k) for k in removed]
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO deleted (library, key) VALUES (?, ?)",
+                [(library, k) for k in removed],
+            )
+            if version is not None:
+                conn.execute(
+                    "INSERT INTO libraries (library, version, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (library) DO UPDATE SET version = excluded.version, "
+                    "updated_at = excluded.updated_at",
+                    (library, version, _now()),
+                )
+
+    def deleted_keys(self, library: str) -> set[str]:
+        rows = self._conn.execute("SELECT key FROM deleted WHERE library = ?", (library,))
+        return {r[0] for r in rows}
+
+    def forget_deleted(self, library: str, keys: Iterable[str]) -> None:
+        """Keys that exist again (re-created on purpose) are no longer deleted."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM deleted WHERE library = ? AND key = ?", [(library, k) for k in keys]
+            )
+
+    # --- records ---------------------------------------------------------------------------
+
+    _RECORD_COLUMNS = (
+        "identity, key, status, pmid, doi, pmcid, fingerprint, source, line, error, payload, "
+        "attempt"
+    )
+
+    @staticmethod
+    def _record(r: Sequence[Any]) -> RecordRow:
+        return RecordRow(
+            identity=r[0],
+            key=r[1],
+            status=r[2],
+            pmid=r[3],
+            doi=r[4],
+            pmcid=r[5],
+            fingerprint=r[6],
+            source=r[7],
+            line=r[8],
+            error=r[9],
+            payload=json.loads(r[10]) if r[10] else None,
+            attempt=r[11],
+        )
+
+    def records(self, library: str, statuses: Sequence[str] | None = None) -> list[RecordRow]:
+        # Only constant column names and "?" placeholders are formatted in.
+        sql = f"SELECT {self._RECORD_COLUMNS} FROM records WHERE library = ?"  # noqa: S608
+        args: list[Any] = [library]
+        if statuses:
+            sql += f" AND status IN ({', '.join('?' * len(statuses))})"
+            args += list(statuses)
+        return [self._record(r) for r in self._conn.execute(sql + " ORDER BY rowid", args)]
+
+    def records_like(self, library: str, ids: Iterable[Any]) -> list[RecordRow]:
+        """Pending and pushed rows that share a PMID, DOI or fingerprint with any of ``ids``
+        (objects with ``pmid``, ``doi``, ``fingerprint`` attributes)."""
+        ids = list(ids)
+        clauses: list[str] = []
+        args: list[Any] = [library]
+        for column in ("pmid", "doi", "fingerprint"):
+            values = sorted({v for i in ids if (v := getattr(i, column))})
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                args += values
+        if not clauses:
+            return []
+        sql = (
+            f"SELECT {self._RECORD_COLUMNS} FROM records WHERE library = ? "  # noqa: S608
+            f"AND status IN ('pending', 'pushed') AND ({' OR '.join(clauses)})"
+        )
+        return [self._record(r) for r in self._conn.execute(sql, args)]
+
+    def record(self, library: str, identity: str) -> RecordRow | None:
+        row = self._conn.execute(
+            f"SELECT {self._RECORD_COLUMNS} FROM records WHERE library = ? AND identity = ?",  # noqa: S608
+            (library, identity),
+        ).fetchone()
+        return None if row is None else self._record(row)
+
+    def put_records(self, library: str, rows: Iterable[RecordRow]) -> None:
+        """Insert or replace records (within the caller's transaction when there is one)."""
+        now = _now()
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO records (library, identity, key, status, pmid, doi, "
+                "pmcid, fingerprint, source, line, error, payload, attempt, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        library,
+                        r.identity,
+                        r.key,
+                        r.status,
+                        r.pmid,
+                        r.doi,
+                        r.pmcid,
+                        r.fingerprint,
+                        r.source,
+                        r.line,
+                        r.error,
+                        json.dumps(r.payload, ensure_ascii=False) if r.payload else None,
+                        r.attempt,
+                        now,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def note_records(self, library: str, rows: Iterable[RecordRow]) -> None:
+        """Record duplicates and failures without overwriting what matters more: a row that is
+        pending or pushed keeps its status (its item exists or is about to)."""
+        now = _now()
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO records (library, identity, key, status, pmid, doi, pmcid, "
+                "fingerprint, source, line, error, payload, attempt, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?) "
+                "ON CONFLICT (library, identity) DO UPDATE SET key = excluded.key, "
+                "status = excluded.status, error = excluded.error, source = excluded.source, "
+                "line = excluded.line, updated_at = excluded.updated_at "
+                "WHERE records.status IN ('duplicate', 'failed')",
+                [
+                    (
+                        library,
+                        r.identity,
+                        r.key,
+                        r.status,
+                        r.pmid,
+                        r.doi,
+                        r.pmcid,
+                        r.fingerprint,
+                        r.source,
+                        r.line,
+                        r.error,
+                        now,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def set_status(
+        self,
+        library: str,
+        updates: Iterable[tuple[str, str, str | None]],
+    ) -> None:
+        """Set (identity, status, error) on existing rows; the payload is dropped once the row
+        is no longer pending (it is only needed to re-send)."""
+        now = _now()
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE records SET status = ?, error = ?, updated_at = ?, "
+                "payload = CASE WHEN ? = 'pending' THEN payload ELSE NULL END "
+                "WHERE library = ? AND identity = ?",
+                [(s, e, now, s, library, i) for i, s, e in updates],
+            )
+
+    def status_counts(self, library: str | None = None) -> dict[str, int]:
+        sql = "SELECT status, count(*) FROM records"
+        args: tuple[str, ...] = ()
+        if library is not None:
+            sql += " WHERE library = ?"
+            args = (library,)
+        return {r[0]: r[1] for r in self._conn.execute(sql + " GROUP BY status", args)}
+
+    # --- files -----------------------------------------------------------------------------
+
+    def file(self, library: str, path: str) -> FileRow | None:
+        row = self._conn.execute(
+            "SELECT path, size, mtime_ns, sha256, outcome, records, detail FROM files "
+            "WHERE library = ? AND path = ?",
+            (library, path),
+        ).fetchone()
+        return None if row is None else FileRow(*row)
+
+    def imported_hashes(self, library: str) -> set[str]:
+        """sha256 of every file whose records are all in (or known to be in) the library."""
+        rows = self._conn.execute(
+            "SELECT sha256 FROM files WHERE library = ? AND outcome = 'imported'", (library,)
+        )
+        return {r[0] for r in rows}
+
+    def put_file(self, library: str, row: FileRow) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO files (library, path, size, mtime_ns, sha256, outcome, "
+                "records, detail, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    library,
+                    row.path,
+                    row.size,
+                    row.mtime_ns,
+                    row.sha256,
+                    row.outcome,
+                    row.records,
+                    row.detail,
+                    _now(),
+                ),
+            )
+
+    def integrity_problems(self) -> list[str]:
+        """``PRAGMA quick_check`` results other than ``ok`` (for ``syncd doctor``)."""
+        rows = [r[0] for r in self._conn.execute("PRAGMA quick_check")]
+        return [r for r in rows if r != "ok"]

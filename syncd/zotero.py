@@ -1,0 +1,765 @@
+"""The Zotero gateway: the one place where syncd talks to the Zotero Web API.
+
+:class:`ZoteroGateway` wraps pyzotero 1.16 and makes it fit for an exactly-once importer:
+
+* every transient failure (429, 5xx, dropped connections, timeouts) is retried here, honouring
+  the server's ``Backoff`` and ``Retry-After`` headers (integer seconds), otherwise with
+  exponential backoff and jitter, up to :attr:`RetryPolicy.max_attempts`;
+* creates carry client-chosen keys with ``"version": 0``, so a retry after a lost response comes
+  back as a per-object 412 that :meth:`ZoteroGateway.create_items` reports as ``existing``, never
+  as a second item;
+* one request is in flight per library at a time (gateways for the same library in one process
+  share a lock and the server's backoff);
+* everything pyzotero or the HTTP client raises becomes a :mod:`syncd.errors` class: a
+  :class:`~syncd.errors.RemoteError` with ``status`` and ``transient``; fatal ones name the
+  library and the missing right, with a hint. The API key never appears in a message.
+
+Where pyzotero falls short, and what this module does about it:
+
+* ``create_items`` raises ``json.JSONDecodeError`` on a 429 and ignores ``Retry-After`` on a
+  503; it and every other pyzotero call leave 5xx and network errors to the caller. A response
+  hook on the HTTP client sees every response first and turns 429 / 5xx into one retryable
+  failure before pyzotero can misread it, so pyzotero's own retry loops never run.
+* pyzotero waits out ``Backoff`` with ``time.sleep`` on its own clock; the subclass
+  :class:`_Client` routes that wait through the gateway's injectable ``sleep`` instead.
+* The new library version after a write is only on the last response
+  (``zot.request.headers``); it is read from there.
+* ``key_info()`` puts the API key in the URL path (and so in error texts); access is checked
+  with ``GET /keys/current`` and the key in a header.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import hashlib
+import html
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+import httpx2
+from pyzotero import errors as pz_errors
+from pyzotero.zotero import Zotero
+
+from syncd.errors import ConfigError, RemoteError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_API_URL = "https://api.zotero.org"
+KEYS_URL = "https://www.zotero.org/settings/keys"
+MAX_WRITE_BATCH = 50
+"""The server refuses more than 50 objects in one write (413)."""
+_READ_BATCH = 100
+"""``itemKey=`` takes up to 100 keys per request (the desktop client's batch size)."""
+_KEY_ALPHABET = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
+_OBJECT_KEY = re.compile(rf"^[{_KEY_ALPHABET}]{{8}}$")
+_TIMEOUT = 30.0
+_REDACTED = "<redacted>"
+
+
+# --------------------------------------------------------------------------------------------
+# Public values
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried.
+
+    The n-th retry waits ``Retry-After`` when the server sent it, else a random time between
+    half and all of ``min(max_delay, base_delay * 2 ** (n - 1))`` (exponential backoff with
+    jitter, so that several clients that failed together do not come back together).
+    """
+
+    max_attempts: int = 8
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def delay(self, retry: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
+        cap = min(self.max_delay, self.base_delay * 2.0 ** max(0, retry - 1))
+        return cap / 2 + (rng or random).uniform(0, cap / 2)
+
+
+@dataclass(frozen=True)
+class KeyAccess:
+    """What the API key may do in the configured library (from ``GET /keys/current``)."""
+
+    user_id: int
+    username: str
+    can_read: bool
+    can_write: bool
+    library: str
+
+
+@dataclass
+class WriteResult:
+    """The outcome of one POST of at most 50 items, by index into the items sent."""
+
+    created: dict[int, tuple[str, int]] = field(default_factory=dict)
+    """index -> (key, version) of the item created."""
+    existing: dict[int, str] = field(default_factory=dict)
+    """index -> key: per-object 412 (or ``unchanged``), an item with that key exists already."""
+    failed: dict[int, tuple[int, str]] = field(default_factory=dict)
+    """index -> (code, message): per-object 400 / 409 / 413 and the like."""
+    library_version: int = 0
+    """``Last-Modified-Version`` of the final response."""
+
+
+class VersionConflict(RemoteError):
+    """The object changed on the server since the version we sent (HTTP 412)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Internals: the per-library channel, the retryable failure, the pyzotero subclass
+
+
+class _Retryable(Exception):
+    """A failure worth retrying: 429, 5xx, or a network error (``status`` None)."""
+
+    def __init__(self, status: int | None, detail: str, retry_after: float | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class _Channel:
+    """What all gateways of one library in this process share: the request lock (one request
+    in flight per library) and the time before which no request may be sent (``Backoff``,
+    ``Retry-After``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._not_before = 0.0
+
+    def defer(self, seconds: float) -> None:
+        self._not_before = max(self._not_before, time.monotonic() + seconds)
+
+    def wait(self, sleep: Callable[[float], None]) -> None:
+        remaining = self._not_before - time.monotonic()
+        if remaining > 0:
+            logger.debug("waiting %.1f s before the next request", remaining)
+            sleep(remaining)
+        # Cleared rather than recomputed: an injected sleep may not let the clock move.
+        self._not_before = 0.0
+
+
+_CHANNELS: dict[tuple[str, str], _Channel] = {}
+_CHANNELS_LOCK = threading.Lock()
+
+
+def _channel(api_url: str, library: str) -> _Channel:
+    with _CHANNELS_LOCK:
+        return _CHANNELS.setdefault((api_url, library), _Channel())
+
+
+class _Client(Zotero):
+    """pyzotero's client with its backoff wait routed through the gateway.
+
+    pyzotero records ``Backoff`` / ``Retry-After`` itself and sleeps with ``time.sleep``
+    before its next request. The gateway's response hook records them instead (for every
+    gateway of the library), so pyzotero's own bookkeeping is switched off here and its wait
+    goes to the gateway's channel, whose ``sleep`` tests can replace.
+    """
+
+    def __init__(self, *args: Any, wait: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._syncd_wait = wait
+
+    def _set_backoff(self, duration: str | float) -> None:
+        pass  # recorded by the gateway's response hook
+
+    def _check_backoff(self) -> None:
+        self._syncd_wait()
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``Backoff`` / ``Retry-After`` value in seconds (integer seconds, or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    with contextlib.suppress(TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    return None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def derive_key(*parts: str) -> str:
+    """A deterministic 8-character Zotero object key for ``parts`` (used for collections, so
+    that two syncd processes creating the same collection agree on its key)."""
+    digest = hashlib.sha256("\0".join(parts).encode()).digest()
+    # 256 is a multiple of 32, so ``byte % 32`` is uniform; the alphabet has 33 letters and
+    # the last one is simply never used.
+    return "".join(_KEY_ALPHABET[b % 32] for b in digest[:8])
+
+
+# --------------------------------------------------------------------------------------------
+# The gateway
+
+
+class ZoteroGateway:
+    """One Zotero library (``users/N`` or ``groups/N``) seen through the Web API.
+
+    :param library_type: ``"user"`` or ``"group"``.
+    :param library_id: the numeric user or group id.
+    :param api_key: the API key; it is sent in a header and never shown.
+    :param api_url: the API root (the sandbox's URL for trials).
+    :param retry: how transient failures are retried.
+    :param sleep: how to wait (tests pass a recorder so that backoff costs no time).
+    """
+
+    def __init__(
+        self,
+        *,
+        library_type: str,
+        library_id: int,
+        api_key: str,
+        api_url: str = DEFAULT_API_URL,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = _TIMEOUT,
+    ) -> None:
+        if library_type not in ("user", "group"):
+            raise ConfigError(
+                f"library type {library_type!r} is not 'user' or 'group'",
+                hint="set zotero.library_type to user or group",
+            )
+        if not isinstance(library_id, int) or library_id <= 0:
+            raise ConfigError(
+                f"library id {library_id!r} is not a positive integer",
+                hint="set zotero.library_id to the number shown at " + KEYS_URL,
+            )
+        self.library_type = library_type
+        self.library_id = library_id
+        self.library = f"{library_type}s/{library_id}"
+        self.api_url = api_url.rstrip("/")
+        self._api_key = api_key
+        self._retry = retry
+        self._sleep = sleep
+        self._rng = random.Random()
+        self._channel = _channel(self.api_url, self.library)
+        self._last_status: int | None = None
+        self._last_text = ""
+        self._native_ids: bool | None = None
+        host = urlsplit(self.api_url).hostname or ""
+        self._http = client = httpx2.Client(
+            follow_redirects=True,
+            timeout=timeout,
+            # Proxies from the environment apply to the real API, never to a local sandbox.
+            trust_env=host not in ("127.0.0.1", "localhost", "::1"),
+            event_hooks={"response": [self._on_response]},
+        )
+        self._zot = _Client(
+            library_id, library_type, api_key, client=client, wait=self._wait_for_backoff
+        )
+        self._zot.endpoint = self.api_url
+
+    def __repr__(self) -> str:
+        return f"ZoteroGateway({self.library} at {self.api_url})"
+
+    def close(self) -> None:
+        """Close the HTTP connections (the gateway is not usable afterwards)."""
+        self._http.close()
+
+    def __enter__(self) -> ZoteroGateway:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---- access and schema ------------------------------------------------------------------
+
+    def check_access(self, *, require_write: bool = True) -> KeyAccess:
+        """Check the key against the library with ``GET /keys/current``.
+
+        Raise a fatal :class:`RemoteError` naming the library and the missing right when the
+        key is invalid, belongs to another user, cannot read the library, or (with
+        ``require_write``) cannot write to it.
+        """
+
+        def request() -> dict[str, Any]:
+            response = self._http.get(
+                f"{self.api_url}/keys/current", headers=self._zot.default_headers()
+            )
+            if response.status_code >= 400:
+                self._raise_for(response.status_code, response.text, "checking the API key")
+            return dict(response.json())
+
+        info = self._call("GET /keys/current", request)
+        user_id = int(info.get("userID", 0))
+        username = str(info.get("username", ""))
+        access = info.get("access") or {}
+        if self.library_type == "user":
+            if user_id != self.library_id:
+                raise RemoteError(
+                    f"The API key belongs to user {user_id} ({username}), not to library "
+                    f"{self.library}",
+                    hint=f"use zotero.library_id = {user_id}, or a key of user "
+                    f"{self.library_id} (see {KEYS_URL})",
+                    status=403,
+                )
+            rights = access.get("user") or {}
+            can_read = bool(rights.get("library"))
+            can_write = can_read and bool(rights.get("write"))
+        else:
+            groups = access.get("groups") or {}
+            rights = groups.get(str(self.library_id)) or groups.get("all") or {}
+            can_read = bool(rights.get("library"))
+            can_write = can_read and bool(rights.get("write"))
+        result = KeyAccess(user_id, username, can_read, can_write, self.library)
+        if not can_read:
+            raise self._access_error("read")
+        if require_write and not can_write:
+            raise self._access_error("write")
+        return result
+
+    def has_native_ids(self) -> bool:
+        """True when the server's ``journalArticle`` has ``PMID`` and ``PMCID`` fields."""
+        if self._native_ids is None:
+            template = self._call(
+                "GET /items/new", lambda: self._zot.item_template("journalArticle")
+            )
+            self._native_ids = "PMID" in template and "PMCID" in template
+        return self._native_ids
+
+    # ---- reads for the library index --------------------------------------------------------
+
+    def library_version(self) -> int:
+        """The library's current version."""
+        return self._call("GET items?limit=1", lambda: int(self._zot.last_modified_version()))
+
+    def item_versions(self, since: int) -> tuple[dict[str, int], int]:
+        """Keys and versions of the items (trash included) changed after version ``since``,
+        and the library version they reflect."""
+
+        def request() -> tuple[dict[str, int], int]:
+            versions = self._zot.item_versions(since=since, includeTrashed=1)
+            return {str(k): int(v) for k, v in versions.items()}, self._response_version()
+
+        return self._call("GET items?format=versions", request)
+
+    def get_items(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The full JSON objects of the items with ``keys`` (trashed ones carry
+        ``data.deleted``); keys that do not exist are left out."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(keys), _READ_BATCH):
+            chunk = ",".join(keys[start : start + _READ_BATCH])
+
+            def request(chunk: str = chunk) -> list[dict[str, Any]]:
+                return list(self._zot.items(itemKey=chunk, includeTrashed=1, limit=_READ_BATCH))
+
+            out.extend(self._call("GET items?itemKey=", request))
+        return out
+
+    def deleted_since(self, since: int) -> tuple[list[str], int]:
+        """Keys of the items deleted for good after version ``since``, and the library
+        version."""
+
+        def request() -> tuple[list[str], int]:
+            deleted = self._zot.deleted(since=since)
+            return [str(k) for k in deleted.get("items", [])], self._response_version()
+
+        return self._call("GET deleted", request)
+
+    # ---- writes ----------------------------------------------------------------------------
+
+    def create_items(
+        self, items: Sequence[Mapping[str, Any]], *, if_unmodified_since: int | None = None
+    ) -> WriteResult:
+        """Create up to 50 items, each with its own ``key`` and ``"version": 0``.
+
+        Transient failures are retried with the same keys, so an item whose first POST was
+        applied but whose response was lost comes back as ``existing``, not as a second item.
+
+        With ``if_unmodified_since`` (the library version the caller's index reflects) the
+        server refuses the whole request when anything changed in the library since; this
+        raises :class:`VersionConflict` and nothing is created, so that an article added by
+        another client after the index was read is not created a second time. (A retry after
+        a lost response also ends that way, as the lost write itself changed the library.)
+        """
+        if len(items) > MAX_WRITE_BATCH:
+            raise ValueError(f"at most {MAX_WRITE_BATCH} items per write, got {len(items)}")
+        for i, item in enumerate(items):
+            key = item.get("key")
+            if not isinstance(key, str) or not _OBJECT_KEY.match(key):
+                raise ValueError(f"item {i} has no valid Zotero key: {key!r}")
+            if item.get("version") != 0:
+                raise ValueError(f"item {i} ({key}) must carry 'version': 0")
+        if not items:
+            return WriteResult(library_version=self.library_version())
+        payload = [dict(item) for item in items]
+
+        def request() -> WriteResult:
+            report = self._zot.create_items(payload, last_modified=if_unmodified_since)
+            return _write_result(payload, report, self._response_version())
+
+        try:
+            result = self._call(f"POST {len(payload)} items", request)
+        except VersionConflict as exc:
+            raise VersionConflict(
+                f"library {self.library} changed since version {if_unmodified_since}; "
+                "nothing was created",
+                hint="refresh the library index and plan again",
+                status=412,
+            ) from exc
+        logger.debug(
+            "%s: %d created, %d existing, %d failed (library version %d)",
+            self.library,
+            len(result.created),
+            len(result.existing),
+            len(result.failed),
+            result.library_version,
+        )
+        return result
+
+    def update_item(self, key: str, version: int, patch: Mapping[str, Any]) -> int:
+        """PATCH the item ``key`` with ``patch`` if it is still at ``version``; return its new
+        version. Raise :class:`VersionConflict` when it changed in the meantime."""
+
+        def request() -> int:
+            self._zot.update_item({**patch, "key": key, "version": version})
+            return self._response_version()
+
+        return self._call(f"PATCH item {key}", request)
+
+    def find_or_create_collection(self, spec: str) -> str:
+        """The key of the collection ``spec``: an 8-character key, a name, or a
+        ``Parent/Child`` path of names; missing collections on the path are created (with a
+        key derived from the library, parent and name, so concurrent syncd processes create
+        each one once)."""
+        key = self._resolve_collection(spec, create=True)
+        assert key is not None  # created when missing
+        return key
+
+    def find_collection(self, spec: str) -> str | None:
+        """The key of the collection ``spec`` (as for :meth:`find_or_create_collection`), or
+        None when it (or a collection on its path) does not exist yet. Creates nothing."""
+        return self._resolve_collection(spec, create=False)
+
+    def _resolve_collection(self, spec: str, *, create: bool) -> str | None:
+        spec = spec.strip()
+        if _OBJECT_KEY.match(spec):
+            found = self._collection_by_key(spec)
+            if found is not None:
+                return found
+        names = [part.strip() for part in spec.split("/")]
+        if not spec or any(not n for n in names):
+            raise ConfigError(
+                f"collection {spec!r} has an empty name in it",
+                hint="write the collection as a name, 'Parent/Child', or an 8-character key",
+            )
+        existing = self._all_collections()
+        parent = ""
+        for name in names:
+            matches = sorted(
+                (c for c in existing if c[1] == name and c[2] == parent),
+                key=lambda c: (c[3], c[0]),
+            )
+            if matches:
+                if len(matches) > 1:
+                    logger.warning(
+                        "%s has %d collections named %r; using %s",
+                        self.library,
+                        len(matches),
+                        name,
+                        matches[0][0],
+                    )
+                parent = matches[0][0]
+                continue
+            if not create:
+                return None
+            created = self._create_collection(name, parent)
+            existing.append((created, name, parent, 0))
+            parent = created
+        return parent
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _collection_by_key(self, key: str) -> str | None:
+        def request() -> str | None:
+            try:
+                self._zot.collection(key)
+            except pz_errors.ResourceNotFoundError:
+                return None
+            return key
+
+        return self._call(f"GET collection {key}", request)
+
+    def _all_collections(self) -> list[tuple[str, str, str, int]]:
+        """(key, name, parent key or "", version) of every collection not in the trash."""
+        out: list[tuple[str, str, str, int]] = []
+        start = 0
+        while True:
+
+            def request(start: int = start) -> list[dict[str, Any]]:
+                return list(self._zot.collections(limit=_READ_BATCH, start=start))
+
+            page = self._call("GET collections", request)
+            for c in page:
+                data = c.get("data", {})
+                if data.get("deleted"):
+                    continue
+                out.append(
+                    (
+                        str(c["key"]),
+                        str(data.get("name", "")),
+                        str(data.get("parentCollection") or ""),
+                        int(c.get("version", 0)),
+                    )
+                )
+            if len(page) < _READ_BATCH:
+                return out
+            start += _READ_BATCH
+
+    def _create_collection(self, name: str, parent: str) -> str:
+        key = derive_key("collection", self.library, parent, name)
+        payload = [{"key": key, "version": 0, "name": name, "parentCollection": parent}]
+        report = self._call(
+            f"POST collection {name!r}",
+            lambda: self._zot.create_collections([dict(p) for p in payload]),
+        )
+        failed = (report.get("failed") or {}).get("0")
+        if failed and int(failed.get("code", 0)) != 412:  # 412: it exists already
+            raise RemoteError(
+                f"Could not create collection {name!r} in library {self.library}: "
+                f"{html.unescape(str(failed.get('message', '')))}",
+                hint="create the collection in Zotero and put its key in zotero.collection",
+                status=int(failed.get("code", 0)) or None,
+            )
+        logger.info("collection %r in %s: key %s", name, self.library, key)
+        return key
+
+    def _response_version(self) -> int:
+        request = self._zot.request
+        value = request.headers.get("Last-Modified-Version") if request is not None else None
+        if value is None:
+            raise RemoteError(
+                f"Zotero sent no Last-Modified-Version for library {self.library}",
+                hint=f"check that zotero.api_url ({self.api_url}) is a Zotero Web API v3",
+            )
+        return int(value)
+
+    def _wait_for_backoff(self) -> None:
+        self._channel.wait(self._sleep)
+
+    def _on_response(self, response: httpx2.Response) -> None:
+        """Every HTTP response passes here before pyzotero sees it."""
+        backoff = _seconds(response.headers.get("Backoff"))
+        if backoff:
+            logger.info("Zotero asks to back off: no requests for %.0f s", backoff)
+            self._channel.defer(backoff)
+        status = response.status_code
+        self._last_status = status
+        if status == 429 or status >= 500:
+            response.read()
+            if status == 429 and "authentication failures" in response.text.lower():
+                # The server locks out an address after a few bad keys (for 5 minutes):
+                # retrying cannot help, and the cause is the key.
+                raise RemoteError(
+                    f"Zotero refuses requests for library {self.library} after too many "
+                    "attempts with an invalid API key",
+                    hint=f"fix zotero.api_key / api_key_file (see {KEYS_URL}), then wait five "
+                    "minutes before trying again",
+                    status=429,
+                )
+            retry_after = _seconds(response.headers.get("Retry-After"))
+            if backoff:
+                retry_after = max(retry_after or 0.0, backoff)
+            raise _Retryable(status, self._scrub(_short(response.text)), retry_after)
+        if status >= 400:
+            response.read()
+            self._last_text = response.text
+
+    def _call(self, action: str, fn: Callable[[], T]) -> T:
+        """Run one pyzotero call under the library's lock, retrying transient failures."""
+        attempt = 0
+        while True:
+            attempt += 1
+            with self._channel.lock:
+                self._wait_for_backoff()
+                try:
+                    with self._converting(action):
+                        return fn()
+                except _Retryable as exc:
+                    failure = exc
+            what = f"HTTP {failure.status}" if failure.status else "network error"
+            if attempt >= self._retry.max_attempts:
+                raise RemoteError(
+                    f"Zotero kept failing for {action} in library {self.library} "
+                    f"({what}: {failure.detail}; {attempt} attempts)",
+                    hint="the server is busy or unreachable; run syncd again later "
+                    "(nothing is lost: pending items are settled on the next run)",
+                    status=failure.status,
+                    transient=True,
+                )
+            if failure.retry_after is not None:
+                delay = failure.retry_after
+            else:
+                delay = self._retry.delay(attempt, self._rng)
+            logger.warning(
+                "Zotero %s for %s in %s (%s); retry %d of %d in %.1f s",
+                what,
+                action,
+                self.library,
+                failure.detail,
+                attempt,
+                self._retry.max_attempts - 1,
+                delay,
+            )
+            self._channel.defer(delay)
+
+    @contextlib.contextmanager
+    def _converting(self, action: str) -> Iterator[None]:
+        """Turn pyzotero and HTTP-client exceptions into syncd errors (or :class:`_Retryable`)."""
+        self._last_status, self._last_text = None, ""
+        try:
+            yield
+        except (_Retryable, RemoteError, ConfigError):
+            raise
+        except httpx2.UnsupportedProtocol as exc:
+            raise ConfigError(
+                f"zotero.api_url {self.api_url!r} is not an http(s) URL",
+                hint="use https://api.zotero.org, or the URL the sandbox prints",
+            ) from self._chainable(exc)
+        except httpx2.TransportError as exc:
+            raise _Retryable(
+                None, self._scrub(f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc))
+            ) from self._chainable(exc)
+        except pz_errors.PreConditionFailedError as exc:
+            raise VersionConflict(
+                f"{action} in library {self.library}: the object changed on the server "
+                f"({self._scrub(_short(self._last_text))})",
+                hint="re-read it and try again",
+                status=412,
+            ) from self._chainable(exc)
+        except pz_errors.TooManyRetriesError as exc:
+            raise _Retryable(429, "rate limited without Retry-After") from self._chainable(exc)
+        except pz_errors.PyZoteroError as exc:
+            status = self._last_status
+            if status is not None and status >= 400:
+                self._raise_for(status, self._last_text, action, exc)
+            raise RemoteError(
+                f"{action} in library {self.library} failed: {self._scrub(_short(str(exc)))}",
+                status=status,
+            ) from self._chainable(exc)
+        except ValueError as exc:  # includes json.JSONDecodeError on a 429 body
+            if self._last_status == 429:
+                raise _Retryable(429, "rate limited") from self._chainable(exc)
+            raise RemoteError(
+                f"{action} in library {self.library}: the server's answer is not what the "
+                f"Zotero API sends ({self._scrub(_short(str(exc)))})",
+                hint=f"check that zotero.api_url ({self.api_url}) is a Zotero Web API v3",
+                status=self._last_status,
+            ) from self._chainable(exc)
+
+    def _raise_for(
+        self, status: int, text: str, action: str, cause: BaseException | None = None
+    ) -> NoReturn:
+        """Raise the fatal error for an HTTP error response."""
+        body = self._scrub(_short(html.unescape(text)))
+        if status in (401, 403):
+            if "invalid key" in body.lower():
+                error = RemoteError(
+                    f"Zotero rejected the API key for library {self.library} (Invalid key)",
+                    hint=f"check zotero.api_key / api_key_file; create a key at {KEYS_URL}",
+                    status=status,
+                )
+            elif "write" in body.lower():
+                error = self._access_error("write")
+            else:
+                error = self._access_error("read")
+        elif status == 404:
+            error = RemoteError(
+                f"{action}: not found in library {self.library} ({body})",
+                hint="check zotero.library_type and zotero.library_id",
+                status=404,
+            )
+        else:
+            error = RemoteError(
+                f"{action} in library {self.library} failed: HTTP {status} {body}",
+                status=status,
+            )
+        raise error from (self._chainable(cause) if cause else None)
+
+    def _access_error(self, right: str) -> RemoteError:
+        what = "write to" if right == "write" else "read"
+        if self.library_type == "group":
+            fix = (
+                f"give the key {'read/write' if right == 'write' else 'read'} access to group "
+                f"{self.library_id} at {KEYS_URL} (and make sure the user is a member)"
+            )
+        else:
+            fix = (
+                f"edit the key at {KEYS_URL}: tick "
+                f"'{'Allow write access' if right == 'write' else 'Allow library access'}'"
+            )
+        return RemoteError(
+            f"The API key may not {what} library {self.library} (missing right: {right})",
+            hint=fix,
+            status=403,
+        )
+
+    def _scrub(self, text: str) -> str:
+        if len(self._api_key) >= 4:
+            text = text.replace(self._api_key, _REDACTED)
+        return text
+
+    def _chainable(self, exc: BaseException) -> BaseException | None:
+        """``exc`` as the cause of a syncd error, or None when its text holds the key."""
+        text = f"{exc!s} {exc!r}"
+        return None if len(self._api_key) >= 4 and self._api_key in text else exc
+
+
+def _write_result(
+    payload: Sequence[Mapping[str, Any]], report: Mapping[str, Any], version: int
+) -> WriteResult:
+    """Sort a POST /items report into created / existing / failed, by index."""
+    result = WriteResult(library_version=version)
+    for index, obj in (report.get("successful") or {}).items():
+        result.created[int(index)] = (str(obj["key"]), int(obj["version"]))
+    for index, key in (report.get("success") or {}).items():
+        # The deprecated map; only consulted if a server leaves ``successful`` out.
+        result.created.setdefault(int(index), (str(key), version))
+    for index, key in (report.get("unchanged") or {}).items():
+        result.existing[int(index)] = str(key)
+    for index, failure in (report.get("failed") or {}).items():
+        i = int(index)
+        code = int(failure.get("code", 0))
+        if code == 412:
+            result.existing[i] = str(payload[i]["key"])
+        else:
+            result.failed[i] = (code, html.unescape(str(failure.get("message", ""))))
+    for i in range(len(payload)):
+        if i not in result.created and i not in result.existing and i not in result.failed:
+            result.failed[i] = (0, "the server's report does not mention this item")
+    return result
+
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "MAX_WRITE_BATCH",
+    "KeyAccess",
+    "RetryPolicy",
+    "VersionConflict",
+    "WriteResult",
+    "ZoteroGateway",
+    "derive_key",
+]

@@ -1,0 +1,602 @@
+"""The Zotero gateway against the sandbox over real HTTP: every method, every pyzotero quirk.
+
+Each test gets a fresh in-process sandbox (the ``sandbox`` fixture of this package's conftest:
+user 1, group 2 owned by user 1, the full-access key ``KEY``) and a :class:`ZoteroGateway`
+whose ``sleep`` records instead of sleeping, so that the waits the gateway was told to make
+(Retry-After, Backoff, exponential backoff) can be asserted without costing time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from syncd.errors import ConfigError, RemoteError
+from syncd.sandbox import SandboxServer
+from syncd.zotero import (
+    KeyAccess,
+    RetryPolicy,
+    VersionConflict,
+    WriteResult,
+    ZoteroGateway,
+    derive_key,
+)
+from tests.contract.conftest import GROUP_ID, KEY, USER_ID
+
+READ_ONLY_KEY = "ReadOnly0123456789abcdEF"
+OTHER_USER_KEY = "OtherUser123456789abcdEF"
+NO_GROUP_KEY = "NoGroups0123456789abcdEF"
+
+MakeGateway = Callable[..., ZoteroGateway]
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits the gateway asked for, in order."""
+    return []
+
+
+@pytest.fixture
+def make_gateway(sandbox: SandboxServer, sleeps: list[float]) -> Iterator[MakeGateway]:
+    """``make_gateway(library_type="user", library_id=1, api_key=KEY, **kwargs)``."""
+    made: list[ZoteroGateway] = []
+
+    def make(
+        library_type: str = "user",
+        library_id: int = USER_ID,
+        api_key: str = KEY,
+        **kwargs: Any,
+    ) -> ZoteroGateway:
+        kwargs.setdefault("sleep", sleeps.append)
+        gateway = ZoteroGateway(
+            library_type=library_type,
+            library_id=library_id,
+            api_key=api_key,
+            api_url=sandbox.url,
+            **kwargs,
+        )
+        made.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in made:
+        gateway.close()
+
+
+@pytest.fixture
+def gateway(make_gateway: MakeGateway) -> ZoteroGateway:
+    return make_gateway()
+
+
+def article(key: str, title: str | None = None, **fields: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "key": key,
+        "version": 0,
+        "itemType": "journalArticle",
+        "title": title or f"Article {key}",
+        "creators": [{"creatorType": "author", "firstName": "Ada", "lastName": "Lovelace"}],
+        "tags": [{"tag": "syncd", "type": 1}],
+    }
+    item.update(fields)
+    return item
+
+
+def keys_for(n: int, salt: str = "") -> list[str]:
+    return [derive_key("test", salt, str(i)) for i in range(n)]
+
+
+def posts(sandbox: SandboxServer, path_end: str = "/items") -> list[dict[str, Any]]:
+    return [r for r in sandbox.requests() if r["method"] == "POST" and r["path"].endswith(path_end)]
+
+
+def library_items(sandbox: SandboxServer, gateway: ZoteroGateway) -> dict[str, int]:
+    versions, _ = gateway.item_versions(0)
+    return versions
+
+
+# ---- access ---------------------------------------------------------------------------------
+
+
+def test_check_access_full_key(gateway: ZoteroGateway) -> None:
+    access = gateway.check_access()
+    assert access == KeyAccess(USER_ID, "testuser", True, True, "users/1")
+
+
+def test_check_access_group_library(make_gateway: MakeGateway) -> None:
+    access = make_gateway("group", GROUP_ID).check_access()
+    assert access.library == "groups/2"
+    assert access.can_read and access.can_write
+
+
+def test_invalid_key_is_fatal_and_names_the_library(make_gateway: MakeGateway) -> None:
+    bad = "WrongKey0123456789abcdEF"
+    with pytest.raises(RemoteError) as info:
+        make_gateway(api_key=bad).check_access()
+    err = info.value
+    assert not err.transient
+    assert err.status == 403
+    assert "users/1" in err.message and "invalid key" in err.message.lower()
+    assert err.hint and "api_key" in err.hint
+    assert bad not in _everything_printed(err)
+
+
+def test_invalid_key_on_a_write_is_fatal_too(make_gateway: MakeGateway) -> None:
+    bad = "WrongKey0123456789abcdEF"
+    with pytest.raises(RemoteError) as info:
+        make_gateway(api_key=bad).create_items([article(keys_for(1)[0])])
+    assert not info.value.transient and info.value.status == 403
+    assert bad not in _everything_printed(info.value)
+
+
+def test_read_only_key_is_refused_naming_the_missing_right(
+    sandbox: SandboxServer, make_gateway: MakeGateway
+) -> None:
+    sandbox.add_key(READ_ONLY_KEY, USER_ID, write=False)
+    gateway = make_gateway(api_key=READ_ONLY_KEY)
+    with pytest.raises(RemoteError) as info:
+        gateway.check_access()
+    err = info.value
+    assert not err.transient and err.status == 403
+    assert "users/1" in err.message and "write" in err.message
+    assert err.hint and "write access" in err.hint.lower()
+    # A dry run only reads, and may go on.
+    access = gateway.check_access(require_write=False)
+    assert access.can_read and not access.can_write
+
+
+def test_read_only_key_write_is_a_fatal_error_not_a_silent_failure(
+    sandbox: SandboxServer, make_gateway: MakeGateway
+) -> None:
+    sandbox.add_key(READ_ONLY_KEY, USER_ID, write=False)
+    with pytest.raises(RemoteError) as info:
+        make_gateway(api_key=READ_ONLY_KEY).create_items([article(keys_for(1)[0])])
+    err = info.value
+    assert not err.transient and err.status == 403
+    assert "users/1" in err.message and "write" in err.message
+    assert READ_ONLY_KEY not in _everything_printed(err)
+    assert sandbox.library_version("users/1") == 0
+
+
+def test_key_of_another_user_never_writes_to_its_own_library(
+    sandbox: SandboxServer, make_gateway: MakeGateway
+) -> None:
+    sandbox.add_user(7, "someone")
+    sandbox.add_key(OTHER_USER_KEY, 7)
+    with pytest.raises(RemoteError) as info:
+        make_gateway(api_key=OTHER_USER_KEY).check_access()
+    assert "user 7" in info.value.message and "users/1" in info.value.message
+    assert not info.value.transient
+
+
+def test_group_without_access_is_refused(sandbox: SandboxServer, make_gateway: MakeGateway) -> None:
+    sandbox.add_key(NO_GROUP_KEY, USER_ID, groups={})
+    with pytest.raises(RemoteError) as info:
+        make_gateway("group", GROUP_ID, api_key=NO_GROUP_KEY).check_access()
+    assert "groups/2" in info.value.message and "read" in info.value.message
+    assert not info.value.transient
+
+
+def test_bad_library_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError):
+        ZoteroGateway(library_type="team", library_id=1, api_key=KEY)
+    with pytest.raises(ConfigError):
+        ZoteroGateway(library_type="user", library_id=0, api_key=KEY)
+
+
+def test_has_native_ids_on_the_current_schema(gateway: ZoteroGateway) -> None:
+    assert gateway.has_native_ids() is True
+
+
+# ---- reads ----------------------------------------------------------------------------------
+
+
+def test_reads_for_the_library_index(sandbox: SandboxServer, gateway: ZoteroGateway) -> None:
+    assert gateway.library_version() == 0
+    assert gateway.item_versions(0) == ({}, 0)
+    a, b, c = keys_for(3)
+    sandbox.oob_write("users/1", [article(a), article(b), article(c, extra="PMID: 123")])
+    v1 = sandbox.library_version("users/1")
+    assert gateway.library_version() == v1
+
+    versions, at = gateway.item_versions(0)
+    assert set(versions) == {a, b, c} and at == v1
+
+    # Trashed items are part of the index.
+    sandbox.oob_write("users/1", [{"key": b, "version": versions[b], "deleted": 1}])
+    changed, v2 = gateway.item_versions(v1)
+    assert set(changed) == {b} and v2 == sandbox.library_version("users/1")
+    got = {item["key"]: item for item in gateway.get_items([a, b, c, "ZZZZZZZZ"])}
+    assert set(got) == {a, b, c}
+    assert got[b]["data"].get("deleted") in (1, True)
+    assert got[c]["data"]["extra"] == "PMID: 123"
+    assert got[a]["version"] == versions[a]
+
+    assert gateway.deleted_since(v2) == ([], v2)
+
+
+def test_get_items_batches_large_key_lists(sandbox: SandboxServer, gateway: ZoteroGateway) -> None:
+    keys = keys_for(130, "batch")
+    for start in range(0, 130, 50):
+        sandbox.oob_write("users/1", [article(k) for k in keys[start : start + 50]])
+    sandbox.clear_requests()
+    got = gateway.get_items(keys)
+    assert sorted(item["key"] for item in got) == sorted(keys)
+    reads = [r for r in sandbox.requests() if r["method"] == "GET"]
+    assert len(reads) == 2  # 100 keys per request
+
+
+def test_deleted_since_lists_items_deleted_for_good(
+    sandbox: SandboxServer, gateway: ZoteroGateway
+) -> None:
+    a, b = keys_for(2, "del")
+    result = gateway.create_items([article(a), article(b)])
+    since = result.library_version
+    from pyzotero.zotero import Zotero
+
+    zot = Zotero(USER_ID, "user", KEY)
+    zot.endpoint = sandbox.url
+    zot.delete_item({"key": a, "version": result.created[0][1]})
+    deleted, version = gateway.deleted_since(since)
+    assert deleted == [a] and version == sandbox.library_version("users/1")
+
+
+# ---- creates --------------------------------------------------------------------------------
+
+
+def test_create_items_reports_created_existing_and_failed(
+    sandbox: SandboxServer, gateway: ZoteroGateway
+) -> None:
+    a, b, c = keys_for(3, "create")
+    first = gateway.create_items([article(a), article(b)])
+    assert set(first.created) == {0, 1} and not first.existing and not first.failed
+    assert first.created[0][0] == a and first.created[1][0] == b
+    assert first.library_version == sandbox.library_version("users/1")
+
+    # The same keys again (another process, or a retry) are "existing"; a bad one fails alone.
+    second = gateway.create_items([article(a), article(c, notAField="x"), article(b)])
+    assert second.existing == {0: a, 2: b}
+    assert second.created == {}
+    assert second.failed[1][0] == 400 and "notAField" in second.failed[1][1]
+    assert len(library_items(sandbox, gateway)) == 2
+
+
+def test_create_items_refuses_what_the_server_would_reject(gateway: ZoteroGateway) -> None:
+    with pytest.raises(ValueError, match="at most 50"):
+        gateway.create_items([article(k) for k in keys_for(51)])
+    with pytest.raises(ValueError, match="key"):
+        gateway.create_items([{"itemType": "journalArticle", "version": 0}])
+    with pytest.raises(ValueError, match="version"):
+        gateway.create_items([{"key": keys_for(1)[0], "itemType": "journalArticle"}])
+
+
+def test_create_50_items_in_one_request(sandbox: SandboxServer, gateway: ZoteroGateway) -> None:
+    sandbox.clear_requests()
+    result = gateway.create_items([article(k) for k in keys_for(50, "fifty")])
+    assert len(result.created) == 50
+    assert [r["objects"] for r in posts(sandbox)] == [50]
+
+
+# ---- the quirks, one test each --------------------------------------------------------------
+
+
+def test_429_with_retry_after_on_create_waits_and_retries(
+    sandbox: SandboxServer, gateway: ZoteroGateway, sleeps: list[float]
+) -> None:
+    # pyzotero's create_items would raise json.JSONDecodeError here.
+    sandbox.inject(status=429, method="POST", path=r"/items$", retry_after=7)
+    result = gateway.create_items([article(keys_for(1)[0])])
+    assert len(result.created) == 1
+    assert sleeps == [pytest.approx(7, abs=0.5)]
+    assert [r["status"] for r in posts(sandbox)] == [429, 200]
+
+
+def test_429_without_retry_after_on_create_backs_off_exponentially(
+    sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
+) -> None:
+    # pyzotero raises TooManyRetriesError at once here.
+    gateway = make_gateway(retry=RetryPolicy(base_delay=2.0))
+    sandbox.inject(status=429, method="POST", path=r"/items$", times=3)
+    result = gateway.create_items([article(keys_for(1)[0])])
+    assert len(result.created) == 1
+    assert len(sleeps) == 3
+    # Retry n waits between half and all of base * 2 ** (n - 1).
+    for n, slept in enumerate(sleeps, start=1):
+        cap = 2.0 * 2 ** (n - 1)
+        assert cap / 2 - 0.01 <= slept <= cap + 0.01
+
+
+def test_503_with_retry_after_is_honoured(
+    sandbox: SandboxServer, gateway: ZoteroGateway, sleeps: list[float]
+) -> None:
+    # pyzotero raises HTTPError and forgets the Retry-After.
+    sandbox.inject(status=503, method="POST", path=r"/items$", retry_after=12)
+    result = gateway.create_items([article(keys_for(1)[0])])
+    assert len(result.created) == 1
+    assert sleeps == [pytest.approx(12, abs=0.5)]
+
+
+def test_500_storm_then_success_creates_each_item_once(
+    sandbox: SandboxServer, gateway: ZoteroGateway, sleeps: list[float]
+) -> None:
+    keys = keys_for(5, "storm")
+    sandbox.inject(status=500, method="POST", path=r"/items$", times=5)
+    result = gateway.create_items([article(k) for k in keys])
+    assert sorted(k for k, _ in result.created.values()) == sorted(keys)
+    assert [r["status"] for r in posts(sandbox)] == [500] * 5 + [200]
+    assert len(sleeps) == 5
+    assert sorted(library_items(sandbox, gateway)) == sorted(keys)
+
+
+def test_5xx_on_reads_is_retried_too(
+    sandbox: SandboxServer, gateway: ZoteroGateway, sleeps: list[float]
+) -> None:
+    sandbox.inject(status=502, method="GET", times=2)
+    assert gateway.item_versions(0) == ({}, 0)
+    assert len(sleeps) == 2
+
+
+def test_backoff_on_a_success_delays_the_next_request(
+    sandbox: SandboxServer, gateway: ZoteroGateway, sleeps: list[float]
+) -> None:
+    sandbox.inject(method="GET", backoff=30)  # alters a normal response
+    gateway.library_version()
+    assert sleeps == []
+    gateway.library_version()
+    assert sleeps == [pytest.approx(30, abs=1)]
+    gateway.library_version()
+    assert len(sleeps) == 1  # waited once, not again
+
+
+def test_backoff_is_shared_by_gateways_of_one_library(
+    sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
+) -> None:
+    first, second = make_gateway(), make_gateway()
+    sandbox.inject(method="GET", backoff=20)
+    first.library_version()
+    second.library_version()
+    assert sleeps == [pytest.approx(20, abs=1)]
+
+
+def test_dropped_connection_after_apply_gives_existing_not_a_second_item(
+    sandbox: SandboxServer, gateway: ZoteroGateway, sleeps: list[float]
+) -> None:
+    keys = keys_for(3, "drop")
+    sandbox.inject(method="POST", path=r"/items$", drop_after_apply=True)
+    result = gateway.create_items([article(k) for k in keys])
+    # The first POST was applied but its answer lost; the retry with the same keys finds them.
+    assert result.existing == dict(enumerate(keys))
+    assert result.created == {} and result.failed == {}
+    assert len(posts(sandbox)) == 2
+    assert sorted(library_items(sandbox, gateway)) == sorted(keys)
+    assert len(sleeps) == 1
+
+
+def test_slow_response_times_out_and_is_retried(
+    sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
+) -> None:
+    gateway = make_gateway(timeout=0.5)
+    key = keys_for(1, "slow")[0]
+    sandbox.inject(method="POST", path=r"/items$", delay=1.5)
+    result = gateway.create_items([article(key)])
+    assert result.created or result.existing == {0: key}
+    assert list(library_items(sandbox, gateway)) == [key]
+
+
+def test_giving_up_after_max_attempts_is_a_transient_error(
+    sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
+) -> None:
+    gateway = make_gateway(retry=RetryPolicy(max_attempts=3))
+    sandbox.inject(status=503, method="POST", path=r"/items$", times=10)
+    with pytest.raises(RemoteError) as info:
+        gateway.create_items([article(keys_for(1)[0])])
+    assert info.value.transient and info.value.status == 503
+    assert "users/1" in info.value.message and "3 attempts" in info.value.message
+    assert len(posts(sandbox)) == 3 and len(sleeps) == 2
+
+
+def test_network_errors_are_retried_then_transient(
+    sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
+) -> None:
+    gateway = make_gateway(retry=RetryPolicy(max_attempts=2))
+    sandbox.stop()
+    with pytest.raises(RemoteError) as info:
+        gateway.library_version()
+    assert info.value.transient and info.value.status is None
+    assert len(sleeps) == 1
+
+
+def test_one_request_in_flight_per_library(
+    sandbox: SandboxServer, make_gateway: MakeGateway
+) -> None:
+    gateways = [make_gateway() for _ in range(3)]
+    in_flight = 0
+    most = 0
+    guard = threading.Lock()
+
+    def started(_request: Any) -> None:
+        nonlocal in_flight, most
+        with guard:
+            in_flight += 1
+            most = max(most, in_flight)
+
+    def finished(_response: Any) -> None:
+        nonlocal in_flight
+        with guard:
+            in_flight -= 1
+
+    for g in gateways:
+        g._http.event_hooks["request"].append(started)
+        g._http.event_hooks["response"].insert(0, finished)
+    sandbox.inject(method="GET", delay=0.2, times=3)
+    threads = [threading.Thread(target=g.library_version) for g in gateways]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most == 1
+    assert len([r for r in sandbox.requests() if r["method"] == "GET"]) == 3
+
+
+# ---- updates --------------------------------------------------------------------------------
+
+
+def test_update_item_patches_and_detects_conflicts(
+    sandbox: SandboxServer, gateway: ZoteroGateway
+) -> None:
+    key = keys_for(1, "upd")[0]
+    created = gateway.create_items([article(key)])
+    version = created.created[0][1]
+    new_version = gateway.update_item(key, version, {"tags": [{"tag": "syncd"}, {"tag": "new"}]})
+    assert new_version > version
+    item = gateway.get_items([key])[0]
+    assert {t["tag"] for t in item["data"]["tags"]} == {"syncd", "new"}
+    assert item["data"]["title"] == f"Article {key}"  # PATCH leaves other fields alone
+
+    with pytest.raises(VersionConflict) as info:
+        gateway.update_item(key, version, {"tags": []})
+    assert info.value.status == 412 and not info.value.transient
+
+
+# ---- collections ----------------------------------------------------------------------------
+
+
+def collections(sandbox: SandboxServer) -> list[dict[str, Any]]:
+    from pyzotero.zotero import Zotero
+
+    zot = Zotero(USER_ID, "user", KEY)
+    zot.endpoint = sandbox.url
+    return list(zot.everything(zot.collections()))
+
+
+def test_find_or_create_collection_by_name_creates_once(
+    sandbox: SandboxServer, make_gateway: MakeGateway
+) -> None:
+    first = make_gateway().find_or_create_collection("PubMed inbox")
+    again = make_gateway().find_or_create_collection(" PubMed inbox ")
+    assert first == again
+    assert [c["data"]["name"] for c in collections(sandbox)] == ["PubMed inbox"]
+
+
+def test_find_or_create_collection_path_and_key(
+    sandbox: SandboxServer, gateway: ZoteroGateway
+) -> None:
+    child = gateway.find_or_create_collection("Reading/PubMed")
+    by_key = {c["key"]: c["data"] for c in collections(sandbox)}
+    assert by_key[child]["name"] == "PubMed"
+    parent = by_key[child]["parentCollection"]
+    assert by_key[parent]["name"] == "Reading" and by_key[parent]["parentCollection"] is False
+    assert gateway.find_or_create_collection(child) == child
+    assert gateway.find_or_create_collection("Reading") == parent
+    # The same name under another parent is another collection.
+    other = gateway.find_or_create_collection("PubMed")
+    assert other != child
+    assert len(collections(sandbox)) == 3
+
+
+def test_find_or_create_collection_uses_an_existing_one(
+    sandbox: SandboxServer, gateway: ZoteroGateway
+) -> None:
+    from pyzotero.zotero import Zotero
+
+    zot = Zotero(USER_ID, "user", KEY)
+    zot.endpoint = sandbox.url
+    made = zot.create_collections([{"name": "Made by hand"}])
+    assert gateway.find_or_create_collection("Made by hand") == made["success"]["0"]
+
+
+def test_concurrent_collection_creation_makes_one(
+    sandbox: SandboxServer, make_gateway: MakeGateway
+) -> None:
+    # Two processes that both saw no collection: the derived key makes the second POST a 412.
+    first, second = make_gateway(), make_gateway()
+    key = first.find_or_create_collection("Shared")
+    assert second._create_collection("Shared", "") == key
+    assert len(collections(sandbox)) == 1
+
+
+def test_collection_spec_with_an_empty_part_is_a_config_error(gateway: ZoteroGateway) -> None:
+    with pytest.raises(ConfigError):
+        gateway.find_or_create_collection("Parent//Child")
+
+
+# ---- the key never shows --------------------------------------------------------------------
+
+
+def test_the_api_key_never_appears_in_errors_or_logs(
+    sandbox: SandboxServer, make_gateway: MakeGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    # A server error whose body echoes the key (a proxy might): it is scrubbed.
+    sandbox.inject(status=500, method="GET", times=5, body=f"boom {KEY}")
+    gateway = make_gateway(retry=RetryPolicy(max_attempts=2))
+    with pytest.raises(RemoteError) as info:
+        gateway.library_version()
+    assert KEY not in _everything_printed(info.value)
+    assert KEY not in caplog.text
+    assert KEY not in repr(gateway)
+
+
+def _everything_printed(err: BaseException) -> str:
+    """What a user could ever see of an error: message, hint, and the whole traceback."""
+    text = "".join(traceback.format_exception(err))
+    return f"{err} {getattr(err, 'hint', '')} {text}"
+
+
+def test_write_result_is_a_plain_value() -> None:
+    result = WriteResult()
+    assert result.created == {} and result.existing == {} and result.failed == {}
+
+
+def test_unknown_group_is_a_fatal_error_naming_it(make_gateway: MakeGateway) -> None:
+    with pytest.raises(RemoteError) as info:
+        make_gateway("group", 99).library_version()
+    assert not info.value.transient
+    assert info.value.status in (403, 404)
+    assert "groups/99" in info.value.message
+
+
+def test_create_with_a_stale_library_version_creates_nothing(
+    sandbox: SandboxServer, gateway: ZoteroGateway
+) -> None:
+    # What the engine does against an out-of-band write between its index refresh and its POST.
+    a, b = keys_for(2, "stale")
+    indexed = gateway.library_version()
+    sandbox.oob_write("users/1", [article(a, extra="PMID: 424242")])
+    with pytest.raises(VersionConflict) as info:
+        gateway.create_items([article(b)], if_unmodified_since=indexed)
+    assert info.value.status == 412 and "users/1" in info.value.message
+    assert list(library_items(sandbox, gateway)) == [a]
+    current = gateway.library_version()
+    result = gateway.create_items([article(b)], if_unmodified_since=current)
+    assert result.created[0][0] == b
+
+
+def test_find_collection_never_creates(sandbox: SandboxServer, gateway: ZoteroGateway) -> None:
+    assert gateway.find_collection("Reading/PubMed") is None
+    assert gateway.find_collection("Reading") is None
+    assert collections(sandbox) == []
+    child = gateway.find_or_create_collection("Reading/PubMed")
+    assert gateway.find_collection("Reading/PubMed") == child
+    assert gateway.find_collection(child) == child
+    assert gateway.find_collection("Reading/Other") is None
+    assert len(collections(sandbox)) == 2
+
+
+def test_lockout_after_bad_keys_is_fatal_not_retried(
+    sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
+) -> None:
+    bad = make_gateway(api_key="WrongKey0123456789abcdEF")
+    for _ in range(6):
+        with pytest.raises(RemoteError, match="Invalid key"):
+            bad.check_access()
+    # Now the server answers 429 "Too many authentication failures", even to a good key.
+    with pytest.raises(RemoteError) as info:
+        make_gateway().library_version()
+    assert not info.value.transient and info.value.status == 429
+    assert "invalid API key" in info.value.message and "users/1" in info.value.message
+    assert sleeps == []

@@ -1,0 +1,87 @@
+"""`syncd sandbox`: prints where it listens and what to use, serves, stops cleanly."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.conftest import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "sandbox", "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(4)]
+    return proc, lines
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_serves_and_stops_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
+    proc, lines = _start(
+        "--data", str(tmp_path), "--api-key", "CliKey0123456789abcdefgh", "--group-id", "5"
+    )
+    try:
+        m = re.search(r"http://127\.0\.0\.1:(\d+)", lines[0])
+        assert m, lines
+        assert "user id:  1" in lines[1]
+        assert "CliKey0123456789abcdefgh" in lines[2]
+        assert "group id: 5" in lines[3]
+        client = Client(m.group(0))
+        reply = client.get("/keys/current", key="CliKey0123456789abcdefgh")
+        assert reply.json["userID"] == 1
+        assert reply.json["access"]["groups"] == {"all": {"library": True, "write": True}}
+        assert (
+            client.post(
+                "/groups/5/items",
+                [{"itemType": "book", "title": "B"}],
+                key="CliKey0123456789abcdefgh",
+            ).status
+            == 200
+        )
+        # Admin routes are off unless asked for.
+        assert client.get("/_sandbox/requests", key=None).status == 404
+    finally:
+        proc.send_signal(stop)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "sandbox stopped" in out
+    assert (tmp_path / "sandbox.sqlite3").exists()
+
+
+def test_random_key_when_none_given() -> None:
+    proc, lines = _start("--admin")
+    try:
+        key = re.search(r"API key:\s+(\S+)", lines[2])
+        assert key and re.fullmatch(r"[A-Za-z0-9]{24}", key.group(1))
+        url = re.search(r"http://127\.0\.0\.1:\d+", lines[0])
+        assert url
+        assert Client(url.group(0)).get("/_sandbox/requests", key=None).status == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
+
+
+def test_bad_port_is_a_usage_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd", "sandbox", "--port", "70000"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "--port 70000" in done.stderr

@@ -1,0 +1,113 @@
+"""``syncd doctor`` against an in-process sandbox: what it finds and the fixes it suggests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import main
+from syncd.sandbox import SandboxServer
+from syncd.state import RecordRow, StateStore
+
+KEY = "DoctorTestKey0123456789a"
+READ_ONLY = "DoctorReadOnly0123456789"
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer() as server:
+        server.add_user(1)
+        server.add_key(KEY, 1)
+        server.add_key(READ_ONLY, 1, write=False)
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "st"))
+    for var in ("SYNCD_CONFIG", "ZOTERO_API_KEY", "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(var, raising=False)
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    yield
+    root.handlers[:] = handlers
+
+
+def write_config(tmp_path: Path, sandbox: SandboxServer, key: str = KEY, extra: str = "") -> Path:
+    (tmp_path / "key").write_text(key)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[zotero]\nlibrary_id = 1\napi_key_file = "key"\napi_url = "{sandbox.url}"\n{extra}'
+        f'\n[state]\npath = "{tmp_path / "state.db"}"\n'
+    )
+    return path
+
+
+def doctor(cfg: Path | None, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["doctor", *(["--config", str(cfg)] if cfg else [])])
+    return code, capsys.readouterr().out
+
+
+def test_a_good_setup_is_ready(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = doctor(write_config(tmp_path, sandbox, extra='collection = "PubMed"\n'), capsys)
+    assert code == 0, out
+    assert "Ready to import." in out
+    assert "[ok  ] write permission: can write to users/1" in out
+    assert "'PubMed'" in out
+    assert KEY not in out
+
+
+def test_key_without_write_access(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = doctor(write_config(tmp_path, sandbox, READ_ONLY), capsys)
+    assert code == 1
+    assert "[FAIL] write permission: cannot write to users/1" in out
+    assert "allow write access" in out
+    assert READ_ONLY not in out
+
+
+def test_invalid_key(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = doctor(write_config(tmp_path, sandbox, "NoSuchKey000000000000000"), capsys)
+    assert code == 1 and "[FAIL] key access" in out
+    assert "NoSuchKey000000000000000" not in out
+
+
+def test_no_library_configured(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = doctor(None, capsys)
+    assert code == 1
+    assert "[FAIL] library: no Zotero library configured" in out and "--sandbox" in out
+
+
+def test_config_problems_are_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[zotero]\nlibrary_id = 'one'\n[dedup]\nmatch = ['isbn']\n")
+    code, out = doctor(cfg, capsys)
+    assert code == 1
+    assert "'zotero.library_id'" in out and "'dedup.match'" in out
+
+
+def test_pending_rows_and_a_damaged_state_database(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, sandbox)
+    with StateStore(tmp_path / "state.db") as store:
+        store.put_records("users/1", [RecordRow("pmid:1", "ABCD2345", "pending")])
+    code, out = doctor(cfg, capsys)
+    assert code == 1 and "[FAIL] pending records: 1 records" in out and "syncd import" in out
+    (tmp_path / "state.db").unlink()
+    for side in tmp_path.glob("state.db-*"):
+        side.unlink()
+    (tmp_path / "state.db").write_bytes(b"garbage" * 1000)
+    code, out = doctor(cfg, capsys)
+    assert code == 1 and "[FAIL] state database" in out and "move the file away" in out

@@ -1,0 +1,421 @@
+"""Exactly once, proved against the sandbox over real HTTP (issue 4, §5).
+
+Every test runs real ``syncd import`` processes (``python -m syncd import DIR``) against an
+in-process sandbox, so that a ``kill -9`` hits syncd and never the server. Each "machine" has its
+own config and state database, as two computers importing into one library would. The library
+is then read back and every article counted by its PMID, wherever the item keeps it (native
+field or Extra):
+
+* storms of 429 / 503 / 500, a connection dropped after the write was applied, and an
+  out-of-band write between the index refresh and the POST: every article exactly once;
+* ``kill -9`` at more than 20 points (while the index is read, while a POST is in flight, after
+  a POST was applied but its answer lost, right after an answer), each followed by more killed
+  runs or a rerun: never two items for one PMID, and after the rerun none missing;
+* two imports of overlapping files at the same time: no duplicates.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.core.identity import item_identifiers
+from syncd.core.keys import item_key
+from syncd.sandbox import SandboxServer
+from syncd.zotero import ZoteroGateway
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "ExactlyOnce0123456789abc"
+USER_ID = 1
+LIBRARY = f"users/{USER_ID}"
+ITEMS_PATH = rf"^/users/{USER_ID}/items$"
+RUN_TIMEOUT = 90.0
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
+
+
+# ---- test data ------------------------------------------------------------------------------
+
+
+def medline(pmids: Iterable[int]) -> str:
+    """A MEDLINE export with one small journal article per PMID (DOI derived from the PMID)."""
+    out = []
+    for pmid in pmids:
+        out.append(
+            "\n".join(
+                [
+                    f"PMID- {pmid}",
+                    "OWN - NLM",
+                    "STAT- MEDLINE",
+                    "DP  - 2021 Mar",
+                    f"TI  - Exactly-once import of synthetic article {pmid}, with retries and",
+                    "      crashes along the way.",
+                    f"AB  - Article {pmid} exists to be imported exactly once.",
+                    "FAU - Lovelace, Ada",
+                    "AU  - Lovelace A",
+                    f"FAU - Tester, {chr(65 + pmid % 26)}",
+                    f"AU  - Tester {chr(65 + pmid % 26)}",
+                    "LA  - eng",
+                    "PT  - Journal Article",
+                    "TA  - J Synth Tests",
+                    "JT  - Journal of synthetic tests",
+                    f"LID - 10.5555/syncd.{pmid} [doi]",
+                    f"AID - 10.5555/syncd.{pmid} [doi]",
+                    f"SO  - J Synth Tests. 2021 Mar;{pmid % 50}(1):1-10.",
+                ]
+            )
+        )
+    return "\n\n".join(out) + "\n"
+
+
+def write_export(path: Path, pmids: Iterable[int]) -> list[int]:
+    pmids = list(pmids)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(medline(pmids), encoding="utf-8")
+    return pmids
+
+
+# ---- the sandbox and the syncd "machines" ---------------------------------------------------
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with SandboxServer(admin=True) as server:
+        server.add_user(USER_ID, "testuser")
+        server.add_key(KEY, USER_ID)
+        yield server
+
+
+class Machine:
+    """One syncd installation: its own config and state database, driving ``syncd import``."""
+
+    def __init__(self, home: Path, sandbox: SandboxServer) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.config = home / "config.toml"
+        self.config.write_text(
+            "[zotero]\n"
+            'library_type = "user"\n'
+            f"library_id = {USER_ID}\n"
+            f'api_url = "{sandbox.url}"\n'
+            "[state]\n"
+            f'path = "{home / "state.db"}"\n',
+            encoding="utf-8",
+        )
+        self.config.chmod(0o600)
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in _PROXY_VARIABLES},
+            "SYNCD_CONFIG": str(self.config),
+            "ZOTERO_API_KEY": KEY,
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_STATE_HOME": str(home / "state"),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "PYTHONPATH": str(ROOT),
+        }
+        self.log = home / "syncd.log"
+
+    def command(self, *paths: Path) -> list[str]:
+        return [sys.executable, "-m", "syncd", "import", *map(str, paths)]
+
+    def start(self, *paths: Path) -> subprocess.Popen[str]:
+        with self.log.open("a", encoding="utf-8") as log:
+            log.write(f"--- {' '.join(self.command(*paths))}\n")
+            log.flush()
+            return subprocess.Popen(
+                self.command(*paths),
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                text=True,
+            )
+
+    def run(self, *paths: Path, expect: int = 0) -> None:
+        proc = self.start(*paths)
+        try:
+            code = proc.wait(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"syncd import hung; log:\n{self.tail()}") from None
+        assert code == expect, f"syncd import exited {code}, wanted {expect}; log:\n{self.tail()}"
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(encoding="utf-8").splitlines()[-lines:])
+
+
+@pytest.fixture
+def machine(tmp_path: Path, sandbox: SandboxServer) -> Machine:
+    return Machine(tmp_path / "machine-a", sandbox)
+
+
+_SEEN: dict[tuple[str, str, int], str | None] = {}
+"""(sandbox URL, item key, version) -> PMID: items already read need not be read again."""
+
+
+def library_pmids(sandbox: SandboxServer) -> collections.Counter[str]:
+    """How many items (trash included) the library holds for each PMID."""
+    with ZoteroGateway(
+        library_type="user", library_id=USER_ID, api_key=KEY, api_url=sandbox.url
+    ) as gateway:
+        versions, _ = gateway.item_versions(0)
+        unread = [k for k, v in versions.items() if (sandbox.url, k, v) not in _SEEN]
+        for item in gateway.get_items(unread):
+            pmid = item_identifiers(item["data"]).pmid
+            _SEEN[sandbox.url, item["key"], item["version"]] = pmid
+    counts: collections.Counter[str] = collections.Counter()
+    for key, version in versions.items():
+        pmid = _SEEN[sandbox.url, key, version]
+        if pmid:
+            counts[pmid] += 1
+    return counts
+
+
+def assert_exactly_once(sandbox: SandboxServer, pmids: Iterable[int]) -> None:
+    counts = library_pmids(sandbox)
+    twice = {p: n for p, n in counts.items() if n > 1}
+    assert not twice, f"PMIDs held more than once: {twice}"
+    missing = {str(p) for p in pmids} - set(counts)
+    assert not missing, f"{len(missing)} PMIDs missing, e.g. {sorted(missing)[:5]}"
+
+
+def assert_at_most_once(sandbox: SandboxServer) -> None:
+    twice = {p: n for p, n in library_pmids(sandbox).items() if n > 1}
+    assert not twice, f"PMIDs held more than once: {twice}"
+
+
+def wait_until(
+    proc: subprocess.Popen[str], condition: Callable[[], bool], timeout: float = 30.0
+) -> bool:
+    """Poll ``condition`` until it holds (True) or the process ends first (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if proc.poll() is not None:
+            return condition()
+        time.sleep(0.005)
+    raise AssertionError("syncd import neither reached the kill point nor ended")
+
+
+def statuses(machine: Machine) -> tuple[int, int]:
+    """(pending, pushed) record rows in the machine's state database, read-only."""
+    uri = f"file:{machine.home / 'state.db'}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+        counts = dict(db.execute("SELECT status, count(*) FROM records GROUP BY status"))
+    return counts.get("pending", 0), counts.get("pushed", 0)
+
+
+def item_posts(sandbox: SandboxServer) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in sandbox.requests()
+        if r["method"] == "POST" and r["path"] == f"/users/{USER_ID}/items"
+    ]
+
+
+# ---- storms, dropped connections, out-of-band writes ----------------------------------------
+
+STORMS = {
+    "429 with Retry-After": {"status": 429, "retry_after": 1, "times": 3},
+    "429 without Retry-After": {"status": 429, "times": 2},
+    "503 with Retry-After": {"status": 503, "retry_after": 1, "times": 2},
+    "500 storm": {"status": 500, "times": 3},
+    "dropped after apply": {"drop_after_apply": True, "times": 2},
+}
+
+
+@pytest.mark.parametrize("storm", list(STORMS))
+def test_storms_leave_every_article_exactly_once(
+    storm: str, sandbox: SandboxServer, machine: Machine, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    pmids = write_export(inbox / "storm.nbib", range(31000000, 31000120))
+    sandbox.inject(method="POST", path=ITEMS_PATH, **STORMS[storm])
+    machine.run(inbox)
+    assert_exactly_once(sandbox, pmids)
+    posts = item_posts(sandbox)
+    assert len(posts) > 3  # the storm did hit the writes (3 batches + retries)
+    assert all(p["objects"] is None or p["objects"] <= 50 for p in posts)
+    # Running again finds only duplicates and writes nothing.
+    sandbox.clear_requests()
+    machine.run(inbox)
+    assert item_posts(sandbox) == []
+    assert_exactly_once(sandbox, pmids)
+
+
+def test_reads_storm_during_the_index_refresh(
+    sandbox: SandboxServer, machine: Machine, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    pmids = write_export(inbox / "a.nbib", range(31100000, 31100060))
+    sandbox.inject(method="GET", status=503, retry_after=1, times=1)
+    sandbox.inject(method="GET", status=500, times=1)
+    machine.run(inbox)
+    assert_exactly_once(sandbox, pmids)
+
+
+def test_out_of_band_write_between_index_refresh_and_post(
+    sandbox: SandboxServer, machine: Machine, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    pmids = write_export(inbox / "a.nbib", range(31200000, 31200080))
+    # Another client adds two of the articles while syncd's first POST is on its way (the
+    # sandbox holds it for a moment before applying it): one with the PMID in Extra, the
+    # other known by its DOI only.
+    sandbox.inject(method="POST", path=ITEMS_PATH, delay=1.0)
+    proc = machine.start(inbox)
+    reached = wait_until(proc, lambda: len(item_posts(sandbox)) >= 1)
+    assert reached, machine.tail()
+    by_pmid, by_doi = pmids[3], pmids[60]
+    sandbox.oob_write(
+        LIBRARY,
+        [
+            {
+                "key": item_key(LIBRARY, "elsewhere-1"),
+                "version": 0,
+                "itemType": "journalArticle",
+                "title": "Added by hand",
+                "extra": f"PMID: {by_pmid}",
+            },
+            {
+                "key": item_key(LIBRARY, "elsewhere-2"),
+                "version": 0,
+                "itemType": "journalArticle",
+                "title": "Added by hand, DOI only",
+                "DOI": f"10.5555/syncd.{by_doi}",
+            },
+        ],
+    )
+    assert proc.wait(timeout=RUN_TIMEOUT) == 0, machine.tail()
+    # Every PMID once; the DOI-only item stands for its article (no PMID on it).
+    pmids_expected = [p for p in pmids if p != by_doi]
+    assert_exactly_once(sandbox, pmids_expected)
+    assert str(by_doi) not in library_pmids(sandbox)
+    # The race did happen: the server refused a write made against the older library version.
+    assert 412 in [p["status"] for p in item_posts(sandbox)]
+
+
+# ---- kill -9 ---------------------------------------------------------------------------------
+
+KILL_ROUNDS = 24
+NEW_PER_ROUND = 150  # three POSTs of 50
+OVERLAP = 20  # records of the previous round exported again (duplicates)
+
+
+def _kill_point(kind: str, k: int, sandbox: SandboxServer) -> Callable[[], bool]:
+    """The condition at which the running import is killed."""
+
+    def in_flight_post() -> bool:
+        posts = item_posts(sandbox)
+        return len(posts) >= k and posts[k - 1]["status"] is None
+
+    def answered_post() -> bool:
+        posts = item_posts(sandbox)
+        return len(posts) >= k and posts[k - 1]["status"] is not None
+
+    def dropped_post() -> bool:
+        return any(p.get("dropped") for p in item_posts(sandbox))
+
+    def reading_index() -> bool:
+        return any(r["method"] == "GET" and r["status"] is None for r in sandbox.requests())
+
+    return {
+        "reading the index": reading_index,
+        "POST in flight": in_flight_post,
+        "POST applied, answer lost": dropped_post,
+        "POST answered": answered_post,
+    }[kind]
+
+
+def test_kill_9_at_many_points_then_rerun(
+    sandbox: SandboxServer, machine: Machine, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    kinds = ("POST in flight", "POST applied, answer lost", "POST answered", "reading the index")
+    all_pmids: list[int] = []
+    kills: list[tuple[str, int, int]] = []
+    for round_no in range(KILL_ROUNDS):
+        base = 32000000 + round_no * 1000
+        new = list(range(base, base + NEW_PER_ROUND))
+        again = all_pmids[-OVERLAP:]
+        all_pmids += write_export(inbox / f"round-{round_no:02}.nbib", [*again, *new])[len(again) :]
+        kind = kinds[round_no % len(kinds)]
+        k = 1 + (round_no // len(kinds)) % 3
+        sandbox.clear_requests()
+        if kind == "reading the index":
+            sandbox.inject(method="GET", delay=0.5)
+        elif kind == "POST in flight":
+            sandbox.inject(method="POST", path=ITEMS_PATH, delay=0.5, times=k)
+        elif kind == "POST applied, answer lost":
+            # The k-th write is applied and its answer lost; syncd then waits to retry.
+            for _ in range(k - 1):
+                sandbox.inject(method="POST", path=ITEMS_PATH, times=1)
+            sandbox.inject(method="POST", path=ITEMS_PATH, drop_after_apply=True)
+        proc = machine.start(inbox)
+        if wait_until(proc, _kill_point(kind, k, sandbox)) and proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills.append((kind, k, sum(library_pmids(sandbox).values()), *statuses(machine)))
+        else:
+            proc.wait()
+        sandbox.clear_faults()
+        assert_at_most_once(sandbox)
+        # Rerun after every other kill, so that recovery itself gets killed too.
+        if round_no % 2 == 1:
+            machine.run(inbox)
+            assert_exactly_once(sandbox, all_pmids)
+    machine.run(inbox)
+    assert_exactly_once(sandbox, all_pmids)
+    # More than 20 kills, at distinct points: (kind, batch, items in the library, pending and
+    # pushed rows in syncd's state); several between the pending commit and the pushed one.
+    assert len(kills) >= 20, kills
+    assert len({(kind, k) for kind, k, *_ in kills}) >= 8, kills
+    assert len(set(kills)) == len(kills), kills
+    assert sum(1 for *_, pending, _ in kills if pending) >= 5, kills
+    print("kill points (kind, batch, items, pending, pushed):", *kills, sep="\n  ")
+
+
+# ---- two imports at once ---------------------------------------------------------------------
+
+
+def test_two_imports_of_overlapping_files_at_the_same_time(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    a = Machine(tmp_path / "machine-a", sandbox)
+    b = Machine(tmp_path / "machine-b", sandbox)
+    expected: list[int] = []
+    refused = 0
+    for round_no in range(3):
+        base = 33000000 + round_no * 1000
+        left = write_export(tmp_path / f"a-{round_no}" / "left.nbib", range(base, base + 200))
+        right = write_export(
+            tmp_path / f"b-{round_no}" / "right.nbib", range(base + 100, base + 300)
+        )
+        expected += sorted(set(left) | set(right))
+        # Slow every write a little, so that the two processes interleave.
+        sandbox.inject(method="POST", path=ITEMS_PATH, delay=0.05, times=40)
+        pa = a.start(tmp_path / f"a-{round_no}")
+        pb = b.start(tmp_path / f"b-{round_no}")
+        assert pa.wait(timeout=RUN_TIMEOUT) == 0, a.tail()
+        assert pb.wait(timeout=RUN_TIMEOUT) == 0, b.tail()
+        assert_exactly_once(sandbox, expected)
+        refused += sum(1 for p in item_posts(sandbox) if p["status"] == 412)
+        sandbox.clear_requests()
+    print("POSTs refused because the other process had written meanwhile:", refused)

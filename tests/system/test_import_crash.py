@@ -1,0 +1,187 @@
+"""Crashes at every step of the engine, and two imports sharing one state database at once.
+
+In-process and quick (the ``kill -9`` proofs with real processes live in
+``test_exactly_once.py``): a gateway wrapper raises at a chosen call, as if the process died
+there, leaving the state database as the crash would; the rerun must end with every PMID
+exactly once.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.config import Config, Secret, StateConfig, ZoteroConfig
+from syncd.core.identity import item_identifiers
+from syncd.engine import import_paths
+from syncd.sandbox import SandboxServer
+from syncd.state import StateStore
+from syncd.zotero import RetryPolicy, ZoteroGateway
+
+KEY = "CrashTestKey0123456789ab"
+LIB = "users/1"
+N = 120  # three batches of creates
+
+pytestmark = pytest.mark.timeout(180)
+
+
+class Crash(BaseException):
+    """Not an Exception, so that nothing on the way catches it (as with a dying process)."""
+
+
+class Crashing(ZoteroGateway):
+    """Dies at the ``at``-th call of ``method``; ``after`` lets the call reach the server first
+    (the write is applied, its answer lost with the process)."""
+
+    def arm(self, method: str, at: int, after: bool) -> None:
+        self._plan = (method, at, after)
+        self._calls: collections.Counter[str] = collections.Counter()
+
+    def _maybe(self, method: str, call: Any) -> Any:
+        plan = getattr(self, "_plan", None)
+        if plan is None or plan[0] != method:
+            return call()
+        self._calls[method] += 1
+        if self._calls[method] != plan[1]:
+            return call()
+        self._plan = None
+        if plan[2]:
+            call()
+        raise Crash(f"died in {method} #{plan[1]}")
+
+    def create_items(self, items: Any, **kw: Any) -> Any:  # type: ignore[override]
+        return self._maybe("create_items", lambda: super(Crashing, self).create_items(items, **kw))
+
+    def get_items(self, keys: Any) -> Any:  # type: ignore[override]
+        return self._maybe("get_items", lambda: super(Crashing, self).get_items(keys))
+
+    def update_item(self, key: str, version: int, patch: Any) -> int:  # type: ignore[override]
+        return self._maybe(
+            "update_item", lambda: super(Crashing, self).update_item(key, version, patch)
+        )
+
+
+def article(pmid: int) -> str:
+    return (
+        f"PMID- {pmid}\nDP  - 2021\nTI  - Crash-safe article {pmid}.\nFAU - Roe, Richard\n"
+        f"AU  - Roe R\nMH  - Topic {pmid % 4}\nAID - 10.5555/crash.{pmid} [doi]\n"
+    )
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer() as server:
+        server.add_user(1)
+        server.add_key(KEY, 1)
+        yield server
+
+
+def gateway(sandbox: SandboxServer) -> Crashing:
+    return Crashing(
+        library_type="user",
+        library_id=1,
+        api_key=KEY,
+        api_url=sandbox.url,
+        retry=RetryPolicy(max_attempts=3, base_delay=0.01),
+        sleep=lambda s: None,
+    )
+
+
+def config(sandbox: SandboxServer, db: Path) -> Config:
+    return Config(
+        zotero=ZoteroConfig(library_id=1, api_key=Secret(KEY), api_url=sandbox.url),
+        state=StateConfig(db),
+    )
+
+
+def pmid_counts(sandbox: SandboxServer) -> collections.Counter[str]:
+    with gateway(sandbox) as gw:
+        versions, _ = gw.item_versions(0)
+        return collections.Counter(
+            item_identifiers(o["data"]).pmid or "?" for o in gw.get_items(list(versions))
+        )
+
+
+@pytest.mark.parametrize(
+    ("method", "at", "after"),
+    [
+        ("create_items", 1, False),  # died with the first batch recorded pending, unsent
+        ("create_items", 1, True),  # the first batch applied, its answer lost
+        ("create_items", 2, True),
+        ("create_items", 3, False),
+        ("get_items", 1, False),  # while building the index on the second attempt
+        ("update_item", 1, True),  # during the merges (a second file has a duplicate)
+    ],
+)
+def test_rerun_after_a_crash_has_every_article_once(
+    tmp_path: Path, sandbox: SandboxServer, method: str, at: int, after: bool
+) -> None:
+    path = tmp_path / "a.nbib"
+    path.write_text("\n".join(article(n) for n in range(1, N + 1)))
+    db = tmp_path / "state.db"
+    if method == "get_items":
+        # get_items is first called when the index is built: crash there on a second
+        # machine whose state is empty, after a first import filled the library.
+        with StateStore(tmp_path / "first.db") as store, gateway(sandbox) as gw:
+            import_paths([path], config(sandbox, tmp_path / "first.db"), store, gw)
+    if method == "update_item":
+        sandbox.oob_write(
+            LIB, [{"itemType": "journalArticle", "title": "Held", "extra": f"PMID: {N + 1}"}]
+        )
+        (tmp_path / "b.nbib").write_text(article(N + 1))
+    paths = sorted(tmp_path.glob("*.nbib"))
+    with StateStore(db) as store, gateway(sandbox) as gw:
+        gw.arm(method, at, after)
+        with pytest.raises(Crash):
+            import_paths(paths, config(sandbox, db), store, gw)
+    with StateStore(db) as store, gateway(sandbox) as gw:
+        report = import_paths(paths, config(sandbox, db), store, gw)
+        assert store.status_counts(LIB).get("pending", 0) == 0
+    counts = pmid_counts(sandbox)
+    expected = N + (1 if method == "update_item" else 0)
+    assert sorted(counts) == sorted(str(n) for n in range(1, expected + 1))
+    assert set(counts.values()) == {1}, [p for p, c in counts.items() if c > 1]
+    assert not report.failed
+
+
+def test_two_imports_sharing_one_state_database_at_once(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    # Overlapping files, two threads, each with its own connection and gateway.
+    (tmp_path / "a.nbib").write_text("\n".join(article(n) for n in range(1, 101)))
+    (tmp_path / "b.nbib").write_text("\n".join(article(n) for n in range(51, 151)))
+    db = tmp_path / "state.db"
+    StateStore(db).close()
+    reports: dict[str, Any] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def one(name: str) -> None:
+        try:
+            with StateStore(db) as store, gateway(sandbox) as gw:
+                start.wait(10)
+                reports[name] = import_paths([tmp_path / name], config(sandbox, db), store, gw)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in ("a.nbib", "b.nbib")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(150)
+    assert not errors, errors
+    counts = pmid_counts(sandbox)
+    assert sorted(counts, key=int) == [str(n) for n in range(1, 151)]
+    assert set(counts.values()) == {1}
+    # Every record of each run is accounted for exactly once in its report. (An article both
+    # runs sent under the same key may count as new in both: a run cannot tell the other's
+    # write from its own whose answer was lost.)
+    for r in reports.values():
+        assert len(r.created) + len(r.duplicates) == r.records_read == 100
+        assert not r.failed
+    assert sum(len(r.created) + len(r.recovered) for r in reports.values()) >= 150

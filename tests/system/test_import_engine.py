@@ -1,0 +1,135 @@
+"""The engine's races, driven in-process against the sandbox: another client writes between
+the index refresh and the POST. Also the progress line."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.config import Config, Secret, StateConfig, ZoteroConfig
+from syncd.core.identity import item_identifiers
+from syncd.core.keys import item_key
+from syncd.engine import import_paths
+from syncd.progress import Bar, progress_for
+from syncd.sandbox import SandboxServer
+from syncd.state import StateStore
+from syncd.zotero import RetryPolicy, ZoteroGateway
+
+KEY = "EngineRaceKey0123456789a"
+LIB = "users/1"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def article(pmid: int) -> str:
+    return (
+        f"PMID- {pmid}\nDP  - 2020\nTI  - Article {pmid}.\nFAU - Doe, Jane\nAU  - Doe J\n"
+        f"AID - 10.5555/race.{pmid} [doi]\n"
+    )
+
+
+class Meddling(ZoteroGateway):
+    """A gateway that lets another client write just before its next create_items."""
+
+    before_create: Callable[[], None] | None = None
+
+    def create_items(self, items: Sequence[Any], **kw: Any) -> Any:  # type: ignore[override]
+        hook, self.before_create = self.before_create, None
+        if hook is not None:
+            hook()
+        self.posted.append(len(items))
+        return super().create_items(items, **kw)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer() as server:
+        server.add_user(1)
+        server.add_key(KEY, 1)
+        yield server
+
+
+def setup(tmp_path: Path, sandbox: SandboxServer) -> tuple[Config, StateStore, Meddling]:
+    config = Config(
+        zotero=ZoteroConfig(library_id=1, api_key=Secret(KEY), api_url=sandbox.url),
+        state=StateConfig(tmp_path / "state.db"),
+    )
+    gw = Meddling(
+        library_type="user",
+        library_id=1,
+        api_key=KEY,
+        api_url=sandbox.url,
+        retry=RetryPolicy(max_attempts=3, base_delay=0.01),
+        sleep=lambda s: None,
+    )
+    gw.posted = []
+    return config, StateStore(config.state.path), gw
+
+
+def pmids(sandbox: SandboxServer, gw: ZoteroGateway) -> list[str]:
+    versions, _ = gw.item_versions(0)
+    return sorted(item_identifiers(o["data"]).pmid or "?" for o in gw.get_items(list(versions)))
+
+
+def test_same_article_added_by_another_client_after_the_refresh(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    path = tmp_path / "a.nbib"
+    path.write_text("\n".join(article(n) for n in (1, 2, 3)))
+    config, store, gw = setup(tmp_path, sandbox)
+    other = {"itemType": "journalArticle", "title": "Theirs", "extra": "PMID: 2"}
+    gw.before_create = lambda: sandbox.oob_write(LIB, [other])
+    with store, gw:
+        report = import_paths([path], config, store, gw)
+        assert pmids(sandbox, gw) == ["1", "2", "3"]
+    # The first POST was refused as a whole (the library had changed), the index refreshed,
+    # and the batch planned again without the article the other client added.
+    assert gw.posted == [3, 2]
+    assert len(report.created) == 2
+    assert [d.pmid for d in report.duplicates] == ["2"]
+
+
+def test_a_planned_key_taken_by_another_article_after_the_refresh(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    path = tmp_path / "a.nbib"
+    path.write_text(article(1))
+    config, store, gw = setup(tmp_path, sandbox)
+    planned = item_key(LIB, "pmid:1")
+    squatter = {
+        "itemType": "journalArticle",
+        "key": planned,
+        "version": 0,
+        "title": "Another article that happens to have the key",
+        "extra": "PMID: 999",
+    }
+    gw.before_create = lambda: sandbox.oob_write(LIB, [squatter])
+    with store, gw:
+        report = import_paths([path], config, store, gw)
+        assert pmids(sandbox, gw) == ["1", "999"]
+    assert [e.key for e in report.created] == [item_key(LIB, "pmid:1", 1)]
+
+
+def test_progress_line_only_on_a_terminal() -> None:
+    callback, bar = progress_for(io.StringIO())
+    assert bar is None
+    callback("send", 1, 2)  # a no-op
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    callback, bar = progress_for(stream)
+    assert isinstance(bar, Bar)
+    callback("read", 10, 10)
+    callback("send", 25, 50)
+    callback("send", 50, 50)
+    text = stream.getvalue()
+    assert "reading  10 records" in text and "50/50 items sent" in text and "#" in text
+    bar.close()
+    assert stream.getvalue().endswith("\r")

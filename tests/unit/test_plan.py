@@ -1,0 +1,162 @@
+"""The import plan: properties over many batches, and the cases by name."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from syncd.core.dedup import DedupOptions, Index, KnownItem, Memory, dedup_keys
+from syncd.core.identity import Identifiers
+from syncd.core.keys import item_key
+from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
+
+LIB = "users/1"
+
+# Small pools so that batches are full of shared identifiers.
+pmids = st.one_of(st.none(), st.sampled_from([str(n) for n in range(1, 9)]))
+dois = st.one_of(st.none(), st.sampled_from([f"10.1/{c}" for c in "abcdef"]))
+fps = st.one_of(st.none(), st.sampled_from(["t1|2020|a", "t2|2021|b"]))
+identifiers = st.builds(Identifiers, pmid=pmids, doi=dois, fingerprint=fps)
+candidates = st.lists(
+    st.builds(
+        Candidate,
+        ids=identifiers,
+        where=st.sampled_from(["a.nbib:1", "b.nbib:9", "c.txt:40"]),
+        error=st.sampled_from([None, None, None, "unmappable"]),
+    ),
+    max_size=25,
+)
+index_items = st.lists(
+    st.builds(
+        KnownItem,
+        key=st.sampled_from(["AAAAAAAA", "BBBBBBBB", "CCCCCCCC", "DDDDDDDD"]),
+        ids=identifiers,
+        trashed=st.booleans(),
+    ),
+    max_size=4,
+)
+options = st.builds(
+    DedupOptions,
+    match=st.sampled_from([("pmid", "doi"), ("pmid",), ("doi",), ("pmid", "doi", "title")]),
+    include_trash=st.booleans(),
+    on_duplicate=st.sampled_from(["merge", "skip"]),
+)
+
+
+def _index(items: list[KnownItem]) -> Index:
+    return Index(items)
+
+
+@given(candidates, index_items, options)
+def test_one_action_per_record_and_never_two_creates_for_one_article(
+    cands: list[Candidate], items: list[KnownItem], opts: DedupOptions
+) -> None:
+    index = _index(items)
+    p = plan(cands, index, Memory(), opts, library=LIB)
+    assert [a.ref for a in p.actions] == list(range(len(cands)))
+    creates = p.creates
+    # Keys are unique and never one the library already uses.
+    assert len({c.key for c in creates}) == len(creates)
+    assert not any(c.key in index for c in creates)
+    # No dedup key is claimed by two creates: duplicates inside the batch collapsed.
+    claimed: dict[str, str] = {}
+    for c in creates:
+        for m in c.members:
+            for dk in dedup_keys(cands[m].ids, opts.match):
+                if dk.startswith("title:"):
+                    continue  # fingerprints may be shared by articles whose PMIDs differ
+                assert claimed.setdefault(dk, c.key) == c.key
+    # A record that matches the library by PMID or DOI is never created.
+    for a in p.actions:
+        if isinstance(a, Create):
+            for dk in dedup_keys(cands[a.ref].ids, opts.match):
+                if not dk.startswith("title:"):
+                    held = [i for i in index.lookup(dk) if opts.include_trash or not i.trashed]
+                    assert not held
+    # Failed records stay failed; merge only when asked for.
+    for a, c in zip(p.actions, cands, strict=True):
+        if c.error is not None:
+            assert isinstance(a, Fail)
+        if isinstance(a, Merge):
+            assert opts.on_duplicate == "merge"
+
+
+@given(candidates, index_items, options, st.randoms(use_true_random=False))
+def test_order_does_not_change_what_is_created(
+    cands: list[Candidate], items: list[KnownItem], opts: DedupOptions, rnd
+) -> None:  # type: ignore[no-untyped-def]
+    shuffled = list(cands)
+    rnd.shuffle(shuffled)
+    a = plan(cands, _index(items), Memory(), opts, library=LIB)
+    b = plan(shuffled, _index(items), Memory(), opts, library=LIB)
+    assert {(c.key, c.identity) for c in a.creates} == {(c.key, c.identity) for c in b.creates}
+    merged_a = {x.key for x in a.actions if isinstance(x, Merge)}
+    merged_b = {x.key for x in b.actions if isinstance(x, Merge)}
+    assert merged_a == merged_b
+    assert sum(isinstance(x, Fail) for x in a.actions) == sum(
+        isinstance(x, Fail) for x in b.actions
+    )
+
+
+@given(candidates, index_items, options)
+def test_a_second_run_creates_nothing(
+    cands: list[Candidate], items: list[KnownItem], opts: DedupOptions
+) -> None:
+    index = _index(items)
+    first = plan(cands, index, Memory(), opts, library=LIB)
+    for c in first.creates:
+        index.add(KnownItem(c.key, cands[c.ref].ids))
+    again = plan(cands, index, Memory(), opts, library=LIB)
+    assert again.creates == []
+    # Planned in two batches (seen carried over), no identifier is created twice either.
+    half = len(cands) // 2
+    p1 = plan(cands[:half], _index(items), Memory(), opts, library=LIB)
+    p2 = plan(cands[half:], _index(items), Memory(seen_in_run=p1.seen), opts, library=LIB)
+    claimed: dict[str, str] = {}
+    for batch, part in ((p1, cands[:half]), (p2, cands[half:])):
+        for c in batch.creates:
+            assert c.key not in claimed.values()
+            for dk in dedup_keys(part[c.ref].ids, opts.match):
+                if not dk.startswith("title:"):
+                    assert dk not in claimed
+                    claimed[dk] = c.key
+
+
+def test_cases_by_name() -> None:
+    index = Index([KnownItem("AAAAAAAA", Identifiers(pmid="1"))])
+    cands = [
+        Candidate(Identifiers(pmid="1"), "a:1"),  # in the library
+        Candidate(Identifiers(pmid="2", doi="10.1/b"), "a:5"),  # new
+        Candidate(Identifiers(doi="10.1/b"), "b:3"),  # same article as a:5, by DOI
+        Candidate(Identifiers(pmid="1", doi="10.1/z"), "b:8"),  # in the library again
+        Candidate(Identifiers(), "b:12"),  # nothing to recognise it by
+        Candidate(Identifiers(pmid="3"), "b:20", error="no title"),
+    ]
+    p = plan(cands, index, Memory(), DedupOptions(), library=LIB)
+    k2 = item_key(LIB, "pmid:2")
+    assert p.actions == [
+        Merge(0, "AAAAAAAA", "PMID 1 is item AAAAAAAA", "library"),
+        Create(1, k2, "pmid:2", False, (1, 2)),
+        Skip(2, k2, "same article as a:5", "run"),
+        Merge(3, "AAAAAAAA", "PMID 1 is item AAAAAAAA", "library"),
+        Fail(4, "no PMID, DOI or title to recognise the article by"),
+        Fail(5, "no title"),
+    ]
+    assert p.seen["doi:10.1/b"] == (k2, "a:5")
+    # The next batch of the same run sees the article of a:5.
+    p2 = plan(
+        [Candidate(Identifiers(pmid="2"), "c:1")],
+        index,
+        Memory(seen_in_run=p.seen),
+        DedupOptions(on_duplicate="skip"),
+        library=LIB,
+    )
+    assert p2.actions == [Skip(0, k2, "same article as a:5", "run")]
+
+
+def test_an_article_linked_through_a_shared_doi_gets_one_key_in_any_order() -> None:
+    a = Candidate(Identifiers(pmid="5", doi="10.1/x"), "a:1")
+    b = Candidate(Identifiers(pmid="4", doi="10.1/x"), "b:1")
+    k1 = plan([a, b], Index(), Memory(), DedupOptions(), library=LIB).creates
+    k2 = plan([b, a], Index(), Memory(), DedupOptions(), library=LIB).creates
+    assert [c.key for c in k1] == [c.key for c in k2] == [item_key(LIB, "pmid:4")]

@@ -1,0 +1,173 @@
+"""The state database: schema, migrations, refusal of newer schemas, sharing between processes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from syncd import state
+from syncd.errors import StateError
+from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
+
+LIB = "users/1"
+
+
+def test_new_database_is_wal_with_current_schema(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "state.db"
+    with StateStore(db) as store:
+        assert store.schema_version == state.SCHEMA_VERSION
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"files", "records", "items", "libraries", "deleted"} <= tables
+    # Reopening does not migrate again (no backup written).
+    StateStore(db).close()
+    assert not list(tmp_path.glob("sub/*.bak"))
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    StateStore(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {state.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StateError, match="newer than this syncd") as exc:
+        StateStore(db)
+    assert "upgrade syncd" in (exc.value.hint or "")
+
+
+def test_not_a_database_is_a_state_error(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    db.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StateError, match="not a usable syncd state database"):
+        StateStore(db)
+
+
+def test_forward_migration_backs_up_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "state.db"
+    with StateStore(db) as store:
+        store.put_records(LIB, [RecordRow("pmid:1", "AAAAAAAA", "pushed", pmid="1")])
+    migrations = dict(state.MIGRATIONS)
+    migrations[2] = ("ALTER TABLE records ADD COLUMN note TEXT",)
+    monkeypatch.setattr(state, "MIGRATIONS", migrations)
+    monkeypatch.setattr(state, "SCHEMA_VERSION", 2)
+    with StateStore(db) as store:
+        assert store.schema_version == 2
+        assert store.records(LIB)[0].key == "AAAAAAAA"
+    backup = tmp_path / "state.db.v1.bak"
+    assert backup.exists()
+    old = sqlite3.connect(backup)
+    assert old.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert old.execute("SELECT key FROM records").fetchone()[0] == "AAAAAAAA"
+    cols = [r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(records)")]
+    assert "note" in cols
+
+
+def test_index_round_trip_and_deletions(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "s.db") as store:
+        assert store.library_version(LIB) is None
+        item = IndexedItem(
+            "ABCD2345", 7, pmid="1", doi="10.1/x", tags=(("a", 0), ("b", 1)), collections=("C",)
+        )
+        store.update_index(LIB, [item, IndexedItem("EFGH2345", 8, trashed=True)], version=8)
+        assert store.library_version(LIB) == 8
+        assert sorted(store.load_index(LIB), key=lambda i: i.key)[0] == item
+        assert store.load_index("groups/1") == []
+        store.update_index(LIB, removed=["ABCD2345"], version=9)
+        assert [i.key for i in store.load_index(LIB)] == ["EFGH2345"]
+        assert store.deleted_keys(LIB) == {"ABCD2345"}
+        store.forget_deleted(LIB, ["ABCD2345"])
+        assert store.deleted_keys(LIB) == set()
+
+
+def test_records_and_status(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "s.db") as store:
+        payload = {"key": "ABCD2345", "version": 0, "title": "Ünïcode"}
+        store.put_records(
+            LIB,
+            [
+                RecordRow("pmid:1", "ABCD2345", "pending", pmid="1", payload=payload),
+                RecordRow("pmid:2", "EFGH2345", "failed", pmid="2", error="400 bad"),
+            ],
+        )
+        pending = store.records(LIB, ["pending"])
+        assert [r.payload for r in pending] == [payload]
+        store.set_status(LIB, [("pmid:1", "pushed", None)])
+        row = store.record(LIB, "pmid:1")
+        assert row is not None and row.status == "pushed" and row.payload is None
+        assert store.status_counts(LIB) == {"pushed": 1, "failed": 1}
+        with pytest.raises(sqlite3.IntegrityError):
+            store.put_records(LIB, [RecordRow("pmid:3", "K", "bogus")])
+
+
+def test_files(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "s.db") as store:
+        store.put_file(LIB, FileRow("/x/a.nbib", 10, 5, "h1", "imported", 3))
+        store.put_file(LIB, FileRow("/x/b.nbib", 10, 5, "h2", "partial", 3, "1 failed"))
+        assert store.file(LIB, "/x/a.nbib") == FileRow("/x/a.nbib", 10, 5, "h1", "imported", 3)
+        assert store.imported_hashes(LIB) == {"h1"}
+        assert store.imported_hashes("groups/9") == set()
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "s.db") as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.put_records(LIB, [RecordRow("pmid:1", "ABCD2345", "pending")])
+            raise RuntimeError("crash between the plan and the commit")
+        assert store.records(LIB) == []
+
+
+def test_two_connections_share_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    writer, reader = StateStore(db), StateStore(db)
+    try:
+        with writer.transaction():
+            writer.put_records(LIB, [RecordRow("pmid:1", "ABCD2345", "pending")])
+            # WAL: a reader is not blocked by an open write transaction, and does not see it.
+            assert reader.records(LIB) == []
+        assert [r.key for r in reader.records(LIB)] == ["ABCD2345"]
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_a_second_writer_waits_for_the_first(tmp_path: Path) -> None:
+    # Each thread has its own connection, as two processes would.
+    db = tmp_path / "s.db"
+    StateStore(db).close()
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with StateStore(db) as first, first.transaction():
+            first.put_records(LIB, [RecordRow("pmid:1", "ABCD2345", "pending")])
+            holding.set()
+            release.wait(10)
+
+    t1 = threading.Thread(target=hold)
+    t1.start()
+    assert holding.wait(10)
+    with StateStore(db) as second:
+        threading.Timer(0.2, release.set).start()
+        # Blocks on the busy timeout until the first transaction commits, then succeeds.
+        second.put_records(LIB, [RecordRow("pmid:2", "EFGH2345", "pending")])
+        t1.join(10)
+        assert {r.identity for r in second.records(LIB)} == {"pmid:1", "pmid:2"}
+
+
+def test_lock_held_too_long_is_a_clear_state_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "s.db"
+    first = StateStore(db)
+    monkeypatch.setattr(state, "BUSY_TIMEOUT_MS", 50)
+    second = StateStore(db)
+    try:
+        with first.transaction(), pytest.raises(StateError, match="stayed locked"):
+            second.put_records(LIB, [RecordRow("pmid:2", "EFGH2345", "pending")])
+    finally:
+        first.close()
+        second.close()
