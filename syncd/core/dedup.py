@@ -227,7 +227,14 @@ def decide(
         return Duplicate(item.key, _describe(kind, value, item), "library")
 
     keys = sorted({dk for one in ids for dk in dedup_keys(one, options.match)}, key=_strength)
+    # The fingerprint stands in for records with neither PMID nor DOI. An article that has one
+    # is never the same as an earlier record of the run by title alone: two articles with
+    # different PMIDs can share a title, year and first author (errata, series), and which of
+    # them came first must not decide what is created.
+    strong = any(one.pmid or one.doi for one in ids)
     for dk in keys:
+        if strong and dk.startswith("title:"):
+            continue
         if dk in seen_in_run:
             key, where = seen_in_run[dk]
             return Duplicate(key, f"same article as {where}", "run")

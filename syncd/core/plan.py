@@ -31,7 +31,7 @@ from syncd.core.dedup import (
     Unidentified,
     decide,
     dedup_keys,
-    disagree,
+    identity,
 )
 from syncd.core.identity import Identifiers
 
@@ -114,16 +114,41 @@ class _Groups:
 
 def group(candidates: Sequence[Candidate], options: DedupOptions) -> list[list[int]]:
     """Positions of the candidates that are the same article, each group in input order,
-    groups ordered by their first record. Failed candidates stay alone."""
+    groups ordered by their first record. Failed candidates stay alone.
+
+    Records sharing a PMID or DOI are one article. The title fingerprint stands in only for
+    records with neither: such a record joins the others with its fingerprint and, when some
+    identified article has that fingerprint too, the one with the smallest identity. Letting
+    the fingerprint join identified records to each other would make grouping depend on the
+    order of the records (A and C agree, B and C agree, A and B do not), and with it what is
+    created.
+    """
     groups = _Groups(len(candidates))
+    strong_kinds = tuple(k for k in options.match if k != "title")
     first_with: dict[str, int] = {}
+    titled: list[tuple[str, int]] = []
     for i, c in enumerate(candidates):
         if c.error is not None:
             continue
-        for dk in dedup_keys(c.ids, options.match):
-            j = first_with.setdefault(dk, i)
-            if j != i and not (dk.startswith("title:") and disagree(c.ids, candidates[j].ids)):
-                groups.union(i, j)
+        strong = dedup_keys(c.ids, strong_kinds)
+        for dk in strong:
+            groups.union(i, first_with.setdefault(dk, i))
+        if "title" in options.match and c.ids.fingerprint:
+            titled.append((c.ids.fingerprint, i))
+    if titled:
+        weak_first: dict[str, int] = {}
+        strong_best: dict[str, tuple[str, int]] = {}
+        for fp, i in titled:
+            ids = candidates[i].ids
+            if dedup_keys(ids, strong_kinds):
+                ident = identity(ids) or ""
+                if fp not in strong_best or ident < strong_best[fp][0]:
+                    strong_best[fp] = (ident, i)
+            else:
+                groups.union(i, weak_first.setdefault(fp, i))
+        for fp, i in weak_first.items():
+            if fp in strong_best:
+                groups.union(i, strong_best[fp][1])
     out: dict[int, list[int]] = {}
     for i in range(len(candidates)):
         out.setdefault(groups.find(i), []).append(i)

@@ -160,3 +160,19 @@ def test_an_article_linked_through_a_shared_doi_gets_one_key_in_any_order() -> N
     k1 = plan([a, b], Index(), Memory(), DedupOptions(), library=LIB).creates
     k2 = plan([b, a], Index(), Memory(), DedupOptions(), library=LIB).creates
     assert [c.key for c in k1] == [c.key for c in k2] == [item_key(LIB, "pmid:4")]
+
+
+def test_a_fingerprint_never_joins_two_identified_articles_in_any_order() -> None:
+    # Found by hypothesis: a record known only by its title fingerprint, and two articles with
+    # different PMIDs and the same fingerprint. Whichever order they come in, both articles
+    # are created and the title-only record goes with one of them.
+    weak = Candidate(Identifiers(fingerprint="t|2021|b"), "a.nbib:1")
+    one = Candidate(Identifiers(pmid="1", fingerprint="t|2021|b"), "a.nbib:9")
+    two = Candidate(Identifiers(pmid="2", fingerprint="t|2021|b"), "a.nbib:20")
+    opts = DedupOptions(match=("pmid", "doi", "title"))
+    results = set()
+    for order in ([weak, one, two], [one, two, weak], [two, weak, one], [one, weak, two]):
+        p = plan(order, _index([]), Memory(), opts, library=LIB)
+        results.add(frozenset(c.identity for c in p.creates))
+        assert len(p.actions) == 3
+    assert results == {frozenset({"pmid:1", "pmid:2"})}
