@@ -46,9 +46,13 @@ _TIMESTAMP_FIELDS = ("dateAdded", "dateModified")
 ALLOWED: dict[str, dict[str, str]] = {}
 
 
-def _index() -> list[str]:
+def _index() -> list[Any]:
     if not RECORDED.exists():
-        return []
+        # One visible skip with the reason, rather than pytest's "empty parameter set".
+        reason = (
+            f"recorded exchanges {RECORDED} are absent (../shared is not next to this checkout)"
+        )
+        return [pytest.param("(none)", marks=pytest.mark.skip(reason=reason))]
     return [e["file"] for e in json.loads((RECORDED / "_index.json").read_text())]
 
 
