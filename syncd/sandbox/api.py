@@ -372,6 +372,8 @@ class Api:
         parts = [p for p in req.path.split("/") if p]
         if req.method not in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
             raise ApiError(501, "Method not implemented", zotero_headers=False)
+        if req.method == "OPTIONS":  # CORS preflight: answered before anything else
+            return Response(200, zotero_headers=False)
         is_write = req.method in _WRITE_METHODS
         if req.method in ("POST", "PUT", "PATCH") and not req.body:
             raise ApiError(400, f"{req.method} data not provided", zotero_headers=False)
@@ -855,7 +857,12 @@ class Api:
                     "type": "text/html",
                 },
             },
-            "meta": model.item_meta(obj.data, num_children),
+            "meta": model.item_meta(
+                obj.data,
+                num_children,
+                self._user_json(req, obj.data.get("_createdByUserID")),
+                self._user_json(req, obj.data.get("_lastModifiedByUserID")),
+            ),
             "data": model.item_data(obj.key, obj.version, obj.data),
         }
         if obj.data.get("parentItem"):
@@ -865,17 +872,47 @@ class Api:
             }
         return out
 
-    def _collection_json(
-        self, req: Request, lib: Library, obj: Obj, txn: Txn | None = None
-    ) -> dict[str, Any]:
-        source: Iterable[Obj] = txn.items("collections") if txn else lib.collections.values()
+    def _user_json(self, req: Request, user_id: int | None) -> dict[str, Any] | None:
+        if user_id is None:
+            return None
+        username = self.state.users.get(user_id, f"user{user_id}")
+        return {
+            "id": user_id,
+            "username": username,
+            "name": "",
+            "links": {"alternate": {"href": f"{req.base}/{username}", "type": "text/html"}},
+        }
+
+    @staticmethod
+    def _collection_counts(
+        lib: Library, txn: Txn | None = None
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """(subcollections per collection, non-trashed items per collection), in one pass."""
+        collections: Iterable[Obj] = txn.items("collections") if txn else lib.collections.values()
         items: Iterable[Obj] = txn.items("items") if txn else lib.items.values()
-        num_collections = sum(1 for c in source if c.data.get("parentCollection") == obj.key)
-        num_items = sum(
-            1
-            for i in items
-            if obj.key in i.data.get("collections", ()) and not i.data.get("deleted")
-        )
+        subs: dict[str, int] = {}
+        for c in collections:
+            parent = c.data.get("parentCollection")
+            if parent:
+                subs[parent] = subs.get(parent, 0) + 1
+        members: dict[str, int] = {}
+        for i in items:
+            if not i.data.get("deleted"):
+                for ckey in i.data.get("collections", ()):
+                    members[ckey] = members.get(ckey, 0) + 1
+        return subs, members
+
+    def _collection_json(
+        self,
+        req: Request,
+        lib: Library,
+        obj: Obj,
+        txn: Txn | None = None,
+        counts: tuple[dict[str, int], dict[str, int]] | None = None,
+    ) -> dict[str, Any]:
+        subs, members = counts if counts is not None else self._collection_counts(lib, txn)
+        num_collections = subs.get(obj.key, 0)
+        num_items = members.get(obj.key, 0)
         return {
             "key": obj.key,
             "version": obj.version,
@@ -1060,6 +1097,13 @@ class Api:
             # The server counts a non-empty `tags` array as a change even when identical.
             if kind == "items" and obj_json.get("tags"):
                 changed = content_changed = True
+        if kind == "items" and lib.kind == "group":
+            # Group items remember who created and who last changed them.
+            user_id = req.auth.user_id if req.auth else self.state.groups[lib.id]["owner"]
+            if existing is None:
+                data["_createdByUserID"] = user_id
+            if content_changed:
+                data["_lastModifiedByUserID"] = user_id
         if kind == "items":
             model.settle_dates(
                 data, existing.data if existing else None, now, content_changed=content_changed
@@ -1241,25 +1285,23 @@ class Api:
             for sub in list(txn.items("collections")):
                 if sub.data.get("parentCollection") == key:
                     self._remove(txn, kind, sub.key, version, log=False)
+            # Its items leave it without a version bump (as on the dataserver).
             for item in list(txn.items("items")):
                 if key in item.data.get("collections", ()):
                     data = dict(item.data)
                     data["collections"] = [c for c in data["collections"] if c != key]
-                    txn.put("items", Obj(item.key, version, item.seq, data))
+                    txn.put("items", Obj(item.key, item.version, item.seq, data))
 
     def _multi_delete(self, req: Request, lib: Library, kind: str, keys: str | None) -> Response:
         expected = self._unmodified_since(req)
         with lib.lock:
             self._check_library_version(lib, expected)
-            if keys is None:
-                raise ApiError(
-                    400, f"'{'itemKey' if kind == 'items' else 'collectionKey'}' not provided"
-                )
             txn = Txn(lib)
             txn.version = lib.version + 1
-            for key in keys.split(","):
+            # Without keys nothing is deleted, but the library version still advances.
+            for key in (keys or "").strip(",").split(","):
                 key = key.strip()
-                if txn.exists(kind, key):
+                if KEY_RE.match(key) and txn.exists(kind, key):
                     self._remove(txn, kind, key, txn.version)
             self.state.commit(txn)
             return Response(204, b"", [("Last-Modified-Version", str(lib.version))])
@@ -1360,6 +1402,7 @@ class Api:
                 if q is not None and q not in _fold(data["name"]):
                     continue
                 found.append(obj)
+            counts = self._collection_counts(lib)
             if params.sort == "title":
                 found.sort(
                     key=lambda o: o.data["name"].casefold(), reverse=params.direction == "desc"
@@ -1367,7 +1410,11 @@ class Api:
             else:
                 found.sort(key=lambda o: (o.version, o.seq), reverse=params.direction == "desc")
             return self._list_response(
-                req, lib, found, params, lambda o: self._collection_json(req, lib, o)
+                req,
+                lib,
+                found,
+                params,
+                lambda o: self._collection_json(req, lib, o, counts=counts),
             )
 
     # ---- tags and deleted -----------------------------------------------------------------
@@ -1429,13 +1476,15 @@ class Api:
             names = {t.strip() for t in raw.split("||") if t.strip()}
             txn = Txn(lib)
             txn.version = lib.version + 1
+            found: set[str] = set()
             for item in list(txn.items("items")):
                 tags = [t for t in item.data.get("tags", ()) if t["tag"] not in names]
                 if len(tags) != len(item.data.get("tags", ())):
+                    found |= {t["tag"] for t in item.data["tags"]} & names
                     data = dict(item.data)
                     data["tags"] = tags
                     txn.put("items", Obj(item.key, txn.version, item.seq, data))
-            for name in names:
+            for name in found:
                 txn.deleted_add[("tags", name)] = txn.version
             self.state.commit(txn)
             return Response(204, b"", [("Last-Modified-Version", str(lib.version))])

@@ -620,7 +620,8 @@ def settle_dates(
 def differs(new: Mapping[str, Any], old: Mapping[str, Any]) -> tuple[bool, bool]:
     """(anything changed, something other than collections/relations/dates changed)."""
     ignore = {"collections", "relations", "inPublications", "dateAdded", "dateModified"}
-    keys = (set(new) | set(old)) - {"_client_dateAdded", "_client_dateModified"}
+    # Underscored keys are the sandbox's bookkeeping, not item data.
+    keys = {k for k in set(new) | set(old) if not k.startswith("_")}
     changed = {k for k in keys if new.get(k) != old.get(k)}
     return bool(changed - {"dateModified"}), bool(changed - ignore)
 
@@ -676,15 +677,30 @@ def item_data(key: str, version: int, data: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
-def item_meta(data: Mapping[str, Any], num_children: int) -> dict[str, Any]:
+def item_meta(
+    data: Mapping[str, Any],
+    num_children: int,
+    created_by: dict[str, Any] | None = None,
+    modified_by: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``meta`` of an item: in group libraries who created (and, when someone else, last
+    modified) it; for regular items the creator summary and parsed date; ``numChildren`` for
+    regular items, notes and PDF attachments."""
     meta: dict[str, Any] = {}
-    if data["itemType"] not in ("note", "attachment"):
-        summary = creator_summary(data["itemType"], data.get("creators", []))
+    if created_by is not None:
+        meta["createdByUser"] = created_by
+    if modified_by is not None and modified_by != created_by:
+        meta["lastModifiedByUser"] = modified_by
+    item_type = data["itemType"]
+    regular = item_type not in ("note", "attachment")
+    if regular:
+        summary = creator_summary(item_type, data.get("creators", []))
         if summary:
             meta["creatorSummary"] = summary
         parsed = parse_date(data.get("date", ""))
         if parsed:
             meta["parsedDate"] = parsed
+    if regular or item_type == "note" or data.get("contentType") == "application/pdf":
         meta["numChildren"] = num_children
     return meta
 

@@ -2,9 +2,9 @@
 
 Every test gets a fresh in-memory :class:`syncd.sandbox.SandboxServer` on 127.0.0.1 with user 1
 (``testuser``, as in the recordings), a group 2 owned by that user and a key with full access,
-and talks to it with pyzotero 1.16 itself over real HTTP. pyzotero's waits (Backoff /
-Retry-After) are recorded instead of slept, so that the tests can assert that pyzotero was told
-to wait without making the suite slow.
+and talks to it with pyzotero 1.16 itself over real HTTP. Tests that take ``pyzotero_sleeps``
+give pyzotero a clock that records its waits (Backoff / Retry-After) instead of sleeping, so
+they can assert exactly how long pyzotero was told to wait without making the suite slow.
 """
 
 from __future__ import annotations
@@ -31,13 +31,17 @@ KEY = "CoNtRaCt0123456789abcdEF"
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
 
-@pytest.fixture
-def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    """A running in-memory sandbox with user 1, group 2 and the full-access key ``KEY``."""
-    # pyzotero's default client trusts the environment; a proxy must not see 127.0.0.1.
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyzotero's default client trusts the environment; a proxy must not see 127.0.0.1."""
     for name in _PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    """A running in-memory sandbox with user 1, group 2 and the full-access key ``KEY``."""
+    no_proxy(monkeypatch)
     with SandboxServer(admin=True) as server:
         populate(server)
         yield server

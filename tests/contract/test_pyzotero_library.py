@@ -25,6 +25,7 @@ from tests.contract.conftest import (
     article,
     create_ok,
     last_modified,
+    no_proxy,
     populate,
     recording,
 )
@@ -404,7 +405,7 @@ def test_unknown_group_is_not_found(make_zot: Callable[..., Zotero]) -> None:
 
 def test_per_request_mode_gives_a_batch_one_version(monkeypatch: pytest.MonkeyPatch) -> None:
     # zotero-api.md 6.1 / Emulator contract 10: the pre-2026-03 behaviour behind a switch.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    no_proxy(monkeypatch)
     with SandboxServer(version_mode="per-request") as server:
         populate(server)
         zot = Zotero(USER_ID, "user", KEY)
@@ -454,3 +455,53 @@ def test_all_groups_means_the_users_own_groups(
     assert make_zot(3, "group", member_key).items() == []
     with pytest.raises(ze.UserNotAuthorisedError):
         make_zot(GROUP_ID, "group", member_key).items()
+
+
+# --- the item types a PubMed import uses (zotero-api.md 3.1, 3.2) -----------------------------
+
+_FIELDS = {
+    "journalArticle": (
+        "title abstractNote publicationTitle publisher place date volume issue section "
+        "partNumber partTitle pages series seriesTitle seriesText journalAbbreviation DOI "
+        "citationKey url accessDate PMID PMCID ISSN archive archiveLocation shortTitle language "
+        "libraryCatalog callNumber rights extra"
+    ),
+    "book": (
+        "title abstractNote series seriesNumber volume numberOfVolumes edition date publisher "
+        "place originalDate originalPublisher originalPlace format numPages ISBN DOI citationKey "
+        "url accessDate ISSN archive archiveLocation shortTitle language libraryCatalog "
+        "callNumber rights extra"
+    ),
+    "bookSection": (
+        "title abstractNote bookTitle series seriesNumber volume numberOfVolumes edition date "
+        "publisher place originalDate originalPublisher originalPlace format pages ISBN DOI "
+        "citationKey url accessDate ISSN archive archiveLocation shortTitle language "
+        "libraryCatalog callNumber rights extra"
+    ),
+}
+_CREATOR_TYPES = {
+    "journalArticle": ["author", "contributor", "editor", "translator", "reviewedAuthor"],
+    "book": ["author", "contributor", "editor", "translator", "seriesEditor"],
+    "bookSection": ["author", "contributor", "editor", "bookAuthor", "translator", "seriesEditor"],
+}
+
+
+@pytest.mark.parametrize("item_type", sorted(_FIELDS))
+def test_templates_fields_and_creator_types_of_schema_41(zot: Zotero, item_type: str) -> None:
+    fields = _FIELDS[item_type].split()
+    template = zot.item_template(item_type)
+    assert list(template) == [
+        "itemType",
+        fields[0],
+        "creators",
+        *fields[1:],
+        "tags",
+        "collections",
+        "relations",
+    ]
+    assert template["itemType"] == item_type
+    assert template["creators"] == [{"creatorType": "author", "firstName": "", "lastName": ""}]
+    assert [f["field"] for f in zot.item_type_fields(item_type)] == fields
+    creator_types = [c["creatorType"] for c in zot.item_creator_types(item_type)]
+    assert creator_types[0] == "author"  # the primary type comes first
+    assert sorted(creator_types) == sorted(_CREATOR_TYPES[item_type])

@@ -116,3 +116,22 @@ def test_too_many_bad_keys_lock_the_address_out(client: Client) -> None:
     reply = client.get(f"/users/{USER}/items")
     assert (reply.status, reply.text) == (429, "Too many authentication failures")
     assert "retry-after" not in reply.headers
+
+
+def test_group_items_record_who_created_and_changed_them(client: Client) -> None:
+    made = client.post(f"/groups/{GROUP}/items", [article("Shared")]).json["successful"]["0"]
+    assert made["meta"]["createdByUser"]["id"] == USER
+    assert made["meta"]["createdByUser"]["username"] == "tester"
+    assert "lastModifiedByUser" not in made["meta"]
+    key = made["key"]
+    headers = {"If-Unmodified-Since-Version": str(made["version"])}
+    edit = client.call(
+        "PATCH", f"/groups/{GROUP}/items/{key}", {"title": "Edited"}, key=OTHER_KEY, headers=headers
+    )
+    assert edit.status == 204
+    meta = client.get(f"/groups/{GROUP}/items/{key}").json["meta"]
+    assert meta["createdByUser"]["id"] == USER
+    assert meta["lastModifiedByUser"]["id"] == OTHER_USER
+    # User libraries carry no such meta.
+    mine = client.post(f"/users/{USER}/items", [article()]).json["successful"]["0"]["meta"]
+    assert "createdByUser" not in mine

@@ -224,7 +224,9 @@ def test_collections(client: Client) -> None:
     assert gone.status == 204
     assert client.get(f"{colls}/{sub}").status == 404  # subcollections go too
     assert client.get(f"{LIB}/deleted?since={version}").json["collections"] == [parent]
-    assert client.get(f"{ITEMS}/{item}").json["data"]["collections"] == []
+    emptied = client.get(f"{ITEMS}/{item}").json
+    assert emptied["data"]["collections"] == []
+    assert emptied["version"] < version  # leaving a deleted collection is no new version
 
 
 def test_tags_endpoint(client: Client) -> None:
