@@ -224,6 +224,7 @@ class ZoteroGateway:
     :param api_url: the API root (the sandbox's URL for trials).
     :param retry: how transient failures are retried.
     :param sleep: how to wait (tests pass a recorder so that backoff costs no time).
+    :param timeout: seconds to wait for an answer; writes (up to 50 items) get twice as long.
     """
 
     def __init__(
@@ -259,6 +260,8 @@ class ZoteroGateway:
         self._last_status: int | None = None
         self._last_text = ""
         self._native_ids: bool | None = None
+        # The server may take a while to acknowledge 50 items (pyzotero suggests 60 s).
+        self._write_timeout = 2 * timeout
         host = urlsplit(self.api_url).hostname or ""
         self._http = client = httpx2.Client(
             follow_redirects=True,
@@ -408,7 +411,9 @@ class ZoteroGateway:
         payload = [dict(item) for item in items]
 
         def request() -> WriteResult:
-            report = self._zot.create_items(payload, last_modified=if_unmodified_since)
+            report = self._zot.create_items(
+                payload, last_modified=if_unmodified_since, timeout=self._write_timeout
+            )
             return _write_result(payload, report, self._response_version())
 
         try:

@@ -379,12 +379,13 @@ def test_dropped_connection_after_apply_gives_existing_not_a_second_item(
 def test_slow_response_times_out_and_is_retried(
     sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
 ) -> None:
-    gateway = make_gateway(timeout=0.5)
+    gateway = make_gateway(timeout=0.5)  # writes get twice as long
     key = keys_for(1, "slow")[0]
-    sandbox.inject(method="POST", path=r"/items$", delay=1.5)
+    sandbox.inject(method="POST", path=r"/items$", delay=2.0)
     result = gateway.create_items([article(key)])
     assert result.created or result.existing == {0: key}
     assert list(library_items(sandbox, gateway)) == [key]
+    assert len(posts(sandbox)) == 2 and len(sleeps) == 1  # timed out once, then retried
 
 
 def test_giving_up_after_max_attempts_is_a_transient_error(
