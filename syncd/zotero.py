@@ -171,9 +171,18 @@ class _Client(Zotero):
     goes to the gateway's channel, whose ``sleep`` tests can replace.
     """
 
-    def __init__(self, *args: Any, wait: Callable[[], None], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, wait: Callable[[], None], read_timeout: float, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._syncd_wait = wait
+        self._syncd_read_timeout = read_timeout
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx2.Response:
+        # pyzotero passes its fixed 30 s to every read; the gateway's timeout applies instead.
+        if method == "GET" and "timeout" in kwargs:
+            kwargs["timeout"] = self._syncd_read_timeout
+        return super()._send(method, url, **kwargs)
 
     def _set_backoff(self, duration: str | float) -> None:
         pass  # recorded by the gateway's response hook
@@ -271,7 +280,12 @@ class ZoteroGateway:
             event_hooks={"response": [self._on_response]},
         )
         self._zot = _Client(
-            library_id, library_type, api_key, client=client, wait=self._wait_for_backoff
+            library_id,
+            library_type,
+            api_key,
+            client=client,
+            wait=self._wait_for_backoff,
+            read_timeout=timeout,
         )
         self._zot.endpoint = self.api_url
 

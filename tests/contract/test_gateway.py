@@ -601,3 +601,13 @@ def test_lockout_after_bad_keys_is_fatal_not_retried(
     assert not info.value.transient and info.value.status == 429
     assert "invalid API key" in info.value.message and "users/1" in info.value.message
     assert sleeps == []
+
+
+def test_slow_read_times_out_with_the_gateway_timeout_and_is_retried(
+    sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
+) -> None:
+    # pyzotero would wait its own fixed 30 s for every read.
+    gateway = make_gateway(timeout=0.5)
+    sandbox.inject(method="GET", path=r"/items$", delay=1.5)
+    assert gateway.item_versions(0) == ({}, 0)
+    assert len(sleeps) == 1
