@@ -20,8 +20,9 @@ Where pyzotero falls short, and what this module does about it:
   503; it and every other pyzotero call leave 5xx and network errors to the caller. A response
   hook on the HTTP client sees every response first and turns 429 / 5xx into one retryable
   failure before pyzotero can misread it, so pyzotero's own retry loops never run.
-* pyzotero waits out ``Backoff`` with ``time.sleep`` on its own clock; the subclass
-  :class:`_Client` routes that wait through the gateway's injectable ``sleep`` instead.
+* pyzotero waits out ``Backoff`` with ``time.sleep`` on its own clock, and gives every read
+  a fixed 30 s timeout; the subclass :class:`_Client` routes the wait through the gateway's
+  injectable ``sleep`` and applies the gateway's timeout instead.
 * The new library version after a write is only on the last response
   (``zot.request.headers``); it is read from there.
 * ``key_info()`` puts the API key in the URL path (and so in error texts); access is checked
