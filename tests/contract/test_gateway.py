@@ -338,6 +338,10 @@ def test_5xx_on_reads_is_retried_too(
     sandbox.inject(status=502, method="GET", times=2)
     assert gateway.item_versions(0) == ({}, 0)
     assert len(sleeps) == 2
+    # A 429 on a read: pyzotero would sleep on its own clock and retry at most 3 times.
+    sandbox.inject(status=429, method="GET", retry_after=9, times=4)
+    assert gateway.deleted_since(0) == ([], 0)
+    assert sleeps[2:] == [pytest.approx(9, abs=0.5)] * 4
 
 
 def test_backoff_on_a_success_delays_the_next_request(
