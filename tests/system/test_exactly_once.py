@@ -426,6 +426,12 @@ def test_two_imports_of_overlapping_files_at_the_same_time(
             tmp_path / f"b-{round_no}" / "right.nbib", range(base + 100, base + 300)
         )
         expected += sorted(set(left) | set(right))
+        # The first writes meet trouble in later rounds: one applied with its answer lost,
+        # then a 503 with Retry-After.
+        if round_no >= 1:
+            sandbox.inject(method="POST", path=ITEMS_PATH, drop_after_apply=True)
+        if round_no >= 2:
+            sandbox.inject(method="POST", path=ITEMS_PATH, status=503, retry_after=1)
         # Slow every write a little, so that the two processes interleave.
         sandbox.inject(method="POST", path=ITEMS_PATH, delay=0.05, times=40)
         pa = a.start(tmp_path / f"a-{round_no}")
