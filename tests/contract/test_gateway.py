@@ -22,7 +22,6 @@ from syncd.zotero import (
     KeyAccess,
     RetryPolicy,
     VersionConflict,
-    WriteResult,
     ZoteroGateway,
     derive_key,
 )
@@ -550,11 +549,6 @@ def _everything_printed(err: BaseException) -> str:
     """What a user could ever see of an error: message, hint, and the whole traceback."""
     text = "".join(traceback.format_exception(err))
     return f"{err} {getattr(err, 'hint', '')} {text}"
-
-
-def test_write_result_is_a_plain_value() -> None:
-    result = WriteResult()
-    assert result.created == {} and result.existing == {} and result.failed == {}
 
 
 def test_unknown_group_is_a_fatal_error_naming_it(make_gateway: MakeGateway) -> None:
