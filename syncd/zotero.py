@@ -20,8 +20,9 @@ Where pyzotero falls short, and what this module does about it:
   503; it and every other pyzotero call leave 5xx and network errors to the caller. A response
   hook on the HTTP client sees every response first and turns 429 / 5xx into one retryable
   failure before pyzotero can misread it, so pyzotero's own retry loops never run.
-* pyzotero waits out ``Backoff`` with ``time.sleep`` on its own clock; the subclass
-  :class:`_Client` routes that wait through the gateway's injectable ``sleep`` instead.
+* pyzotero waits out ``Backoff`` with ``time.sleep`` on its own clock, and gives every read
+  a fixed 30 s timeout; the subclass :class:`_Client` routes the wait through the gateway's
+  injectable ``sleep`` and applies the gateway's timeout instead.
 * The new library version after a write is only on the last response
   (``zot.request.headers``); it is read from there.
 * ``key_info()`` puts the API key in the URL path (and so in error texts); access is checked
@@ -171,9 +172,18 @@ class _Client(Zotero):
     goes to the gateway's channel, whose ``sleep`` tests can replace.
     """
 
-    def __init__(self, *args: Any, wait: Callable[[], None], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, wait: Callable[[], None], read_timeout: float, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._syncd_wait = wait
+        self._syncd_read_timeout = read_timeout
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx2.Response:
+        # pyzotero passes its fixed 30 s to every read; the gateway's timeout applies instead.
+        if method == "GET" and "timeout" in kwargs:
+            kwargs["timeout"] = self._syncd_read_timeout
+        return super()._send(method, url, **kwargs)
 
     def _set_backoff(self, duration: str | float) -> None:
         pass  # recorded by the gateway's response hook
@@ -224,6 +234,7 @@ class ZoteroGateway:
     :param api_url: the API root (the sandbox's URL for trials).
     :param retry: how transient failures are retried.
     :param sleep: how to wait (tests pass a recorder so that backoff costs no time).
+    :param timeout: seconds to wait for an answer; writes (up to 50 items) get twice as long.
     """
 
     def __init__(
@@ -259,6 +270,8 @@ class ZoteroGateway:
         self._last_status: int | None = None
         self._last_text = ""
         self._native_ids: bool | None = None
+        # The server may take a while to acknowledge 50 items (pyzotero suggests 60 s).
+        self._write_timeout = 2 * timeout
         host = urlsplit(self.api_url).hostname or ""
         self._http = client = httpx2.Client(
             follow_redirects=True,
@@ -268,7 +281,12 @@ class ZoteroGateway:
             event_hooks={"response": [self._on_response]},
         )
         self._zot = _Client(
-            library_id, library_type, api_key, client=client, wait=self._wait_for_backoff
+            library_id,
+            library_type,
+            api_key,
+            client=client,
+            wait=self._wait_for_backoff,
+            read_timeout=timeout,
         )
         self._zot.endpoint = self.api_url
 
@@ -408,7 +426,9 @@ class ZoteroGateway:
         payload = [dict(item) for item in items]
 
         def request() -> WriteResult:
-            report = self._zot.create_items(payload, last_modified=if_unmodified_since)
+            report = self._zot.create_items(
+                payload, last_modified=if_unmodified_since, timeout=self._write_timeout
+            )
             return _write_result(payload, report, self._response_version())
 
         try:

@@ -22,7 +22,6 @@ from syncd.zotero import (
     KeyAccess,
     RetryPolicy,
     VersionConflict,
-    WriteResult,
     ZoteroGateway,
     derive_key,
 )
@@ -338,6 +337,10 @@ def test_5xx_on_reads_is_retried_too(
     sandbox.inject(status=502, method="GET", times=2)
     assert gateway.item_versions(0) == ({}, 0)
     assert len(sleeps) == 2
+    # A 429 on a read: pyzotero would sleep on its own clock and retry at most 3 times.
+    sandbox.inject(status=429, method="GET", retry_after=9, times=4)
+    assert gateway.deleted_since(0) == ([], 0)
+    assert sleeps[2:] == [pytest.approx(9, abs=0.5)] * 4
 
 
 def test_backoff_on_a_success_delays_the_next_request(
@@ -379,12 +382,13 @@ def test_dropped_connection_after_apply_gives_existing_not_a_second_item(
 def test_slow_response_times_out_and_is_retried(
     sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
 ) -> None:
-    gateway = make_gateway(timeout=0.5)
+    gateway = make_gateway(timeout=0.5)  # writes get twice as long
     key = keys_for(1, "slow")[0]
-    sandbox.inject(method="POST", path=r"/items$", delay=1.5)
+    sandbox.inject(method="POST", path=r"/items$", delay=2.0)
     result = gateway.create_items([article(key)])
     assert result.created or result.existing == {0: key}
     assert list(library_items(sandbox, gateway)) == [key]
+    assert len(posts(sandbox)) == 2 and len(sleeps) == 1  # timed out once, then retried
 
 
 def test_giving_up_after_max_attempts_is_a_transient_error(
@@ -547,11 +551,6 @@ def _everything_printed(err: BaseException) -> str:
     return f"{err} {getattr(err, 'hint', '')} {text}"
 
 
-def test_write_result_is_a_plain_value() -> None:
-    result = WriteResult()
-    assert result.created == {} and result.existing == {} and result.failed == {}
-
-
 def test_unknown_group_is_a_fatal_error_naming_it(make_gateway: MakeGateway) -> None:
     with pytest.raises(RemoteError) as info:
         make_gateway("group", 99).library_version()
@@ -600,3 +599,13 @@ def test_lockout_after_bad_keys_is_fatal_not_retried(
     assert not info.value.transient and info.value.status == 429
     assert "invalid API key" in info.value.message and "users/1" in info.value.message
     assert sleeps == []
+
+
+def test_slow_read_times_out_with_the_gateway_timeout_and_is_retried(
+    sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
+) -> None:
+    # pyzotero would wait its own fixed 30 s for every read.
+    gateway = make_gateway(timeout=0.5)
+    sandbox.inject(method="GET", path=r"/items$", delay=1.5)
+    assert gateway.item_versions(0) == ({}, 0)
+    assert len(sleeps) == 1

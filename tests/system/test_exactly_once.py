@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -314,12 +315,19 @@ def test_out_of_band_write_between_index_refresh_and_post(
 
 # ---- kill -9 ---------------------------------------------------------------------------------
 
-KILL_ROUNDS = 24
+KILL_ROUNDS = 25
 NEW_PER_ROUND = 150  # three POSTs of 50
 OVERLAP = 20  # records of the previous round exported again (duplicates)
+KINDS = (
+    "POST in flight",  # pending rows committed, the write not applied yet
+    "POST applied, answer lost",  # pending rows, the items exist, syncd waits to retry
+    "POST answered",  # just after an answer: before or around the pushed commit
+    "reading the library",  # index refresh or settling pending rows after a crash
+    "at a random moment",
+)
 
 
-def _kill_point(kind: str, k: int, sandbox: SandboxServer) -> Callable[[], bool]:
+def _kill_point(kind: str, k: int, sandbox: SandboxServer, at: float) -> Callable[[], bool]:
     """The condition at which the running import is killed."""
 
     def in_flight_post() -> bool:
@@ -333,43 +341,52 @@ def _kill_point(kind: str, k: int, sandbox: SandboxServer) -> Callable[[], bool]
     def dropped_post() -> bool:
         return any(p.get("dropped") for p in item_posts(sandbox))
 
-    def reading_index() -> bool:
-        return any(r["method"] == "GET" and r["status"] is None for r in sandbox.requests())
+    def reading() -> bool:
+        return any(
+            r["method"] == "GET" and r["path"] == f"/users/{USER_ID}/items" and r["status"] is None
+            for r in sandbox.requests()
+        )
 
     return {
-        "reading the index": reading_index,
         "POST in flight": in_flight_post,
         "POST applied, answer lost": dropped_post,
         "POST answered": answered_post,
+        "reading the library": reading,
+        "at a random moment": lambda: time.monotonic() >= at,
     }[kind]
+
+
+def _arm(kind: str, k: int, sandbox: SandboxServer) -> None:
+    """Sandbox faults that hold the import at the kill point long enough to kill it there."""
+    if kind == "reading the library":
+        sandbox.inject(method="GET", path=ITEMS_PATH, delay=0.5)
+    elif kind == "POST in flight":
+        sandbox.inject(method="POST", path=ITEMS_PATH, delay=0.5, times=k)
+    elif kind == "POST applied, answer lost":
+        for _ in range(k - 1):
+            sandbox.inject(method="POST", path=ITEMS_PATH)  # no-op: lets a write through
+        sandbox.inject(method="POST", path=ITEMS_PATH, drop_after_apply=True)
 
 
 def test_kill_9_at_many_points_then_rerun(
     sandbox: SandboxServer, machine: Machine, tmp_path: Path
 ) -> None:
     inbox = tmp_path / "inbox"
-    kinds = ("POST in flight", "POST applied, answer lost", "POST answered", "reading the index")
+    rng = random.Random(4)
     all_pmids: list[int] = []
-    kills: list[tuple[str, int, int]] = []
+    kills: list[tuple[Any, ...]] = []
     for round_no in range(KILL_ROUNDS):
         base = 32000000 + round_no * 1000
         new = list(range(base, base + NEW_PER_ROUND))
         again = all_pmids[-OVERLAP:]
         all_pmids += write_export(inbox / f"round-{round_no:02}.nbib", [*again, *new])[len(again) :]
-        kind = kinds[round_no % len(kinds)]
-        k = 1 + (round_no // len(kinds)) % 3
+        kind = KINDS[round_no % len(KINDS)]
+        k = 1 + (round_no // len(KINDS)) % 3
         sandbox.clear_requests()
-        if kind == "reading the index":
-            sandbox.inject(method="GET", delay=0.5)
-        elif kind == "POST in flight":
-            sandbox.inject(method="POST", path=ITEMS_PATH, delay=0.5, times=k)
-        elif kind == "POST applied, answer lost":
-            # The k-th write is applied and its answer lost; syncd then waits to retry.
-            for _ in range(k - 1):
-                sandbox.inject(method="POST", path=ITEMS_PATH, times=1)
-            sandbox.inject(method="POST", path=ITEMS_PATH, drop_after_apply=True)
+        _arm(kind, k, sandbox)
+        at = time.monotonic() + rng.uniform(0.2, 1.5)
         proc = machine.start(inbox)
-        if wait_until(proc, _kill_point(kind, k, sandbox)) and proc.poll() is None:
+        if wait_until(proc, _kill_point(kind, k, sandbox, at)) and proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills.append((kind, k, sum(library_pmids(sandbox).values()), *statuses(machine)))
@@ -377,7 +394,7 @@ def test_kill_9_at_many_points_then_rerun(
             proc.wait()
         sandbox.clear_faults()
         assert_at_most_once(sandbox)
-        # Rerun after every other kill, so that recovery itself gets killed too.
+        # Rerun after every other round only, so that recovery itself gets killed too.
         if round_no % 2 == 1:
             machine.run(inbox)
             assert_exactly_once(sandbox, all_pmids)
@@ -385,11 +402,11 @@ def test_kill_9_at_many_points_then_rerun(
     assert_exactly_once(sandbox, all_pmids)
     # More than 20 kills, at distinct points: (kind, batch, items in the library, pending and
     # pushed rows in syncd's state); several between the pending commit and the pushed one.
+    print("kill points (kind, batch, items, pending, pushed):", *kills, sep="\n  ")
     assert len(kills) >= 20, kills
-    assert len({(kind, k) for kind, k, *_ in kills}) >= 8, kills
+    assert len({(kind, k) for kind, k, *_ in kills}) >= 10, kills
     assert len(set(kills)) == len(kills), kills
     assert sum(1 for *_, pending, _ in kills if pending) >= 5, kills
-    print("kill points (kind, batch, items, pending, pushed):", *kills, sep="\n  ")
 
 
 # ---- two imports at once ---------------------------------------------------------------------
@@ -409,6 +426,12 @@ def test_two_imports_of_overlapping_files_at_the_same_time(
             tmp_path / f"b-{round_no}" / "right.nbib", range(base + 100, base + 300)
         )
         expected += sorted(set(left) | set(right))
+        # The first writes meet trouble in later rounds: one applied with its answer lost,
+        # then a 503 with Retry-After.
+        if round_no >= 1:
+            sandbox.inject(method="POST", path=ITEMS_PATH, drop_after_apply=True)
+        if round_no >= 2:
+            sandbox.inject(method="POST", path=ITEMS_PATH, status=503, retry_after=1)
         # Slow every write a little, so that the two processes interleave.
         sandbox.inject(method="POST", path=ITEMS_PATH, delay=0.05, times=40)
         pa = a.start(tmp_path / f"a-{round_no}")
