@@ -56,7 +56,10 @@ from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
 logger = logging.getLogger(__name__)
 
 BATCH = 50
-_MAX_CONFLICTS = 20  # refreshes of one batch before it is sent without the version guard
+# Refreshes of one batch before its records are reported failed (to be imported again). Every
+# write is guarded by the indexed library version: an unguarded write could create an article
+# that another process created meanwhile under an identity this process does not know.
+_MAX_CONFLICTS = 20
 _MAX_MERGE_TRIES = 4
 _NOT_INDEXED = frozenset({"note", "attachment", "annotation"})
 
@@ -456,8 +459,9 @@ class _Import:
         conflicts = rounds = 0
         while jobs:
             rounds += 1
-            if rounds > _MAX_CONFLICTS + 5:
-                # Cannot happen unless the server keeps contradicting the index; never loop.
+            # The second bound cannot be reached unless the server keeps contradicting the
+            # index; it is there so that this never loops.
+            if conflicts >= _MAX_CONFLICTS or rounds > _MAX_CONFLICTS + 5:
                 for job in jobs:
                     self._failed(job, "the library kept changing under this record; import again")
                 return
@@ -466,7 +470,7 @@ class _Import:
                 if not jobs:
                     return
                 self.store.put_records(self.library, [j.row("pending") for j in jobs])
-            guard = self.version if conflicts < _MAX_CONFLICTS else None
+            guard = self.version
             try:
                 result = self.gw.create_items([j.payload for j in jobs], if_unmodified_since=guard)
             except RemoteError as exc:

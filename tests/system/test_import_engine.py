@@ -133,3 +133,33 @@ def test_progress_line_only_on_a_terminal() -> None:
     assert "reading  10 records" in text and "50/50 items sent" in text and "#" in text
     bar.close()
     assert stream.getvalue().endswith("\r")
+
+
+def test_a_library_that_never_stops_changing_fails_the_batch_and_creates_nothing_unguarded(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    # Another client writes before every one of our POSTs: every guarded create gets a 412.
+    # After the bound on conflicts the records are reported failed (to be imported again);
+    # nothing is ever sent without the version guard.
+    export = tmp_path / "a.nbib"
+    export.write_text(article(1) + "\n" + article(2))
+    config, store, gw = setup(tmp_path, sandbox)
+    other = iter(range(900, 1000))
+
+    class Restless(Meddling):
+        def create_items(self, items: Sequence[Any], **kw: Any) -> Any:  # type: ignore[override]
+            n = next(other)
+            sandbox.oob_write(LIB, [{"itemType": "book", "title": f"Other {n}"}])
+            assert kw.get("if_unmodified_since") is not None
+            return super().create_items(items, **kw)
+
+    gw.__class__ = Restless
+    report = import_paths([export], config, store, gw)
+    assert len(report.failed) == 2
+    assert all("kept changing" in entry.reason for entry in report.failed)
+    assert pmids(sandbox, gw).count("1") == 0
+    # The next run, with a quiet library, imports both.
+    gw.__class__ = Meddling
+    report = import_paths([export], config, store, gw)
+    assert len(report.created) == 2
+    assert pmids(sandbox, gw).count("1") == 1 and pmids(sandbox, gw).count("2") == 1
