@@ -34,6 +34,7 @@ import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Final, Literal
 
 from syncd.core.cleaning import (
@@ -515,23 +516,22 @@ def _map_enhanced(
     lists: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
     kind_of = _KIND.get
-    for f in _pairs(record):
-        tag = f[0]
+    first = one.setdefault
+    for tag, value in _pairs(record):
         kind = kind_of(tag)
         if kind is None:
             continue
         if kind == 0:
-            if tag not in one:
-                one[tag] = f[1]
+            first(tag, value)
         elif kind == 1:
             if tag in lists:
-                lists[tag].append(f[1])
+                lists[tag].append(value)
             else:
-                lists[tag] = [f[1]]
+                lists[tag] = [value]
         elif tag in names:
-            names[tag].append(f[1])
+            names[tag].append(value)
         else:
-            names[tag] = [f[1]]
+            names[tag] = [value]
     get = one.get
 
     # -- item type
@@ -829,7 +829,7 @@ def _fit_limits(item: dict[str, Any], record: MedlineRecord, problems: list[Prob
                 item[key] = data[: _MAX_FIELD_BYTES - 3].decode(errors="ignore") + "…"
                 problems.append(_warn(record, "AB", f"{key} cut to the API's 65,535 bytes"))
     creators = item["creators"]
-    if creators and max(len(v) for c in creators for v in c.values()) <= _MAX_NAME:
+    if creators and max(map(len, chain.from_iterable(map(dict.values, creators)))) <= _MAX_NAME:
         creators = []  # the usual case: nothing to cut
     for creator in creators:
         for part in ("name", "firstName", "lastName"):
