@@ -49,7 +49,7 @@ from syncd.core.cleaning import (
 )
 from syncd.core.identity import doi_of, normalize_pmcid, normalize_pmid
 from syncd.core.languages import to_iso639_1
-from syncd.core.records import Field, MedlineRecord, Problem
+from syncd.core.records import MedlineRecord, Problem
 from syncd.core.schema import BASE_FIELDS, valid_creator_types, valid_fields
 
 __all__ = [
@@ -376,12 +376,14 @@ _KIND: Final = {
 _NO_VALUES: Final[tuple[str, ...]] = ()
 
 
-def _pairs(record: MedlineRecord) -> Iterable[tuple[str, str] | Field]:
-    """The record's fields as tuples whose [0] is the tag and [1] the value. The reader's
-    records offer ``pairs()``, which does not build a :class:`Field` (with its line) for each
-    field: a large share of the time with 10,000 records of 60 fields."""
+def _pairs(record: MedlineRecord) -> Iterable[tuple[str, str]]:
+    """The record's fields as ``(tag, value)``. The reader's records offer ``pairs()``, which
+    does not build a :class:`Field` (with its line) for each field: a large share of the time
+    with 10,000 records of 60 fields."""
     pairs = getattr(record, "pairs", None)
-    return pairs() if pairs is not None else record.fields
+    if pairs is not None:
+        return pairs()  # type: ignore[no-any-return]
+    return ((f[0], f[1]) for f in record.fields)
 
 
 # Publication types, strongest first: a record typed "Journal Article" and "Preprint" is a
