@@ -681,7 +681,11 @@ def _split_one(tag: str, text: str, before: str | None) -> list[tuple[str, str]]
     ends = [
         entry
         for t, entry in best.items()
-        if before is None or before == "PMID" or _may_follow(t, before, "", 0)
+        # (a next line with a tag outside the PubMed list sets no bound)
+        if before is None
+        or before == "PMID"
+        or before not in _BAND
+        or _may_follow(t, before, "", 0)
     ]
     if not ends:
         return None
