@@ -663,8 +663,8 @@ def _map_enhanced(
         if renames:
             key = renames.get(key, key)
         if key in allowed:
-            if not clean:
-                value = collapse(value)
+            # (clean values may still have a space at an end: a hand-made record's "PG -  ")
+            value = value.strip(" ") if clean else collapse(value)
             if value:
                 item[key] = value
     if ids or extra:
