@@ -34,6 +34,7 @@ import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Final, Literal
 
 from syncd.core.cleaning import (
@@ -48,7 +49,7 @@ from syncd.core.cleaning import (
 )
 from syncd.core.identity import doi_of, normalize_pmcid, normalize_pmid
 from syncd.core.languages import to_iso639_1
-from syncd.core.records import Field, MedlineRecord, Problem
+from syncd.core.records import MedlineRecord, Problem
 from syncd.core.schema import BASE_FIELDS, valid_creator_types, valid_fields
 
 __all__ = [
@@ -375,12 +376,14 @@ _KIND: Final = {
 _NO_VALUES: Final[tuple[str, ...]] = ()
 
 
-def _pairs(record: MedlineRecord) -> Iterable[tuple[str, str] | Field]:
-    """The record's fields as tuples whose [0] is the tag and [1] the value. The reader's
-    records offer ``pairs()``, which does not build a :class:`Field` (with its line) for each
-    field: a large share of the time with 10,000 records of 60 fields."""
+def _pairs(record: MedlineRecord) -> Iterable[tuple[str, str]]:
+    """The record's fields as ``(tag, value)``. The reader's records offer ``pairs()``, which
+    does not build a :class:`Field` (with its line) for each field: a large share of the time
+    with 10,000 records of 60 fields."""
     pairs = getattr(record, "pairs", None)
-    return pairs() if pairs is not None else record.fields
+    if pairs is not None:
+        return pairs()  # type: ignore[no-any-return]
+    return ((f[0], f[1]) for f in record.fields)
 
 
 # Publication types, strongest first: a record typed "Journal Article" and "Preprint" is a
@@ -515,23 +518,22 @@ def _map_enhanced(
     lists: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
     kind_of = _KIND.get
-    for f in _pairs(record):
-        tag = f[0]
+    first = one.setdefault
+    for tag, value in _pairs(record):
         kind = kind_of(tag)
         if kind is None:
             continue
         if kind == 0:
-            if tag not in one:
-                one[tag] = f[1]
+            first(tag, value)
         elif kind == 1:
             if tag in lists:
-                lists[tag].append(f[1])
+                lists[tag].append(value)
             else:
-                lists[tag] = [f[1]]
+                lists[tag] = [value]
         elif tag in names:
-            names[tag].append(f[1])
+            names[tag].append(value)
         else:
-            names[tag] = [f[1]]
+            names[tag] = [value]
     get = one.get
 
     # -- item type
@@ -661,8 +663,8 @@ def _map_enhanced(
         if renames:
             key = renames.get(key, key)
         if key in allowed:
-            if not clean:
-                value = collapse(value)
+            # (clean values may still have a space at an end: a hand-made record's "PG -  ")
+            value = value.strip(" ") if clean else collapse(value)
             if value:
                 item[key] = value
     if ids or extra:
@@ -829,7 +831,7 @@ def _fit_limits(item: dict[str, Any], record: MedlineRecord, problems: list[Prob
                 item[key] = data[: _MAX_FIELD_BYTES - 3].decode(errors="ignore") + "…"
                 problems.append(_warn(record, "AB", f"{key} cut to the API's 65,535 bytes"))
     creators = item["creators"]
-    if creators and max(len(v) for c in creators for v in c.values()) <= _MAX_NAME:
+    if creators and max(map(len, chain.from_iterable(map(dict.values, creators)))) <= _MAX_NAME:
         creators = []  # the usual case: nothing to cut
     for creator in creators:
         for part in ("name", "firstName", "lastName"):
