@@ -174,13 +174,14 @@ def _first_creator_name(record: MedlineRecord) -> str | None:
     first editor."""
     for full, short in (("FAU", "AU"), ("FED", "ED")):
         has_full = record.get(full) is not None
-        for f in record.fields:
-            if f.tag == full:
-                return f.value.split(",")[0]
-            if f.tag == "CN" and full == "FAU":
-                return f.value
-            if f.tag == short and not has_full and f.value.strip().rstrip(".").lower() != "et al":
-                return _short_name_last(f.value)
+        # pairs(), not fields: no Field tuple (with its line number) per field of every record.
+        for tag, value in record.pairs():
+            if tag == full:
+                return value.split(",")[0]
+            if tag == "CN" and full == "FAU":
+                return value
+            if tag == short and not has_full and value.strip().rstrip(".").lower() != "et al":
+                return _short_name_last(value)
     return None
 
 
