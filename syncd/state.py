@@ -376,6 +376,23 @@ class StateStore:
             attempt=r[11],
         )
 
+    @staticmethod
+    def _record_values(library: str, r: RecordRow) -> tuple[Any, ...]:
+        """The columns ``library`` to ``error`` of a row, in the order the INSERTs name them."""
+        return (
+            library,
+            r.identity,
+            r.key,
+            r.status,
+            r.pmid,
+            r.doi,
+            r.pmcid,
+            r.fingerprint,
+            r.source,
+            r.line,
+            r.error,
+        )
+
     def records(self, library: str, statuses: Sequence[str] | None = None) -> list[RecordRow]:
         # Only constant column names and "?" placeholders are formatted in.
         sql = f"SELECT {self._RECORD_COLUMNS} FROM records WHERE library = ?"  # noqa: S608
@@ -421,17 +438,7 @@ class StateStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        library,
-                        r.identity,
-                        r.key,
-                        r.status,
-                        r.pmid,
-                        r.doi,
-                        r.pmcid,
-                        r.fingerprint,
-                        r.source,
-                        r.line,
-                        r.error,
+                        *self._record_values(library, r),
                         json.dumps(r.payload, ensure_ascii=False) if r.payload else None,
                         r.attempt,
                         now,
@@ -453,23 +460,7 @@ class StateStore:
                 "status = excluded.status, error = excluded.error, source = excluded.source, "
                 "line = excluded.line, updated_at = excluded.updated_at "
                 "WHERE records.status IN ('duplicate', 'failed')",
-                [
-                    (
-                        library,
-                        r.identity,
-                        r.key,
-                        r.status,
-                        r.pmid,
-                        r.doi,
-                        r.pmcid,
-                        r.fingerprint,
-                        r.source,
-                        r.line,
-                        r.error,
-                        now,
-                    )
-                    for r in rows
-                ],
+                [(*self._record_values(library, r), now) for r in rows],
             )
 
     def set_status(
