@@ -636,21 +636,12 @@ def _map_enhanced(
 
     # -- identifiers in fields where the target schema has them, else lines in Extra
     ids: list[str] = []
-    if pmid:
-        if "PMID" in allowed:
-            f_["PMID"] = pmid
-        else:
-            ids.append(f"PMID: {pmid}")
-    if pmcid:
-        if "PMCID" in allowed:
-            f_["PMCID"] = pmcid
-        else:
-            ids.append(f"PMCID: {pmcid}")
-    if doi:
-        if "DOI" in allowed:
-            f_["DOI"] = doi
-        else:
-            ids.append(f"DOI: {doi}")
+    for field_name, ident in (("PMID", pmid), ("PMCID", pmcid), ("DOI", doi)):
+        if ident:
+            if field_name in allowed:
+                f_[field_name] = ident
+            else:
+                ids.append(f"{field_name}: {ident}")
     if eric_number:
         ids.append(f"ERIC Number: {eric_number}")
 
