@@ -1256,6 +1256,11 @@ class Api:
             headers = [("Last-Modified-Version", str(lib.version if changed else old_version))]
             return Response(204, b"", headers, objects=1)
 
+    def _commit_no_content(self, txn: Txn) -> Response:
+        """Commit a write that answers 204, with the library's version once it is applied."""
+        self.state.commit(txn)
+        return Response(204, b"", [("Last-Modified-Version", str(txn.lib.version))])
+
     def _delete_one(
         self, lib: Library, kind: str, key: str, existing: Obj | None, version: int | None
     ) -> Response:
@@ -1271,8 +1276,7 @@ class Api:
         txn.version = lib.version + 1
         if existing is not None:
             self._remove(txn, kind, key, txn.version)
-        self.state.commit(txn)
-        return Response(204, b"", [("Last-Modified-Version", str(lib.version))])
+        return self._commit_no_content(txn)
 
     def _remove(self, txn: Txn, kind: str, key: str, version: int, log: bool = True) -> None:
         txn.remove(kind, key, version, log=log)
@@ -1303,8 +1307,7 @@ class Api:
                 key = key.strip()
                 if KEY_RE.match(key) and txn.exists(kind, key):
                     self._remove(txn, kind, key, txn.version)
-            self.state.commit(txn)
-            return Response(204, b"", [("Last-Modified-Version", str(lib.version))])
+            return self._commit_no_content(txn)
 
     # ---- collections ------------------------------------------------------------------------
 
@@ -1371,8 +1374,7 @@ class Api:
                 data["collections"] = sorted([*data.get("collections", []), ckey])
                 # The items get the current library version; the library does not advance.
                 txn.put("items", Obj(item.key, lib.version, item.seq, data))
-            self.state.commit(txn)
-            return Response(204, b"", [("Last-Modified-Version", str(lib.version))])
+            return self._commit_no_content(txn)
 
     def _read_collections(
         self,
@@ -1486,8 +1488,7 @@ class Api:
                     txn.put("items", Obj(item.key, txn.version, item.seq, data))
             for name in found:
                 txn.deleted_add[("tags", name)] = txn.version
-            self.state.commit(txn)
-            return Response(204, b"", [("Last-Modified-Version", str(lib.version))])
+            return self._commit_no_content(txn)
 
     def _deleted(self, req: Request, lib: Library) -> Response:
         if req.method != "GET":
