@@ -17,7 +17,8 @@ import string
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -960,6 +961,16 @@ class Api:
                 f"(expected {expected}, found {lib.version})",
             )
 
+    @contextmanager
+    def _library_write(self, req: Request, lib: Library) -> Iterator[int | None]:
+        """Hold the library's lock for a write that its If-Unmodified-Since-Version allows
+        (400 for a bad header, before the lock; 412 once the library has moved past it).
+        Yields that version (None without the header)."""
+        expected = self._unmodified_since(req)
+        with lib.lock:
+            self._check_library_version(lib, expected)
+            yield expected
+
     @staticmethod
     def _parse_body(req: Request) -> Any:
         try:
@@ -979,9 +990,7 @@ class Api:
     def _multi_write(
         self, req: Request, lib: Library, kind: str, token_hash: str | None
     ) -> Response:
-        expected = self._unmodified_since(req)
-        with lib.lock:
-            self._check_library_version(lib, expected)
+        with self._library_write(req, lib) as expected:
             body = self._parse_body(req)
             if not isinstance(body, list):
                 raise ApiError(400, "Uploaded data must be a JSON array")
@@ -1297,9 +1306,7 @@ class Api:
                     txn.put("items", Obj(item.key, item.version, item.seq, data))
 
     def _multi_delete(self, req: Request, lib: Library, kind: str, keys: str | None) -> Response:
-        expected = self._unmodified_since(req)
-        with lib.lock:
-            self._check_library_version(lib, expected)
+        with self._library_write(req, lib):
             txn = Txn(lib)
             txn.version = lib.version + 1
             # Without keys nothing is deleted, but the library version still advances.
@@ -1359,9 +1366,7 @@ class Api:
         raise ApiError(404, "Not found")
 
     def _add_to_collection(self, req: Request, lib: Library, ckey: str) -> Response:
-        expected = self._unmodified_since(req)
-        with lib.lock:
-            self._check_library_version(lib, expected)
+        with self._library_write(req, lib):
             keys = req.body.decode("utf-8", "replace").split()
             txn = Txn(lib)
             for key in keys:
@@ -1469,9 +1474,7 @@ class Api:
             return _json_response(page, lib.version, headers)
 
     def _delete_tags(self, req: Request, lib: Library) -> Response:
-        expected = self._unmodified_since(req)
-        with lib.lock:
-            self._check_library_version(lib, expected)
+        with self._library_write(req, lib):
             raw = req.param("tag")
             if not raw:
                 raise ApiError(400, "'tag' not provided")
