@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from syncd.config import Config, Secret, StateConfig, ZoteroConfig
 from syncd.core.identity import item_identifiers
 from syncd.engine import import_paths
 from syncd.sandbox import SandboxServer
 from syncd.state import StateStore
-from syncd.zotero import RetryPolicy, ZoteroGateway
+from syncd.zotero import ZoteroGateway
+from tests.system.conftest import LIB, engine_config, quick_gateway
 
-KEY = "CrashTestKey0123456789ab"
-LIB = "users/1"
 N = 120  # three batches of creates
 
 pytestmark = pytest.mark.timeout(180)
@@ -73,30 +70,8 @@ def article(pmid: int) -> str:
     )
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        server.add_user(1)
-        server.add_key(KEY, 1)
-        yield server
-
-
 def gateway(sandbox: SandboxServer) -> Crashing:
-    return Crashing(
-        library_type="user",
-        library_id=1,
-        api_key=KEY,
-        api_url=sandbox.url,
-        retry=RetryPolicy(max_attempts=3, base_delay=0.01),
-        sleep=lambda s: None,
-    )
-
-
-def config(sandbox: SandboxServer, db: Path) -> Config:
-    return Config(
-        zotero=ZoteroConfig(library_id=1, api_key=Secret(KEY), api_url=sandbox.url),
-        state=StateConfig(db),
-    )
+    return quick_gateway(Crashing, sandbox)
 
 
 def pmid_counts(sandbox: SandboxServer) -> collections.Counter[str]:
@@ -128,7 +103,7 @@ def test_rerun_after_a_crash_has_every_article_once(
         # get_items is first called when the index is built: crash there on a second
         # machine whose state is empty, after a first import filled the library.
         with StateStore(tmp_path / "first.db") as store, gateway(sandbox) as gw:
-            import_paths([path], config(sandbox, tmp_path / "first.db"), store, gw)
+            import_paths([path], engine_config(sandbox, tmp_path / "first.db"), store, gw)
     if method == "update_item":
         sandbox.oob_write(
             LIB, [{"itemType": "journalArticle", "title": "Held", "extra": f"PMID: {N + 1}"}]
@@ -138,9 +113,9 @@ def test_rerun_after_a_crash_has_every_article_once(
     with StateStore(db) as store, gateway(sandbox) as gw:
         gw.arm(method, at, after)
         with pytest.raises(Crash):
-            import_paths(paths, config(sandbox, db), store, gw)
+            import_paths(paths, engine_config(sandbox, db), store, gw)
     with StateStore(db) as store, gateway(sandbox) as gw:
-        report = import_paths(paths, config(sandbox, db), store, gw)
+        report = import_paths(paths, engine_config(sandbox, db), store, gw)
         assert store.status_counts(LIB).get("pending", 0) == 0
     counts = pmid_counts(sandbox)
     expected = N + (1 if method == "update_item" else 0)
@@ -165,7 +140,9 @@ def test_two_imports_sharing_one_state_database_at_once(
         try:
             with StateStore(db) as store, gateway(sandbox) as gw:
                 start.wait(10)
-                reports[name] = import_paths([tmp_path / name], config(sandbox, db), store, gw)
+                reports[name] = import_paths(
+                    [tmp_path / name], engine_config(sandbox, db), store, gw
+                )
         except BaseException as exc:
             errors.append(exc)
 

@@ -4,23 +4,21 @@ the index refresh and the POST. Also the progress line."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from syncd.config import Config, Secret, StateConfig, ZoteroConfig
+from syncd.config import Config
 from syncd.core.identity import item_identifiers
 from syncd.core.keys import item_key
 from syncd.engine import import_paths
 from syncd.progress import Bar, progress_for
 from syncd.sandbox import SandboxServer
 from syncd.state import StateStore
-from syncd.zotero import RetryPolicy, ZoteroGateway
-
-KEY = "EngineRaceKey0123456789a"
-LIB = "users/1"
+from syncd.zotero import ZoteroGateway
+from tests.system.conftest import LIB, engine_config, quick_gateway
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -45,27 +43,9 @@ class Meddling(ZoteroGateway):
         return super().create_items(items, **kw)
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        server.add_user(1)
-        server.add_key(KEY, 1)
-        yield server
-
-
 def setup(tmp_path: Path, sandbox: SandboxServer) -> tuple[Config, StateStore, Meddling]:
-    config = Config(
-        zotero=ZoteroConfig(library_id=1, api_key=Secret(KEY), api_url=sandbox.url),
-        state=StateConfig(tmp_path / "state.db"),
-    )
-    gw = Meddling(
-        library_type="user",
-        library_id=1,
-        api_key=KEY,
-        api_url=sandbox.url,
-        retry=RetryPolicy(max_attempts=3, base_delay=0.01),
-        sleep=lambda s: None,
-    )
+    config = engine_config(sandbox, tmp_path / "state.db")
+    gw = quick_gateway(Meddling, sandbox)
     gw.posted = []
     return config, StateStore(config.state.path), gw
 
