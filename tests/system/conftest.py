@@ -1,8 +1,9 @@
-"""Shared set-up of the system tests: a sandbox with one user and its key, and the engine's
-config and a quick gateway for the in-process engine tests."""
+"""Shared set-up of the system tests: a sandbox with one user and its key, the engine's config
+and a quick gateway for the in-process engine tests, and an environment of the test's own."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -26,6 +27,21 @@ def sandbox() -> Iterator[SandboxServer]:
         server.add_user(1)
         server.add_key(KEY, 1)
         yield server
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No configuration, key or state from the machine: XDG folders under ``tmp_path``."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    for var in ("SYNCD_CONFIG", "ZOTERO_API_KEY", "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(var, raising=False)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    # main() points logging at this test's captured stderr; undo it for the next test.
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def engine_config(sandbox: SandboxServer, db: Path) -> Config:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,32 +9,18 @@ import pytest
 from syncd.cli import main
 from syncd.sandbox import SandboxServer
 from syncd.state import RecordRow, StateStore
+from tests.system.conftest import KEY
 
-KEY = "DoctorTestKey0123456789a"
 READ_ONLY = "DoctorReadOnly0123456789"
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("isolated_env")]
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        server.add_user(1)
-        server.add_key(KEY, 1)
-        server.add_key(READ_ONLY, 1, write=False)
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "st"))
-    for var in ("SYNCD_CONFIG", "ZOTERO_API_KEY", "CREDENTIALS_DIRECTORY"):
-        monkeypatch.delenv(var, raising=False)
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield
-    root.handlers[:] = handlers
+def sandbox(sandbox: SandboxServer) -> SandboxServer:
+    """The shared sandbox, with a read-only key for user 1 as well."""
+    sandbox.add_key(READ_ONLY, 1, write=False)
+    return sandbox
 
 
 def write_config(tmp_path: Path, sandbox: SandboxServer, key: str = KEY, extra: str = "") -> Path:

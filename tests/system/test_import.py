@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import json
-import logging
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ USER = 1
 GROUP = 77
 LIB = f"users/{USER}"
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_env")]
 
 
 def article(pmid: int, doi: bool = True, title: str | None = None, extra: str = "") -> str:
@@ -62,20 +61,6 @@ def sandbox() -> Iterator[SandboxServer]:
         server.add_key(KEY, USER)
         server.add_key(READ_ONLY_KEY, USER, write=False, groups={"all": (True, False)})
         yield server
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
-    for var in ("SYNCD_CONFIG", "ZOTERO_API_KEY", "CREDENTIALS_DIRECTORY"):
-        monkeypatch.delenv(var, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    # main() points logging at this test's captured stderr; undo it for the next test.
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def config(tmp_path: Path, sandbox: SandboxServer, extra: str = "", **zotero: Any) -> Path:
