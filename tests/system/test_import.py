@@ -16,6 +16,7 @@ from syncd.cli import main
 from syncd.core.identity import item_identifiers
 from syncd.core.keys import item_key
 from syncd.sandbox import SandboxServer
+from syncd.state import RecordRow, StateStore
 from syncd.zotero import ZoteroGateway
 from tests.conftest import shared_path
 
@@ -78,6 +79,27 @@ def run(cfg: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int,
     code = main(["import", "--config", str(cfg), "--json", *args])
     out = capsys.readouterr()
     return code, (json.loads(out.out) if out.out.strip() else None), out.err
+
+
+def put_pending(tmp_path: Path, *rows: tuple[int, int, dict[str, Any]]) -> None:
+    """Leave (pmid, line, payload) rows pending in the state database, as a run that died
+    before settling them would (read from source "x"; the key is the payload's)."""
+    with StateStore(tmp_path / "state.db") as store:
+        store.put_records(
+            LIB,
+            [
+                RecordRow(
+                    f"pmid:{pmid}",
+                    payload["key"],
+                    "pending",
+                    pmid=str(pmid),
+                    source="x",
+                    line=line,
+                    payload=payload,
+                )
+                for pmid, line, payload in rows
+            ],
+        )
 
 
 def library_items(sandbox: SandboxServer, library: str = LIB) -> list[dict[str, Any]]:
@@ -296,36 +318,15 @@ def test_exit_code_1_when_some_records_fail_and_text_summary(
 def test_per_object_failure_is_reported_and_the_rest_goes_on(
     tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from syncd.state import RecordRow, StateStore
-
     # The mapping only makes valid items, so the refused one comes from a pending row (as a
     # crashed older syncd could have left): the server answers 400 for that object alone.
     k1, k2 = item_key(LIB, "pmid:1"), item_key(LIB, "pmid:2")
     base = {"itemType": "journalArticle", "version": 0}
-    with StateStore(tmp_path / "state.db") as store:
-        store.put_records(
-            LIB,
-            [
-                RecordRow(
-                    "pmid:1",
-                    k1,
-                    "pending",
-                    pmid="1",
-                    source="x",
-                    line=1,
-                    payload={**base, "key": k1, "title": "One", "notAField": "x"},
-                ),
-                RecordRow(
-                    "pmid:2",
-                    k2,
-                    "pending",
-                    pmid="2",
-                    source="x",
-                    line=9,
-                    payload={**base, "key": k2, "title": "Two", "extra": "PMID: 2"},
-                ),
-            ],
-        )
+    put_pending(
+        tmp_path,
+        (1, 1, {**base, "key": k1, "title": "One", "notAField": "x"}),
+        (2, 9, {**base, "key": k2, "title": "Two", "extra": "PMID: 2"}),
+    )
     code, report, _ = run(
         config(tmp_path, sandbox), capsys, str(export(tmp_path / "a.nbib", article(3)))
     )
@@ -375,38 +376,17 @@ def test_sandbox_flag_runs_a_real_import_and_a_second_run_finds_duplicates(
 def test_pending_rows_of_an_interrupted_run_are_settled_first(
     tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from syncd.state import RecordRow, StateStore
-
     k1, k2 = item_key(LIB, "pmid:1"), item_key(LIB, "pmid:2")
     base = {"itemType": "journalArticle", "version": 0, "tags": [], "collections": []}
     # Two rows recorded as pending by a run that died: the POST of the first was applied
     # (its item exists), the second never left.
     sandbox.oob_write(LIB, [{**base, "key": k1, "title": "One", "extra": "PMID: 1"}])
     cfg = config(tmp_path, sandbox)
-    with StateStore(tmp_path / "state.db") as store:
-        store.put_records(
-            LIB,
-            [
-                RecordRow(
-                    "pmid:1",
-                    k1,
-                    "pending",
-                    pmid="1",
-                    source="x",
-                    line=1,
-                    payload={**base, "key": k1, "title": "One", "extra": "PMID: 1"},
-                ),
-                RecordRow(
-                    "pmid:2",
-                    k2,
-                    "pending",
-                    pmid="2",
-                    source="x",
-                    line=9,
-                    payload={**base, "key": k2, "title": "Two", "extra": "PMID: 2"},
-                ),
-            ],
-        )
+    put_pending(
+        tmp_path,
+        (1, 1, {**base, "key": k1, "title": "One", "extra": "PMID: 1"}),
+        (2, 9, {**base, "key": k2, "title": "Two", "extra": "PMID: 2"}),
+    )
     code, report, _ = run(cfg, capsys, str(export(tmp_path / "a.nbib", article(1), article(2))))
     assert code == 0
     assert report["counts"]["recovered"] == 2 and report["counts"]["new"] == 0
@@ -478,16 +458,11 @@ def test_where_the_pmid_goes(
 def test_a_pending_article_that_someone_else_created_meanwhile_is_a_duplicate(
     tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from syncd.state import RecordRow, StateStore
-
     k3 = item_key(LIB, "pmid:3")
     sandbox.oob_write(LIB, [{"itemType": "journalArticle", "title": "T", "extra": "PMID: 3"}])
     theirs = library_items(sandbox)[0]["key"]
-    with StateStore(tmp_path / "state.db") as store:
-        payload = {"itemType": "journalArticle", "key": k3, "version": 0, "extra": "PMID: 3"}
-        store.put_records(
-            LIB, [RecordRow("pmid:3", k3, "pending", pmid="3", source="x", line=1, payload=payload)]
-        )
+    payload = {"itemType": "journalArticle", "key": k3, "version": 0, "extra": "PMID: 3"}
+    put_pending(tmp_path, (3, 1, payload))
     code, report, _ = run(
         config(tmp_path, sandbox), capsys, str(export(tmp_path / "a.nbib", article(4)))
     )
