@@ -292,8 +292,21 @@ class SandboxServer:
         path = split.path
         query = parse_qsl(split.query, keep_blank_values=True)
         headers = {k.lower(): v for k, v in handler.headers.items()}
-        length = int(headers.get("content-length") or 0)
-        body = handler.rfile.read(length) if length else b""
+        try:
+            body = _read_body(handler)
+        except _Unframed as err:
+            # Where this request ends is unknown, so the connection cannot carry another one.
+            handler.close_connection = True
+            if err.status is not None:
+                resp = Response(
+                    err.status,
+                    err.message.encode(),
+                    [("Connection", "close")],
+                    zotero_headers=False,
+                    content_type="text/plain; charset=UTF-8",
+                )
+                self._send(handler, resp, head=handler.command == "HEAD")
+            return
         method = handler.command
 
         if path.startswith("/_sandbox/"):
@@ -454,6 +467,68 @@ def _count_objects(method: str, body: bytes) -> int | None:
     if isinstance(value, list):
         return len(value)
     return 1 if isinstance(value, dict) else None
+
+
+class _Unframed(Exception):
+    """A request whose body cannot be delimited; ``status`` None: the client went away."""
+
+    def __init__(self, status: int | None, message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+_MAX_LINE = 65536
+
+
+def _read_body(handler: _Handler) -> bytes:
+    """The whole request body, by ``Content-Length`` or chunked transfer coding.
+
+    Every request is read to its very end, even one that is about to be refused: on a
+    keep-alive connection, bytes left unread would be taken for the next request line.
+    """
+    coding = handler.headers.get("Transfer-Encoding")
+    if coding is not None:
+        if coding.strip().lower() != "chunked":
+            raise _Unframed(501, f"Transfer-Encoding {coding.strip()!r} is not supported")
+        return _read_chunked(handler.rfile)
+    lengths = {v.strip() for v in handler.headers.get_all("Content-Length") or []}
+    if not lengths:
+        return b""
+    value = lengths.pop()
+    if lengths or not value.isascii() or not value.isdigit():
+        raise _Unframed(400, "Invalid Content-Length")
+    length = int(value)
+    body = handler.rfile.read(length) if length else b""
+    if len(body) < length:
+        raise _Unframed(None)
+    return body
+
+
+def _read_chunked(rfile: Any) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        line = rfile.readline(_MAX_LINE + 1)
+        if not line.endswith(b"\n"):
+            if not line:
+                raise _Unframed(None)
+            raise _Unframed(400, "Invalid chunk size line")
+        size_text = line.split(b";", 1)[0].strip()
+        if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_text):
+            raise _Unframed(400, "Invalid chunk size")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        chunk = rfile.read(size)
+        if len(chunk) < size or rfile.readline(_MAX_LINE + 1) not in (b"\r\n", b"\n"):
+            raise _Unframed(None if len(chunk) < size else 400, "Invalid chunk")
+        chunks.append(chunk)
+    while True:  # trailer fields, up to the empty line
+        line = rfile.readline(_MAX_LINE + 1)
+        if not line:
+            raise _Unframed(None)
+        if line in (b"\r\n", b"\n"):
+            return b"".join(chunks)
 
 
 def _drop(handler: _Handler) -> None:

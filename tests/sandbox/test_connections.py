@@ -1,0 +1,82 @@
+"""Keep-alive connections: every request is read to its end, and a connection the sandbox cannot
+go on with is closed, never left with both sides waiting."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from syncd.sandbox import SandboxServer
+from tests.sandbox.conftest import KEY, USER, article
+
+pytestmark = pytest.mark.timeout(60)
+
+ITEMS = f"/users/{USER}/items"
+HEADERS = {"Zotero-API-Key": KEY, "Zotero-API-Version": "3", "Content-Type": "application/json"}
+
+
+def connect(sandbox: SandboxServer) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", int(sandbox.url.rsplit(":", 1)[1]), timeout=10)
+
+
+def raw(sandbox: SandboxServer) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", int(sandbox.url.rsplit(":", 1)[1])), timeout=10)
+
+
+def read_all(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_a_chunked_body_is_read_and_the_connection_goes_on(sandbox: SandboxServer) -> None:
+    body = json.dumps([article("Chunked", key="CHNKD234", version=0)]).encode()
+
+    def pieces() -> Iterator[bytes]:
+        yield body[:10]
+        yield body[10:]
+
+    conn = connect(sandbox)
+    conn.request("POST", ITEMS, body=pieces(), headers=HEADERS, encode_chunked=True)
+    created = conn.getresponse()
+    report = json.loads(created.read())
+    assert created.status == 200 and list(report["successful"]) == ["0"]
+    # The same connection: the chunks must not be taken for the next request line.
+    conn.request("GET", f"{ITEMS}/CHNKD234", headers=HEADERS)
+    item = conn.getresponse()
+    assert item.status == 200 and json.loads(item.read())["data"]["title"] == "Chunked"
+    conn.close()
+
+
+@pytest.mark.parametrize("length", ["-1", "12abc", "5, 6"])
+def test_an_unreadable_content_length_is_refused_and_the_connection_closed(
+    sandbox: SandboxServer, length: str
+) -> None:
+    with raw(sandbox) as sock:
+        sock.sendall(
+            f"POST {ITEMS} HTTP/1.1\r\nHost: x\r\nZotero-API-Key: {KEY}\r\n"
+            f"Content-Length: {length}\r\n\r\n[]".encode()
+        )
+        answer = read_all(sock)  # a socket timeout here: both sides were left waiting
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"\r\nConnection: close\r\n" in answer
+    assert sandbox.library_version(f"users/{USER}") == 0
+
+
+def test_an_unknown_transfer_coding_is_refused_and_the_connection_closed(
+    sandbox: SandboxServer,
+) -> None:
+    with raw(sandbox) as sock:
+        sock.sendall(
+            f"POST {ITEMS} HTTP/1.1\r\nHost: x\r\nZotero-API-Key: {KEY}\r\n"
+            "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n".encode()
+        )
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 501 ")
+    assert b"\r\nConnection: close\r\n" in answer
