@@ -59,6 +59,11 @@ class Fault:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Seconds a connection may stay silent (idle between requests, or stalled in the middle
+    # of one) before the sandbox closes it, so that a vanished client cannot hold a handler
+    # forever. Well above the 5 s after which HTTP clients drop their idle connections (and
+    # the real server closes them), so a client never reuses one the sandbox is closing.
+    timeout = 60
     server_version = "syncd-sandbox"
     sys_version = ""
     server: _HTTPServer
@@ -81,7 +86,29 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
         self.sandbox = sandbox
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every open connection: the handlers waiting on them see the end of the stream
+        and finish, and keep-alive clients see the connection closed instead of a server
+        that no longer reads what they send."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that hang up (timeouts, dropped keep-alive connections) are routine here.
@@ -139,13 +166,15 @@ class SandboxServer:
 
     def stop(self) -> None:
         """Stop accepting, let requests in progress finish (their writes are committed and
-        answered), drop any that arrive meanwhile unanswered, then close the database."""
+        answered), drop any that arrive meanwhile unanswered, close every connection (idle
+        keep-alive ones too), then close the database."""
         with self._idle:
             self._closing = True
         if self._httpd is not None:
             self._httpd.shutdown()
             with self._idle:
                 self._idle.wait_for(lambda: self._active == 0, timeout=30)
+            self._httpd.close_connections()
             self._httpd.server_close()
             self._httpd = None
         if self._thread is not None:
@@ -271,27 +300,6 @@ class SandboxServer:
         return None
 
     def _dispatch(self, handler: _Handler) -> None:
-        with self._idle:
-            if self._closing:
-                # Shutting down: not applied, not answered (the client sees a lost connection).
-                _drop(handler)
-                return
-            self._active += 1
-        try:
-            self._serve(handler)
-        finally:
-            with self._idle:
-                self._active -= 1
-                self._idle.notify_all()
-            if self._closing:
-                handler.close_connection = True
-
-    def _serve(self, handler: _Handler) -> None:
-        started = time.monotonic()
-        split = urlsplit(handler.path)
-        path = split.path
-        query = parse_qsl(split.query, keep_blank_values=True)
-        headers = {k.lower(): v for k, v in handler.headers.items()}
         try:
             body = _read_body(handler)
         except _Unframed as err:
@@ -307,6 +315,29 @@ class SandboxServer:
                 )
                 self._send(handler, resp, head=handler.command == "HEAD")
             return
+        # Counted as in progress only once the whole request is in: stop() waits for requests
+        # being answered, not for a client that is slow to send (its connection is closed).
+        with self._idle:
+            if self._closing:
+                # Shutting down: not applied, not answered (the client sees a lost connection).
+                _drop(handler)
+                return
+            self._active += 1
+        try:
+            self._serve(handler, body)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+            if self._closing:
+                handler.close_connection = True
+
+    def _serve(self, handler: _Handler, body: bytes) -> None:
+        started = time.monotonic()
+        split = urlsplit(handler.path)
+        path = split.path
+        query = parse_qsl(split.query, keep_blank_values=True)
+        headers = {k.lower(): v for k, v in handler.headers.items()}
         method = handler.command
 
         if path.startswith("/_sandbox/"):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -80,3 +82,39 @@ def test_an_unknown_transfer_coding_is_refused_and_the_connection_closed(
         answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 501 ")
     assert b"\r\nConnection: close\r\n" in answer
+
+
+def test_stop_closes_idle_keep_alive_connections(sandbox: SandboxServer) -> None:
+    conn = connect(sandbox)
+    conn.request("GET", ITEMS, headers=HEADERS)
+    reply = conn.getresponse()
+    assert reply.status == 200 and not reply.will_close
+    reply.read()
+    assert conn.sock is not None
+    sock = conn.sock
+    sandbox.stop()
+    # The client learns at once that the connection is gone; its handler thread ended.
+    assert sock.recv(1) == b""  # a socket timeout here: the connection was left open
+    conn.close()
+
+
+def test_stop_does_not_wait_for_a_client_that_stalls_in_its_request(
+    sandbox: SandboxServer,
+) -> None:
+    conn = connect(sandbox)
+    conn.request("GET", ITEMS, headers=HEADERS)
+    conn.getresponse().read()  # the connection has its handler
+    assert conn.sock is not None
+    with conn.sock as sock:
+        sock.sendall(
+            f"POST {ITEMS} HTTP/1.1\r\nHost: x\r\nZotero-API-Key: {KEY}\r\n"
+            "Content-Length: 100\r\n\r\n[".encode()
+        )
+        time.sleep(0.2)  # let the handler start on the request (a head start, not a bound)
+        stopper = threading.Thread(target=sandbox.stop)
+        stopper.start()
+        # Without an end to the stalled read, stop() would wait its 30 s for it.
+        stopper.join(timeout=15)
+        assert not stopper.is_alive()
+        assert read_all(sock) == b""  # dropped unanswered
+    assert [r["method"] for r in sandbox.requests()] == ["GET"]
