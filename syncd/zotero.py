@@ -258,6 +258,12 @@ class ZoteroGateway:
                 f"library id {library_id!r} is not a positive integer",
                 hint="set zotero.library_id to the number shown at " + KEYS_URL,
             )
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise ValueError(f"timeout must be a number of seconds, got {timeout!r}")
+        if not 0 < timeout < float("inf"):
+            # A lost answer (dropped connection, stalled server) must end in a retry, never
+            # in a wait without end: httpx2 takes None as "no timeout".
+            raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
         self.library_type = library_type
         self.library_id = library_id
         self.library = f"{library_type}s/{library_id}"

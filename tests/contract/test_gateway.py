@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx2
 import pytest
 
 from syncd.errors import ConfigError, RemoteError
@@ -609,3 +610,40 @@ def test_slow_read_times_out_with_the_gateway_timeout_and_is_retried(
     sandbox.inject(method="GET", path=r"/items$", delay=1.5)
     assert gateway.item_versions(0) == ({}, 0)
     assert len(sleeps) == 1
+
+
+@pytest.mark.timeout(60)
+def test_every_request_has_a_finite_timeout(
+    sandbox: SandboxServer, make_gateway: MakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A lost answer must end in a timeout (and a retry), never in a wait without end.
+    timeouts: list[tuple[str, dict[str, float | None]]] = []
+    send = httpx2.Client.send
+
+    def recording(client: httpx2.Client, request: httpx2.Request, **kw: Any) -> httpx2.Response:
+        timeouts.append((f"{request.method} {request.url.path}", request.extensions["timeout"]))
+        return send(client, request, **kw)
+
+    monkeypatch.setattr(httpx2.Client, "send", recording)
+    gateway = make_gateway(timeout=7.0)
+    gateway.check_access()
+    gateway.has_native_ids()
+    gateway.library_version()
+    gateway.item_versions(0)
+    gateway.deleted_since(0)
+    key = keys_for(1, "timeouts")[0]
+    gateway.create_items([article(key)])
+    gateway.get_items([key])
+    gateway.update_item(key, gateway.item_versions(0)[0][key], {"title": "Renamed"})
+    gateway.find_or_create_collection("Timeouts/Inner")
+    methods = {what.split()[0] for what, _ in timeouts}
+    assert methods == {"GET", "POST", "PATCH"}
+    for what, timeout in timeouts:
+        assert set(timeout) == {"connect", "read", "write", "pool"}, what
+        assert all(v is not None and 0 < v <= 14.0 for v in timeout.values()), (what, timeout)
+
+
+@pytest.mark.parametrize("timeout", [None, 0, -1.0, float("inf"), float("nan"), "30"])
+def test_a_gateway_without_a_finite_timeout_is_refused(timeout: Any) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        ZoteroGateway(library_type="user", library_id=1, api_key=KEY, timeout=timeout)
