@@ -8,8 +8,9 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import httpx2
 import pytest
 
 from syncd.sandbox import SandboxServer
@@ -118,3 +119,69 @@ def test_stop_does_not_wait_for_a_client_that_stalls_in_its_request(
         assert not stopper.is_alive()
         assert read_all(sock) == b""  # dropped unanswered
     assert [r["method"] for r in sandbox.requests()] == ["GET"]
+
+
+def test_keep_alive_clients_on_every_route_and_fault_never_wait_in_vain(
+    sandbox: SandboxServer,
+) -> None:
+    # A bounded stress: a few threads, each with one keep-alive client, send a mix of every
+    # kind of request (reads, 304s, HEAD, OPTIONS, writes, refused and oversized writes, bad
+    # keys, chunked bodies, admin routes, injected errors, delays, backoffs and dropped
+    # answers). Every request must get its own answer on a connection that then carries
+    # the next one; only a dropped answer may end a connection.
+    base = sandbox.url
+    items = f"{base}{ITEMS}"
+    problems: list[str] = []
+
+    def one(n: int, i: int, client: httpx2.Client) -> None:
+        key = f"{'ABCDEFGHIJKLMN'[n]}{i:07d}".replace("0", "2").replace("1", "3")
+        ops: list[Callable[[], httpx2.Response]] = [
+            lambda: client.get(items, headers=HEADERS),
+            lambda: client.get(items, headers={**HEADERS, "If-Modified-Since-Version": "99999"}),
+            lambda: client.head(items, headers=HEADERS),
+            lambda: client.options(items),
+            lambda: client.post(items, headers=HEADERS, json=[article(key=key, version=0)]),
+            lambda: client.post(items, headers=HEADERS, json=[article()] * 51),
+            lambda: client.post(items, headers=HEADERS, content=iter([b'[{"itemType"', b": 1}]"])),
+            lambda: client.post(items, headers={**HEADERS, "Zotero-API-Key": "x" * 24}, json=[]),
+            lambda: client.post(items, headers=HEADERS, content=b""),
+            lambda: client.patch(f"{items}/{key}", headers=HEADERS, json={"title": "x"}),
+            lambda: client.get(f"{base}/itemTypes"),
+            lambda: client.get(f"{base}/_sandbox/libraries/users/{USER}"),
+            lambda: client.post(f"{base}/_sandbox/faults", content=b"{not json"),
+            lambda: client.get(f"{items}/{key}", headers=HEADERS),
+        ]
+        if i >= len(ops):
+            ops[7] = ops[0]  # a bad key once per client: four, below the lock-out
+        fault = i % 4
+        path = rf"/items/Q{n}{i}$"
+        if fault == 1:
+            sandbox.inject(status=503, path=path)
+        elif fault == 2:
+            sandbox.inject(delay=0.01, backoff=1, path=path)
+        elif fault == 3:
+            sandbox.inject(drop_after_apply=True, path=path)
+        try:
+            ops[i % len(ops)]().read()
+        except httpx2.TransportError as exc:
+            problems.append(f"{n}/{i} op {i % len(ops)}: {exc!r}")
+        try:
+            response = client.get(f"{items}/Q{n}{i}", headers=HEADERS)
+            if fault == 3:
+                problems.append(f"{n}/{i}: an answer to a dropped request: {response}")
+        except httpx2.TransportError as exc:
+            if fault != 3:
+                problems.append(f"{n}/{i} fault {fault}: {exc!r}")
+
+    def worker(n: int) -> None:
+        with httpx2.Client(timeout=10) as client:
+            for i in range(70):
+                one(n, i, client)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=45)
+    assert not any(t.is_alive() for t in threads)
+    assert problems == []
