@@ -28,3 +28,16 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"reference data {path} is absent (../shared is not next to this checkout)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_library_channels() -> None:
+    """Forget the per-library request lock and backoff that gateways share in one process.
+
+    They are keyed by (API URL, library): a later test's sandbox may get the port of an
+    earlier one, and must not inherit a ``Backoff`` that test's server asked for.
+    """
+    from syncd import zotero
+
+    with zotero._CHANNELS_LOCK:
+        zotero._CHANNELS.clear()
