@@ -1,9 +1,11 @@
 """The import engine: read exports, plan against the library, and create each article once.
 
-:func:`import_paths` is what ``syncd import`` (and later the daemon) runs. In order:
+:class:`Importer` is the long-lived side (one library: the key check, the collection, the
+index); each :meth:`Importer.run` imports one batch of files. ``syncd import`` makes one importer
+for one run (:func:`import_paths`); ``syncd run`` keeps one for as long as it runs. In order:
 
-1. check the key (read and write access to the library),
-2. refresh the library index in the state database: built once (every item, trash included),
+1. once per importer: check the key (read and write access to the library),
+2. before each run: refresh the library index in the state database: built once (every item, trash included),
    then incremental (``item_versions(since)``, then only the changed items, then ``/deleted``),
 3. settle rows left ``pending`` by an interrupted run before anything new is sent,
 4. read the files (an unchanged file already fully imported costs one hash), map every record
@@ -255,29 +257,81 @@ class _Record:
 # --- the engine -----------------------------------------------------------------------------
 
 
-class _Import:
+class Importer:
+    """One library, opened once and kept: what stays true between imports.
+
+    The daemon keeps one for as long as it runs; ``syncd import`` makes one for its single run.
+    It holds the key check, the native-id probe, the collection and the library index (loaded
+    from the state database or built from the server once, then refreshed incrementally before
+    each run). :meth:`run` imports one batch of files (the files that settled together, or the
+    paths of one ``syncd import``) and returns that batch's :class:`Report`.
+    """
+
     def __init__(
         self,
         config: Config,
         store: StateStore,
         gateway: Gateway,
-        dry_run: bool,
-        progress: Progress | None,
-        skip_unchanged: bool = False,
+        *,
+        dry_run: bool = False,
     ) -> None:
-        self.skip_unchanged = skip_unchanged
         self.config = config
         self.store = store
         self.gw = gateway
         self.library = gateway.library
         self.dry_run = dry_run
-        self.progress = progress or (lambda stage, done, total: None)
         self.options = dedup_options(config)
-        self.report = Report(library=self.library, dry_run=dry_run)
         self.index = Index()
         self.version = 0  # the library version the index reflects
         self.collection: str | None = None
-        self.outcome: dict[int, str] = {}  # record number -> created|duplicate|failed|pending
+        self.collection_name: str | None = None
+        self.native = False
+        self.opened = False
+        self._index_loaded = False
+
+    def open(self) -> None:
+        """Check the key (read, and write unless dry-run), probe the server's schema for the
+        PMID/PMCID fields and find or create the collection. Raises :class:`RemoteError` (or
+        :class:`ConfigError`) when the library cannot be used; call again to retry."""
+        self.gw.check_access(require_write=not self.dry_run)
+        self.native = self.config.zotero.native_ids == "auto" and self.gw.has_native_ids()
+        if self.config.zotero.collection:
+            self.collection_name = self.config.zotero.collection
+            if not self.dry_run:
+                self.collection = self.gw.find_or_create_collection(self.config.zotero.collection)
+                self.collection_name = self.collection
+        self.opened = True
+
+    def sync_index(self) -> None:
+        """Bring the index up to the library's version: loaded or built the first time, then
+        refreshed (one request when nothing changed)."""
+        if not self._index_loaded:
+            self.load_index()
+            self._index_loaded = True
+        else:
+            self.refresh()
+
+    def run(
+        self,
+        paths: Sequence[Path],
+        *,
+        progress: Progress | None = None,
+        skip_unchanged: bool = False,
+    ) -> Report:
+        """Import the exports at ``paths`` (files or folders) as one batch."""
+        files = list(iter_export_files(paths))  # a missing path fails before any request
+        if not self.opened:
+            self.open()
+        self.sync_index()
+        return _Run(self, progress, skip_unchanged).run(files)
+
+    def settle(self, progress: Progress | None = None) -> Report:
+        """Settle rows left pending by an interrupted run (or a run that lost the server),
+        without reading any file; the report lists them as recovered."""
+        if not self.opened:
+            self.open()
+        self.sync_index()
+        return _Run(self, progress, False).run([])
 
     # ---- index ----------------------------------------------------------------------------
 
@@ -348,13 +402,106 @@ class _Import:
                     own.setdefault(dk, (row.key, row.status))
         return Memory(own=own, deleted_own=deleted_own)
 
+    # ---- merging ----------------------------------------------------------------------------
+
+    def merge(self, key: str, tags: list[dict[str, Any]]) -> bool:
+        """Add the missing ``tags`` and the collection to item ``key``; True when it changed."""
+        item = self.index.get(key)
+        for _ in range(_MAX_MERGE_TRIES):
+            if item is None:
+                logger.info("item %s is gone from the library; nothing to merge into", key)
+                return False
+            have = {name for name, _ in item.tags}
+            missing = [t for t in tags if t["tag"] not in have]
+            missing = list({t["tag"]: t for t in missing}.values())
+            need_collection = bool(self.collection) and self.collection not in item.collections
+            if not missing and not need_collection:
+                return False
+            patch: dict[str, Any] = {}
+            if missing:
+                patch["tags"] = [
+                    {"tag": n, "type": t} if t else {"tag": n} for n, t in item.tags
+                ] + missing
+            if need_collection:
+                patch["collections"] = [*item.collections, self.collection]
+            try:
+                version = self.gw.update_item(key, item.version, patch)
+            except RemoteError as exc:
+                if exc.status != 412:
+                    raise
+                logger.info("item %s changed meanwhile; reading it again", key)
+                fresh = self.gw.get_items([key])
+                item = known_item(fresh[0]) if fresh else None
+                continue
+            merged_tags = item.tags + tuple((t["tag"], int(t.get("type", 0))) for t in missing)
+            item = KnownItem(
+                key,
+                item.ids,
+                version,
+                item.trashed,
+                merged_tags,
+                tuple(patch.get("collections", item.collections)),
+            )
+            self.index.add(item)
+            self.store.update_index(self.library, [_to_row(item)])
+            return True
+        raise RemoteError(
+            f"item {key} in {self.library} kept changing while syncd merged into it",
+            hint="run the import again",
+            status=412,
+            transient=True,
+        )
+
+
+class _Run:
+    """One import batch on an :class:`Importer`: its report and the outcome of each record."""
+
+    def __init__(self, imp: Importer, progress: Progress | None, skip_unchanged: bool) -> None:
+        self.imp = imp
+        self.config = imp.config
+        self.store = imp.store
+        self.gw = imp.gw
+        self.library = imp.library
+        self.dry_run = imp.dry_run
+        self.options = imp.options
+        self.collection = imp.collection
+        self.skip_unchanged = skip_unchanged
+        self.progress = progress or (lambda stage, done, total: None)
+        self.report = Report(library=self.library, dry_run=self.dry_run)
+        self.report.collection = imp.collection_name
+        self.outcome: dict[int, str] = {}  # record number -> created|duplicate|failed|pending
+        self._file_meta: dict[str, tuple[str, int, int]] = {}
+        self._sent = 0
+        self._to_send = 0
+
+    # The index and the version it reflects belong to the importer (they outlive the run).
+    @property
+    def index(self) -> Index:
+        return self.imp.index
+
+    @property
+    def version(self) -> int:
+        return self.imp.version
+
+    @version.setter
+    def version(self, value: int) -> None:
+        self.imp.version = value
+
+    def refresh(self) -> None:
+        self.imp.refresh()
+
+    def memory(self, rows: Iterable[RecordRow] | None = None) -> Memory:
+        return self.imp.memory(rows)
+
+    def merge(self, key: str, tags: list[dict[str, Any]]) -> bool:
+        return self.imp.merge(key, tags)
+
     # ---- reading ----------------------------------------------------------------------------
 
     def read(self, paths: Sequence[Path], mapping: MappingOptions) -> list[_Record]:
         records: list[_Record] = []
         imported = self.store.imported_hashes(self.library)
-        files = list(iter_export_files(paths))
-        for path in files:
+        for path in paths:
             source = str(path)
             try:
                 sha, size, mtime = _sha256(path)
@@ -610,74 +757,14 @@ class _Import:
         self.progress("send", self._sent, self._to_send)
         return again
 
-    # ---- merging ----------------------------------------------------------------------------
-
-    def merge(self, key: str, tags: list[dict[str, Any]]) -> bool:
-        """Add the missing ``tags`` and the collection to item ``key``; True when it changed."""
-        item = self.index.get(key)
-        for _ in range(_MAX_MERGE_TRIES):
-            if item is None:
-                logger.info("item %s is gone from the library; nothing to merge into", key)
-                return False
-            have = {name for name, _ in item.tags}
-            missing = [t for t in tags if t["tag"] not in have]
-            missing = list({t["tag"]: t for t in missing}.values())
-            need_collection = bool(self.collection) and self.collection not in item.collections
-            if not missing and not need_collection:
-                return False
-            patch: dict[str, Any] = {}
-            if missing:
-                patch["tags"] = [
-                    {"tag": n, "type": t} if t else {"tag": n} for n, t in item.tags
-                ] + missing
-            if need_collection:
-                patch["collections"] = [*item.collections, self.collection]
-            try:
-                version = self.gw.update_item(key, item.version, patch)
-            except RemoteError as exc:
-                if exc.status != 412:
-                    raise
-                logger.info("item %s changed meanwhile; reading it again", key)
-                fresh = self.gw.get_items([key])
-                item = known_item(fresh[0]) if fresh else None
-                continue
-            merged_tags = item.tags + tuple((t["tag"], int(t.get("type", 0))) for t in missing)
-            item = KnownItem(
-                key,
-                item.ids,
-                version,
-                item.trashed,
-                merged_tags,
-                tuple(patch.get("collections", item.collections)),
-            )
-            self.index.add(item)
-            self.store.update_index(self.library, [_to_row(item)])
-            return True
-        raise RemoteError(
-            f"item {key} in {self.library} kept changing while syncd merged into it",
-            hint="run the import again",
-            status=412,
-            transient=True,
-        )
-
     # ---- the whole run ----------------------------------------------------------------------
 
-    def run(self, paths: Sequence[Path]) -> Report:
-        self._file_meta: dict[str, tuple[str, int, int]] = {}
-        self._sent = 0
-        self._to_send = 0
-        files = list(iter_export_files(paths))  # a missing path fails before any request
-        self.gw.check_access(require_write=not self.dry_run)
-        native = self.config.zotero.native_ids == "auto" and self.gw.has_native_ids()
-        if self.config.zotero.collection:
-            if self.dry_run:
-                self.report.collection = self.config.zotero.collection
-            else:
-                self.collection = self.gw.find_or_create_collection(self.config.zotero.collection)
-                self.report.collection = self.collection
-        self.load_index()
+    def run(self, files: Sequence[Path]) -> Report:
+        """Settle pending rows, then read, plan and send ``files`` (already listed)."""
         self.settle_pending()
-        records = self.read(files, mapping_options(self.config, native))
+        if not files:
+            return self.report
+        records = self.read(files, mapping_options(self.config, self.imp.native))
         candidates = [Candidate(r.ids, r.where, r.error) for r in records]
         p = plan(candidates, self.index, self.memory(), self.options, library=self.library)
         merges: dict[str, list[int]] = {}
@@ -818,4 +905,5 @@ def import_paths(
     next run), :class:`InputError` for a path that does not exist, :class:`StateError` for an
     unusable state database.
     """
-    return _Import(config, store, gateway, dry_run, progress, skip_unchanged).run(paths)
+    importer = Importer(config, store, gateway, dry_run=dry_run)
+    return importer.run(paths, progress=progress, skip_unchanged=skip_unchanged)
