@@ -361,21 +361,19 @@ def test_uninstall_stops_on_another_failure(
 
 # --- systemd-analyze verify ------------------------------------------------------------------
 
-
-@pytest.mark.skipif(
+needs_systemd_analyze = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None,
     reason="systemd-analyze is not installed (Debian/Ubuntu: apt-get install systemd)",
 )
-def test_systemd_analyze_verify_is_clean_on_the_installed_unit(
-    systemctl: Path, config_home: Path, tmp_path: Path
-) -> None:
-    assert SYNCD.is_file(), "the test environment has no syncd script to point ExecStart at"
-    _key(config_home)
-    assert main(["service", "install"]) == 0
+
+
+def _verify(unit: Path, config_home: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``systemd-analyze verify --user`` with a home, config and runtime folder of the test's
+    own (without $XDG_RUNTIME_DIR it cannot even start its user-manager emulation)."""
     runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
+    runtime.mkdir(mode=0o700, exist_ok=True)
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
@@ -383,12 +381,33 @@ def test_systemd_analyze_verify_is_clean_on_the_installed_unit(
         "XDG_RUNTIME_DIR": str(runtime),
         "SYSTEMD_LOG_LEVEL": "notice",
     }
-    proc = subprocess.run(
-        ["systemd-analyze", "verify", "--user", str(_unit(config_home))],
+    return subprocess.run(
+        ["systemd-analyze", "verify", "--user", str(unit)],
         capture_output=True,
         text=True,
         env=env,
         check=False,
         timeout=60,
     )
+
+
+@needs_systemd_analyze
+def test_systemd_analyze_verify_is_clean_on_the_installed_unit(
+    systemctl: Path, config_home: Path, tmp_path: Path
+) -> None:
+    assert SYNCD.is_file(), "the test environment has no syncd script to point ExecStart at"
+    _key(config_home)
+    assert main(["service", "install"]) == 0
+    proc = _verify(_unit(config_home), config_home, tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+@needs_systemd_analyze
+def test_systemd_analyze_verify_would_see_a_broken_unit(config_home: Path, tmp_path: Path) -> None:
+    # The control for the test above: a clean verify is worth something only if it can fail.
+    broken = tmp_path / "syncd.service"
+    unit = service.render(["/nonexistent/syncd"]).replace("UMask=0077", "UMask=0077\nUMaks=1")
+    broken.write_text(unit)
+    proc = _verify(broken, config_home, tmp_path)
+    assert proc.returncode != 0
+    assert "UMaks" in proc.stderr and "/nonexistent/syncd" in proc.stderr
