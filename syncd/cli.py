@@ -24,7 +24,16 @@ from syncd.errors import EXIT_FATAL, EXIT_INTERRUPTED, SyncdError, UsageError
 
 # Commands are found by module name in syncd/commands/; this is their order in `syncd --help`
 # (a command not listed here comes after these, alphabetically).
-_ORDER: tuple[str, ...] = ("import", "run", "status", "convert", "doctor", "demo", "sandbox")
+_ORDER: tuple[str, ...] = (
+    "import",
+    "run",
+    "status",
+    "service",
+    "convert",
+    "doctor",
+    "demo",
+    "sandbox",
+)
 
 logger = logging.getLogger("syncd")
 
