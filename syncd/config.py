@@ -101,6 +101,10 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else f"must be a positive integer, not {value}"
 
 
+def _positive_number(value: Any) -> str | None:
+    return None if value > 0 else f"must be more than zero, not {value}"
+
+
 def _non_negative(value: Any) -> str | None:
     return None if value >= 0 else f"must be zero or more, not {value}"
 
@@ -253,8 +257,17 @@ SPEC: tuple[Key, ...] = (
         "watch.directory",
         "path",
         None,
-        "The folder `syncd run` watches for exports. Not set: `syncd run` refuses to start.",
+        "The folder `syncd run` watches for exports. Not set: your download folder "
+        "(XDG_DOWNLOAD_DIR from ~/.config/user-dirs.dirs, else ~/Downloads); there, the exports "
+        "already present at the very first start are recorded as a baseline and not imported "
+        "(`syncd run --import-existing` imports them). A folder set here is imported whole.",
         example='"~/Downloads/pubmed"',
+    ),
+    Key(
+        "watch.recursive",
+        "bool",
+        False,
+        "Watch the folders inside watch.directory too.",
     ),
     Key(
         "watch.patterns",
@@ -289,8 +302,46 @@ SPEC: tuple[Key, ...] = (
         "watch.failed_directory",
         "path",
         None,
-        "Where files with records that failed go. Not set: they stay where they are.",
+        "Where files with records that failed go (with a NAME.errors.txt beside them listing "
+        "file:line: reason). Not set: they stay where they are, the .errors.txt beside them.",
         example='"~/Downloads/pubmed/failed"',
+    ),
+    Key(
+        "watch.wait_for_directory",
+        "bool",
+        False,
+        "When watch.directory does not exist at start: wait for it to appear (true) or stop "
+        "with an error (false). A folder that vanishes later is always waited for.",
+    ),
+    Key(
+        "watch.events",
+        "bool",
+        True,
+        "Use file system events (inotify) to notice new files at once. Off (e.g. on a network "
+        "file system where events do not arrive): only the periodic rescan finds them.",
+    ),
+    Key(
+        "watch.rescan_seconds",
+        "float",
+        600.0,
+        "A cheap stat-only rescan of the folder this often catches files whose events were "
+        "lost. 0 = off (events only, and a full scan at start).",
+        _non_negative,
+    ),
+    Key(
+        "watch.retry_max_seconds",
+        "float",
+        900.0,
+        "When Zotero cannot be reached or keeps failing, the daemon retries with growing "
+        "waits up to this long between attempts, for as long as it takes; nothing is lost.",
+        _positive_number,
+    ),
+    Key(
+        "notify.desktop",
+        "bool",
+        False,
+        "Show a desktop notification (through notify-send) for each imported file and for "
+        "problems that need you. A notification that cannot be shown never affects an import.",
     ),
     Key(
         "state.path",
@@ -350,6 +401,16 @@ class WatchConfig:
     after_import: str = "keep"
     done_directory: Path | None = None
     failed_directory: Path | None = None
+    recursive: bool = False
+    wait_for_directory: bool = False
+    events: bool = True
+    rescan_seconds: float = 600.0
+    retry_max_seconds: float = 900.0
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    desktop: bool = False
 
 
 @dataclass(frozen=True)
@@ -363,6 +424,7 @@ class Config:
     tags: TagsConfig = field(default_factory=TagsConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     state: StateConfig = field(default_factory=StateConfig)
     source: Path | None = None  # the file it was read from; None when none exists
 
@@ -381,6 +443,25 @@ def _xdg(var: str, fallback: str, env: Mapping[str, str]) -> Path:
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return _xdg("XDG_CONFIG_HOME", ".config", env) / "syncd" / "config.toml"
+
+
+def default_download_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The user's download folder: ``XDG_DOWNLOAD_DIR`` from ``user-dirs.dirs`` (as
+    xdg-user-dirs writes it, ``"$HOME/..."``), else ``~/Downloads``."""
+    env = os.environ if env is None else env
+    home = Path(env.get("HOME") or Path.home())
+    dirs = _xdg("XDG_CONFIG_HOME", ".config", env) / "user-dirs.dirs"
+    try:
+        text = dirs.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    for line in text.splitlines():
+        m = re.match(r'^\s*XDG_DOWNLOAD_DIR\s*=\s*"(.*)"\s*$', line)
+        if m:
+            value = m.group(1).replace("$HOME", str(home))
+            if os.path.isabs(value) and Path(value) != home:
+                return Path(value)
+    return home / "Downloads"
 
 
 def default_state_path(env: Mapping[str, str] | None = None) -> Path:
@@ -568,7 +649,13 @@ def from_values(
             after_import=get("watch.after_import"),
             done_directory=_path(get("watch.done_directory"), base),
             failed_directory=_path(get("watch.failed_directory"), base),
+            recursive=get("watch.recursive"),
+            wait_for_directory=get("watch.wait_for_directory"),
+            events=get("watch.events"),
+            rescan_seconds=float(get("watch.rescan_seconds")),
+            retry_max_seconds=float(get("watch.retry_max_seconds")),
         ),
+        notify=NotifyConfig(desktop=get("notify.desktop")),
         state=StateConfig(path=state_path),
         source=config_file,
     )

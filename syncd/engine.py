@@ -5,8 +5,9 @@ index); each :meth:`Importer.run` imports one batch of files. ``syncd import`` m
 for one run (:func:`import_paths`); ``syncd run`` keeps one for as long as it runs. In order:
 
 1. once per importer: check the key (read and write access to the library),
-2. before each run: refresh the library index in the state database: built once (every item, trash included),
-   then incremental (``item_versions(since)``, then only the changed items, then ``/deleted``),
+2. before each run: refresh the library index in the state database: built once (every
+   item, trash included), then incremental (``item_versions(since)``, then only the changed
+   items, then ``/deleted``),
 3. settle rows left ``pending`` by an interrupted run before anything new is sent,
 4. read the files (an unchanged file already fully imported costs one hash), map every record
    with :mod:`syncd.core.mapping`, and plan with :func:`syncd.core.plan.plan` (pure),

@@ -39,7 +39,7 @@ from syncd.errors import StateError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
 # MIGRATIONS[n] takes a database at version n-1 to version n. Only ever append.
@@ -93,6 +93,46 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (library, key)
         )""",
     ),
+    # The daemon (`syncd run`): its status for `syncd status`, the folders whose existing files
+    # were taken as a baseline at the first start, and one history row per file imported.
+    2: (
+        """CREATE TABLE daemon (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            stopped_at TEXT,
+            library TEXT,
+            directory TEXT,
+            last_scan TEXT,
+            settling INTEGER NOT NULL DEFAULT 0,
+            waiting INTEGER NOT NULL DEFAULT 0,
+            last_file TEXT,
+            trouble TEXT,
+            trouble_since TEXT,
+            retry_at TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE baselines (
+            directory TEXT PRIMARY KEY,
+            taken_at TEXT NOT NULL,
+            files INTEGER NOT NULL
+        )""",
+        """CREATE TABLE history (
+            id INTEGER PRIMARY KEY,
+            library TEXT NOT NULL,
+            path TEXT NOT NULL,
+            sha256 TEXT,
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL,   -- imported | partial | unreadable | unchanged
+            records INTEGER NOT NULL DEFAULT 0,
+            new INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            merged INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            detail TEXT
+        )""",
+        "CREATE INDEX history_by_time ON history (library, at)",
+    ),
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
@@ -129,6 +169,41 @@ class RecordRow:
 
 
 @dataclass(frozen=True)
+class HistoryRow:
+    """One file imported (by the daemon or ``syncd import``): when, and what became of it."""
+
+    path: str
+    at: str
+    outcome: str  # imported | partial | unreadable | unchanged
+    records: int = 0
+    new: int = 0
+    duplicates: int = 0
+    merged: int = 0
+    failed: int = 0
+    detail: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class DaemonRow:
+    """What the running (or last) ``syncd run`` said about itself."""
+
+    pid: int
+    started_at: str
+    stopped_at: str | None = None
+    library: str | None = None
+    directory: str | None = None
+    last_scan: str | None = None
+    settling: int = 0
+    waiting: int = 0
+    last_file: str | None = None
+    trouble: str | None = None
+    trouble_since: str | None = None
+    retry_at: str | None = None
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
 class IndexedItem:
     key: str
     version: int
@@ -148,9 +223,12 @@ class StateStore:
     syncd.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self._in_tx = False
+        if readonly:
+            self._open_readonly()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: no implicit transactions; every write is an explicit one.
@@ -183,6 +261,40 @@ class StateStore:
         except BaseException:
             self._conn.close()
             raise
+
+    def _open_readonly(self) -> None:
+        """For ``syncd status``: never creates, migrates or writes (works beside a daemon)."""
+        if not self.path.is_file():
+            raise StateError(
+                f"{self.path}: no state database yet",
+                hint="nothing was imported with this configuration yet (see 'syncd run --help')",
+            )
+        try:
+            self._conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+            )
+            version = self.schema_version
+        except sqlite3.DatabaseError as exc:
+            raise StateError(
+                f"{self.path}: cannot read the state database ({exc})",
+                hint="run 'syncd doctor' to check it",
+            ) from exc
+        if version > SCHEMA_VERSION:
+            self._conn.close()
+            raise StateError(
+                f"{self.path}: the state database has schema version {version}, newer than "
+                f"this syncd understands ({SCHEMA_VERSION})",
+                hint="upgrade syncd",
+            )
+
+    def has_table(self, name: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
 
     # --- lifecycle and transactions --------------------------------------------------------
 
@@ -267,6 +379,13 @@ class StateStore:
             "SELECT version FROM libraries WHERE library = ?", (library,)
         ).fetchone()
         return None if row is None else int(row[0])
+
+    def library_updated(self, library: str) -> str | None:
+        """When the index was last brought up to the library's version (UTC), if ever."""
+        row = self._conn.execute(
+            "SELECT updated_at FROM libraries WHERE library = ?", (library,)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def load_index(self, library: str) -> list[IndexedItem]:
         rows = self._conn.execute(
@@ -521,6 +640,141 @@ class StateStore:
                     _now(),
                 ),
             )
+
+    def forget_file(self, library: str, path: str) -> None:
+        """Forget a file, so that the daemon reads it again (``syncd status --retry``)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM files WHERE library = ? AND path = ?", (library, path))
+
+    def files(self, library: str, outcomes: Sequence[str] | None = None) -> list[FileRow]:
+        sql = "SELECT path, size, mtime_ns, sha256, outcome, records, detail FROM files "
+        sql += "WHERE library = ?"
+        args: list[Any] = [library]
+        if outcomes:
+            sql += f" AND outcome IN ({','.join('?' * len(outcomes))})"
+            args += list(outcomes)
+        return [FileRow(*r) for r in self._conn.execute(sql, args)]
+
+    # --- the daemon ------------------------------------------------------------------------
+
+    def put_daemon(self, row: DaemonRow) -> None:
+        """Record what the daemon says about itself (one row per state database)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO daemon (id, pid, started_at, stopped_at, library, "
+                "directory, last_scan, settling, waiting, last_file, trouble, trouble_since, "
+                "retry_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.pid,
+                    row.started_at,
+                    row.stopped_at,
+                    row.library,
+                    row.directory,
+                    row.last_scan,
+                    row.settling,
+                    row.waiting,
+                    row.last_file,
+                    row.trouble,
+                    row.trouble_since,
+                    row.retry_at,
+                    _now(),
+                ),
+            )
+
+    def daemon(self) -> DaemonRow | None:
+        if not self.has_table("daemon"):
+            return None
+        row = self._conn.execute(
+            "SELECT pid, started_at, stopped_at, library, directory, last_scan, settling, "
+            "waiting, last_file, trouble, trouble_since, retry_at, updated_at FROM daemon"
+        ).fetchone()
+        return None if row is None else DaemonRow(*row)
+
+    def baseline(self, directory: str) -> tuple[str, int] | None:
+        """When the first start in ``directory`` was, and how many files it found there and
+        left alone as a baseline (0 when they were imported); None before the first start."""
+        if not self.has_table("baselines"):
+            return None
+        row = self._conn.execute(
+            "SELECT taken_at, files FROM baselines WHERE directory = ?", (directory,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
+
+    def put_baseline(self, library: str, directory: str, files: Sequence[FileRow]) -> None:
+        """Record the files already in ``directory`` at the first start: never imported."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO baselines (directory, taken_at, files) VALUES (?, ?, ?)",
+                (directory, _now(), len(files)),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO files (library, path, size, mtime_ns, sha256, outcome, "
+                "records, detail, updated_at) VALUES (?, ?, ?, ?, ?, 'baseline', 0, ?, ?)",
+                [(library, f.path, f.size, f.mtime_ns, f.sha256, f.detail, _now()) for f in files],
+            )
+
+    def add_history(self, library: str, rows: Iterable[HistoryRow]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO history (library, path, sha256, at, outcome, records, new, "
+                "duplicates, merged, failed, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        library,
+                        h.path,
+                        h.sha256,
+                        h.at,
+                        h.outcome,
+                        h.records,
+                        h.new,
+                        h.duplicates,
+                        h.merged,
+                        h.failed,
+                        h.detail,
+                    )
+                    for h in rows
+                ],
+            )
+
+    def history(self, library: str, limit: int = 20) -> list[HistoryRow]:
+        """The last ``limit`` files imported, newest first."""
+        if not self.has_table("history"):
+            return []
+        rows = self._conn.execute(
+            "SELECT path, at, outcome, records, new, duplicates, merged, failed, detail, sha256 "
+            "FROM history WHERE library = ? ORDER BY id DESC LIMIT ?",
+            (library, limit),
+        )
+        return [HistoryRow(*r) for r in rows]
+
+    def history_totals(self, library: str, since: str | None = None) -> dict[str, int]:
+        """Files, records, new, duplicates, merged and failed, summed (from ``since`` on)."""
+        names = ("files", "records", "new", "duplicates", "merged", "failed")
+        if not self.has_table("history"):
+            return dict.fromkeys(names, 0)
+        sql = (
+            "SELECT count(*), total(records), total(new), total(duplicates), total(merged), "
+            "total(failed) FROM history WHERE library = ?"
+        )
+        args: list[Any] = [library]
+        if since is not None:
+            sql += " AND at >= ?"
+            args.append(since)
+        row = self._conn.execute(sql, args).fetchone()
+        return {n: int(v or 0) for n, v in zip(names, row, strict=True)}
+
+    def prune_history(self, before: str) -> int:
+        """Drop history rows older than ``before`` (an ISO time); exactly-once never needs
+        them. Returns how many went."""
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM history WHERE at < ?", (before,)).rowcount
+
+    def clear_failed(self, library: str) -> int:
+        """Forget the failed records (``syncd status --clear``); returns how many."""
+        with self.transaction() as conn:
+            return conn.execute(
+                "DELETE FROM records WHERE library = ? AND status = 'failed'", (library,)
+            ).rowcount
 
     def integrity_problems(self) -> list[str]:
         """``PRAGMA quick_check`` results other than ``ok`` (for ``syncd doctor``)."""

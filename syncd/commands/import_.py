@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
     return _import(args, config, None)
 
 
-def _with_sandbox(args: argparse.Namespace, config: Config) -> int:
-    from syncd.config import Secret, StateConfig
+@contextmanager
+def sandbox_session(config: Config) -> Iterator[tuple[Config, str]]:
+    """Start the local sandbox (data under :func:`sandbox_dir`) for one command; yield the
+    config pointed at it (its library, key and state database) and a note for the user."""
     from syncd.sandbox import SandboxServer
 
     data = sandbox_dir()
@@ -105,22 +109,36 @@ def _with_sandbox(args: argparse.Namespace, config: Config) -> int:
     with server:
         server.add_user(SANDBOX_USER)
         server.add_key(SANDBOX_KEY, SANDBOX_USER)
-        config = replace(
-            config,
-            zotero=replace(
-                config.zotero,
-                library_type="user",
-                library_id=SANDBOX_USER,
-                api_key=Secret(SANDBOX_KEY),
-                api_key_source="the sandbox",
-                api_url=server.url,
+        yield (
+            sandbox_config(config, server.url),
+            (
+                f"Sandbox: a local Zotero API at {server.url} (library users/{SANDBOX_USER}), "
+                f"data in {data}."
             ),
-            state=StateConfig(path=data / "state.db"),
         )
-        note = (
-            f"Sandbox: a local Zotero API at {server.url} (library users/{SANDBOX_USER}), "
-            f"data in {data}. Run the same command again: everything is found as a duplicate."
-        )
+
+
+def sandbox_config(config: Config, url: str) -> Config:
+    """``config`` pointed at the local sandbox at ``url``."""
+    from syncd.config import Secret, StateConfig
+
+    return replace(
+        config,
+        zotero=replace(
+            config.zotero,
+            library_type="user",
+            library_id=SANDBOX_USER,
+            api_key=Secret(SANDBOX_KEY),
+            api_key_source="the sandbox",
+            api_url=url,
+        ),
+        state=StateConfig(path=sandbox_dir() / "state.db"),
+    )
+
+
+def _with_sandbox(args: argparse.Namespace, config: Config) -> int:
+    with sandbox_session(config) as (config, note):
+        note += " Run the same command again: everything is found as a duplicate."
         if not args.json:
             print(note)
         return _import(args, config, note)

@@ -1,0 +1,141 @@
+"""Watch a folder and import every PubMed export that lands in it, each article once.
+
+The folder is [watch] directory, else your download folder (XDG_DOWNLOAD_DIR, else
+~/Downloads). On the very first start in the download folder the exports already there are
+recorded as a baseline and not imported (--import-existing imports them); a folder set in the
+config, or given with --directory, is imported whole. Files dropped while syncd was stopped are
+imported at the next start.
+
+A file is read once it has stopped changing for watch.settle_seconds; browser temporary names
+(.crdownload, .part, ...) are never read, the rename to the final name is. A .txt that is not a
+PubMed export is ignored. The same bytes under another name (citations(1).nbib) cost no
+request. When Zotero cannot be reached, files wait and are retried for as long as it takes.
+
+Runs in the foreground; as a systemd user service see 'syncd service install'. `syncd status`
+tells what it did. SIGTERM stops it (exit 0), Ctrl-C too (exit 130), SIGHUP reloads the config.
+
+Exit status: 0 stopped cleanly (or, with --once, everything went in), 1 with --once some
+records failed or wait for the server, 2 a configuration, lock or fatal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from syncd.errors import ConfigError
+
+if TYPE_CHECKING:
+    from syncd.config import Config
+    from syncd.engine import Gateway
+
+HELP = "watch the download folder and import each new export (the daemon)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="config file (default: $SYNCD_CONFIG, else $XDG_CONFIG_HOME/syncd/config.toml)",
+    )
+    parser.add_argument(
+        "--directory",
+        type=Path,
+        metavar="DIR",
+        help="watch this folder instead of [watch] directory (its files are imported)",
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="import into a local Zotero sandbox started for this run (a trial, no account)",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="scan the folder, import what is there, settle what was pending, and exit",
+    )
+    parser.add_argument(
+        "--import-existing",
+        action="store_true",
+        help="on the first start in the download folder, import the exports already there "
+        "instead of recording them as a baseline",
+    )
+
+
+def make_gateway(config: Config, sleep: Callable[[float], None]) -> Gateway:
+    """The Zotero gateway for ``config``, waiting with ``sleep`` (the daemon's, which a stop
+    interrupts)."""
+    from syncd.zotero import ZoteroGateway
+
+    assert config.zotero.library_id is not None and config.zotero.api_key is not None
+    return ZoteroGateway(
+        library_type=config.zotero.library_type,
+        library_id=config.zotero.library_id,
+        api_key=config.zotero.api_key.reveal(),
+        api_url=config.zotero.api_url,
+        sleep=sleep,
+    )
+
+
+def resolve(config: Config, directory: Path | None) -> tuple[Config, bool]:
+    """The config with the folder to watch filled in, and whether it is the default folder."""
+    from syncd.config import default_download_dir
+
+    chosen = directory or config.watch.directory
+    default = chosen is None
+    folder = (chosen or default_download_dir()).expanduser()
+    return replace(config, watch=replace(config.watch, directory=folder.absolute())), default
+
+
+def run(args: argparse.Namespace) -> int:
+    from syncd.commands.import_ import not_configured_error, sandbox_session
+    from syncd.config import load
+    from syncd.daemon import Daemon
+
+    config = load(args.config)
+    if args.sandbox:
+        with sandbox_session(config) as (sandboxed, note):
+            print(note, flush=True)
+            url = sandboxed.zotero.api_url
+
+            def reload() -> Config:
+                from syncd.commands.import_ import sandbox_config
+
+                return resolve(sandbox_config(load(args.config), url), args.directory)[0]
+
+            config, default = resolve(sandboxed, args.directory)
+            daemon = Daemon(
+                config,
+                make_gateway,
+                default_dir=default,
+                import_existing=args.import_existing,
+                once=args.once,
+                reload=reload,
+            )
+            return daemon.run()
+    if config.zotero.library_id is None:
+        raise not_configured_error(config)
+    if config.zotero.api_key is None:
+        raise ConfigError(
+            f"no API key for {config.zotero.library}",
+            hint="set zotero.api_key_file in the config, or $ZOTERO_API_KEY, or the systemd "
+            "credential zotero-api-key (see 'syncd service install')",
+        )
+
+    def reload_config() -> Config:
+        return resolve(load(args.config), args.directory)[0]
+
+    config, default = resolve(config, args.directory)
+    daemon = Daemon(
+        config,
+        make_gateway,
+        default_dir=default,
+        import_existing=args.import_existing,
+        once=args.once,
+        reload=reload_config,
+    )
+    return daemon.run()

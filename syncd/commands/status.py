@@ -1,0 +1,247 @@
+"""Show what syncd did and what it waits for: the daemon, files, records and trouble.
+
+Reads the state database read-only, so it works while `syncd run` runs and without it: whether
+the daemon runs (pid, since when), the watched folder and its last scan, files waiting to
+settle or to be sent, records pending, counts today and in total (new, duplicates, merged,
+failed), the last 20 files with their outcome, every failed record with file:line and reason,
+the library index version, and the current trouble (Zotero unreachable, fatal: ...).
+
+Failed records: fix the file (or the config), then `syncd status --retry` to have the daemon
+read the files with failures again (it is told at once when it runs), or `syncd import FILE`.
+`syncd status --clear` forgets the failed records instead.
+
+Exit status: 0 healthy, 1 failures unresolved or waiting on trouble, 2 cannot tell (no state
+database, or it cannot be read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from syncd.errors import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, StateError
+
+if TYPE_CHECKING:
+    from syncd.config import Config
+    from syncd.state import StateStore
+
+HELP = "show what the daemon and earlier imports did, what waits and what failed"
+_SHOWN = 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the status as JSON")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="config file (default: $SYNCD_CONFIG, else $XDG_CONFIG_HOME/syncd/config.toml)",
+    )
+    parser.add_argument(
+        "--sandbox", action="store_true", help="the status of the local sandbox's imports"
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument(
+        "--retry",
+        action="store_true",
+        help="read the files with failed records again (the running daemon is told at once)",
+    )
+    action.add_argument(
+        "--clear", action="store_true", help="forget the failed records and files with failures"
+    )
+
+
+def _state_path(args: argparse.Namespace, config: Config) -> Path:
+    if args.sandbox:
+        from syncd.commands.import_ import sandbox_dir
+
+        return sandbox_dir() / "state.db"
+    return config.state.path
+
+
+def run(args: argparse.Namespace) -> int:
+    from syncd.config import load
+    from syncd.daemon import holder
+    from syncd.state import StateStore
+
+    config = load(args.config)
+    path = _state_path(args, config)
+    pid = holder(path)
+    if args.retry or args.clear:
+        with StateStore(path) as store:
+            return _act(args, store, _library(args, config, store), pid)
+    try:
+        store = StateStore(path, readonly=True)
+    except StateError as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc), "running": pid is not None}))
+        else:
+            print(f"syncd: {exc}", file=sys.stderr)
+            if exc.hint:
+                print(f"  hint: {exc.hint}", file=sys.stderr)
+        return EXIT_FATAL
+    with store:
+        library = _library(args, config, store)
+        status = collect(store, library, pid, path)
+    if args.json:
+        json.dump(status, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print(status)
+    return int(status["exit_code"])
+
+
+def _library(args: argparse.Namespace, config: Config, store: StateStore) -> str:
+    if args.sandbox:
+        from syncd.commands.import_ import SANDBOX_USER
+
+        return f"users/{SANDBOX_USER}"
+    if config.zotero.library:
+        return config.zotero.library
+    daemon = store.daemon()
+    if daemon is not None and daemon.library:
+        return daemon.library
+    raise StateError(
+        "no Zotero library is configured, so there is no status to show",
+        hint="set [zotero] library_id in the config (see 'syncd doctor')",
+    )
+
+
+def _act(args: argparse.Namespace, store: StateStore, library: str, pid: int | None) -> int:
+    bad = store.files(library, ["partial", "unreadable"])
+    if args.clear:
+        n = store.clear_failed(library)
+        print(f"Forgot {n} failed record{'' if n == 1 else 's'}.")
+        return EXIT_OK
+    for f in bad:
+        store.forget_file(library, f.path)
+    print(
+        f"{len(bad)} file{'' if len(bad) == 1 else 's'} with failures will be read again"
+        + (" now." if pid else " at the next start of 'syncd run' (or: syncd import FILE).")
+    )
+    if pid and pid > 0:
+        os.kill(pid, signal.SIGHUP)  # the daemon rescans its folder
+    return EXIT_OK
+
+
+def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dict[str, Any]:
+    """Everything `syncd status` shows, as plain data (the JSON form)."""
+    from syncd.daemon import today_utc
+
+    daemon = store.daemon()
+    counts = store.status_counts(library)
+    failed = store.records(library, ["failed"])
+    running = pid is not None
+    trouble = daemon.trouble if daemon is not None and running else None
+    status: dict[str, Any] = {
+        "state": str(path),
+        "library": library,
+        "running": running,
+        "pid": pid if pid and pid > 0 else None,
+        "since": daemon.started_at if daemon is not None and running else None,
+        "stopped_at": daemon.stopped_at if daemon is not None and not running else None,
+        "directory": daemon.directory if daemon is not None else None,
+        "last_scan": daemon.last_scan if daemon is not None else None,
+        "settling": daemon.settling if daemon is not None and running else 0,
+        "waiting": daemon.waiting if daemon is not None and running else 0,
+        "records_pending": counts.get("pending", 0),
+        "today": store.history_totals(library, since=today_utc()),
+        "total": store.history_totals(library),
+        "records": {
+            "created": counts.get("pushed", 0),
+            "duplicates": counts.get("duplicate", 0),
+            "failed": counts.get("failed", 0),
+            "pending": counts.get("pending", 0),
+        },
+        "last_files": [
+            {
+                "path": h.path,
+                "at": h.at,
+                "outcome": h.outcome,
+                "records": h.records,
+                "new": h.new,
+                "duplicates": h.duplicates,
+                "failed": h.failed,
+                "detail": h.detail,
+            }
+            for h in store.history(library, _SHOWN)
+        ],
+        "failed": [
+            {"where": f"{r.source}:{r.line}", "pmid": r.pmid, "reason": r.error} for r in failed
+        ],
+        "index": {
+            "version": store.library_version(library),
+            "updated_at": store.library_updated(library),
+            "items": store.index_size(library),
+        },
+        "baseline": _baseline(store, daemon.directory if daemon else None),
+        "trouble": trouble,
+        "trouble_since": daemon.trouble_since if trouble and daemon else None,
+        "retry_at": daemon.retry_at if trouble and daemon else None,
+    }
+    status["exit_code"] = EXIT_PARTIAL if failed or trouble else EXIT_OK
+    return status
+
+
+def _baseline(store: StateStore, directory: str | None) -> dict[str, Any] | None:
+    taken = store.baseline(directory) if directory else None
+    if taken is None or not taken[1]:
+        return None
+    return {"taken_at": taken[0], "files": taken[1]}
+
+
+def _print(s: dict[str, Any]) -> None:
+    if s["running"]:
+        print(f"syncd run: running (pid {s['pid']}) since {s['since']}")
+    elif s["stopped_at"]:
+        print(f"syncd run: not running (stopped {s['stopped_at']})")
+    else:
+        print("syncd run: not running")
+    print(f"  library:     {s['library']}   state: {s['state']}")
+    if s["directory"]:
+        print(f"  watching:    {s['directory']} (last scan {s['last_scan'] or 'never'})")
+    if s["baseline"]:
+        b = s["baseline"]
+        print(
+            f"  baseline:    {b['files']} file(s) already there at the first start "
+            f"({b['taken_at']}) were left alone (syncd run --import-existing imports them)"
+        )
+    print(
+        f"  waiting:     {s['settling']} file(s) settling, {s['waiting']} to import, "
+        f"{s['records_pending']} record(s) pending"
+    )
+    idx = s["index"]
+    if idx["version"] is not None:
+        print(
+            f"  index:       library version {idx['version']}, {idx['items']} items "
+            f"(changed {idx['updated_at']})"
+        )
+    for label in ("today", "total"):
+        t = s[label]
+        print(
+            f"  {label + ':':<12} {t['files']} files, {t['records']} records: {t['new']} new, "
+            f"{t['duplicates']} duplicates, {t['merged']} merged, {t['failed']} failed"
+        )
+    if s["trouble"]:
+        print(f"  TROUBLE:     {s['trouble']} (since {s['trouble_since']})")
+        if s["retry_at"]:
+            print(f"               next attempt at {s['retry_at']}")
+    if s["last_files"]:
+        print("Last files:")
+        for f in s["last_files"]:
+            what = (
+                f.get("detail") or ""
+                if f["outcome"] in ("unchanged", "unreadable")
+                else f"{f['records']} records: {f['new']} new, {f['duplicates']} duplicates, "
+                f"{f['failed']} failed"
+            )
+            print(f"  {f['at']}  {Path(f['path']).name}: {f['outcome']}  {what}")
+    if s["failed"]:
+        print(f"Failed records ({len(s['failed'])}; fix, then 'syncd status --retry'):")
+        for r in s["failed"]:
+            print(f"  {r['where']}: {r['reason']}")

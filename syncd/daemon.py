@@ -1,0 +1,997 @@
+"""The daemon behind ``syncd run``: watch a folder and import every PubMed export once.
+
+Two threads, one job each (maestral's pattern):
+
+* the **main thread** owns the process: signals (SIGTERM/SIGINT stop, SIGHUP reloads the
+  config), the systemd notifications (``READY``, ``STATUS``, ``WATCHDOG``, ``STOPPING``) and
+  the exit code. It pings the systemd watchdog only while the worker's heartbeat is fresh, so
+  a hung worker gets the service restarted.
+* the **worker** owns the state database, the Zotero gateway and the long-lived
+  :class:`syncd.engine.Importer`. File system events (a watchdog observer; its handler only
+  queues paths) are hints: the worker re-``stat``s every path it is pointed at, a
+  :class:`syncd.watch.Settler` decides when a file has stopped changing, and a full scan at
+  start, after lost events or an observer failure, plus a cheap periodic stat-only rescan,
+  find what events missed. An idle worker sleeps until an event, the rescan or the watchdog
+  interval; there is no polling loop.
+
+Files that settled together are one batch for :meth:`Importer.run`. A file whose content was
+imported before (same sha256, e.g. ``citations(1).nbib``) costs no request. When Zotero cannot
+be reached or fails, the batch waits and is retried with capped exponential backoff for as long
+as it takes (records already sent are pending rows in the state database, settled first on the
+next attempt or start); a fatal answer (key revoked, no write access) is reported once and
+retried slowly. Every wait is interruptible: SIGTERM stops the daemon within seconds, and
+whatever was in flight is settled at the next start exactly as after a crash.
+
+One daemon per state database: an ``flock`` on ``<state.db>.lock`` (holding the PID).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import queue
+import random
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from syncd import sdnotify
+from syncd.config import Config
+from syncd.engine import Gateway, Importer, Report
+from syncd.errors import ConfigError, InputError, RemoteError, StateError, SyncdError
+from syncd.state import DaemonRow, FileRow, HistoryRow, StateStore
+from syncd.watch import Seen, Settler, is_candidate, look, needs_sniff, scan, sniff
+
+logger = logging.getLogger(__name__)
+
+_LOST = "\0events-lost"  # queued by the observer's handler when the kernel dropped events
+_WAKE = "\0wake"  # queued to wake the worker (stop, reload)
+_OBSERVER_TIMEOUT = 4.0  # the observer threads' own wake-up period (seconds)
+_MISSING_POLL = 5.0  # how often a vanished folder is looked for
+_FATAL_RETRY = 300.0  # a fatal answer (key, permission) is retried this often at most
+_STOP_GRACE = 4.5  # seconds the main thread waits for the worker after SIGTERM
+_ERRORS_SUFFIX = ".errors.txt"
+
+
+class Stopping(BaseException):
+    """Raised from an interruptible wait when the daemon is asked to stop. A BaseException so
+    that no ``except Exception`` on the way turns a stop into an error."""
+
+
+class LockError(SyncdError):
+    """Another ``syncd run`` uses this state database."""
+
+
+def _utc(ts: float | None = None) -> str:
+    return datetime.fromtimestamp(ts if ts is not None else time.time(), UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+# --- the lock -------------------------------------------------------------------------------
+
+
+def lock_path(state_path: Path) -> Path:
+    return state_path.with_name(state_path.name + ".lock")
+
+
+class DaemonLock:
+    """An exclusive ``flock`` on ``<state.db>.lock``; the file holds the holder's PID."""
+
+    def __init__(self, state_path: Path) -> None:
+        self.path = lock_path(state_path)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            pid = holder(self.path.with_suffix(""))
+            raise LockError(
+                f"syncd run is already running (pid {pid or '?'}) with the state database "
+                f"{self.path.with_suffix('')}",
+                hint="stop it first ('systemctl --user stop syncd', or kill "
+                f"{pid or 'it'}), or give this one another state.path",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+
+def holder(state_path: Path) -> int | None:
+    """The PID of the ``syncd run`` holding ``state_path``'s lock, or None when none runs."""
+    path = lock_path(state_path)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def free_name(directory: Path, name: str) -> Path:
+    """``directory/name``, or ``name (1)``, ``name (2)``, ... when taken: never overwrite."""
+    target = directory / name
+    stem, dot, suffix = name.partition(".")
+    n = 0
+    while target.exists() or target.is_symlink():
+        n += 1
+        target = directory / f"{stem} ({n}){dot}{suffix}"
+    return target
+
+
+def move_file(src: Path, directory: Path) -> Path:
+    """Move ``src`` into ``directory`` under a free name (no overwrite, also across devices)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    while True:
+        target = free_name(directory, src.name)
+        try:
+            os.link(src, target)  # fails if the name was taken meanwhile: never overwrites
+        except FileExistsError:
+            continue
+        except OSError:
+            with src.open("rb") as fin, target.open("xb") as fout:
+                shutil.copyfileobj(fin, fout)
+            shutil.copystat(src, target)
+        src.unlink()
+        return target
+
+
+def desktop_notify(summary: str, body: str) -> None:
+    """A desktop notification through notify-send, in the background; never raises."""
+    exe = shutil.which("notify-send")
+    if exe is None:
+        logger.debug("notify-send not found; no desktop notification")
+        return
+
+    def show() -> None:
+        try:
+            subprocess.run(
+                [exe, "--app-name=syncd", summary, body],
+                timeout=10,
+                check=False,
+                capture_output=True,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            logger.debug("desktop notification failed: %s", exc)
+
+    threading.Thread(target=show, name="syncd-notify", daemon=True).start()
+
+
+@dataclass
+class FileCounts:
+    """What became of one file's records in one import."""
+
+    records: int = 0
+    new: int = 0
+    duplicates: int = 0
+    merged: int = 0
+    failed: int = 0
+    outcome: str = "imported"
+    detail: str = ""
+    errors: tuple[str, ...] = ()
+
+    def line(self, name: str) -> str:
+        if self.outcome == "unchanged":
+            return f"{name}: already imported ({self.detail})"
+        if self.outcome == "unreadable":
+            return f"{name}: could not be read: {self.detail}"
+        return (
+            f"{name}: {self.records} record{'' if self.records == 1 else 's'}: "
+            f"{self.new} new, {self.duplicates} duplicate{'' if self.duplicates == 1 else 's'}, "
+            f"{self.failed} failed"
+        )
+
+
+def per_file(report: Report) -> dict[str, FileCounts]:
+    """Split a batch's report by file."""
+
+    def file_of(where: str) -> str:
+        return where.rsplit(":", 1)[0]
+
+    out = {
+        f.path: FileCounts(records=f.records, outcome=f.outcome, detail=f.detail)
+        for f in report.files
+    }
+    recovered = {e.key for e in report.recovered}
+    errors: dict[str, list[str]] = {}
+    for e in [*report.created, *report.recovered]:
+        if file_of(e.where) in out:
+            out[file_of(e.where)].new += 1
+    for e in report.duplicates:
+        name = file_of(e.where)
+        if name in out and e.key not in recovered:
+            out[name].duplicates += 1
+    for e in report.failed:
+        name = file_of(e.where)
+        if name in out:
+            out[name].failed += 1
+            errors.setdefault(name, []).append(f"{e.where}: {e.reason}")
+    for p in report.errors:
+        errors.setdefault(p.source, []).append(f"{p.source}:{p.line}: {p.message}")
+    merged = set(report.merged)
+    for e in report.duplicates:
+        name = file_of(e.where)
+        if name in out and e.key in merged:
+            out[name].merged += 1
+    for name, counts in out.items():
+        if counts.outcome == "unreadable":
+            errors.setdefault(name, []).append(f"{name}: {counts.detail}")
+        counts.errors = tuple(errors.get(name, ()))
+    return out
+
+
+# --- the daemon -----------------------------------------------------------------------------
+
+GatewayFactory = Callable[[Config, Callable[[float], None]], Gateway]
+
+
+class Daemon:
+    """``syncd run``: see the module doc.
+
+    :param config: the configuration (``watch.directory`` already resolved by the caller,
+        see ``default_dir``).
+    :param make_gateway: builds the gateway for a config, with the daemon's interruptible
+        ``sleep`` for every wait.
+    :param default_dir: the folder is the user's download folder (not configured): the first
+        start records the files already there as a baseline instead of importing them.
+    :param reload: reads the configuration again (SIGHUP); None: SIGHUP only rescans.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        make_gateway: GatewayFactory,
+        *,
+        default_dir: bool = False,
+        import_existing: bool = False,
+        once: bool = False,
+        reload: Callable[[], Config] | None = None,
+    ) -> None:
+        assert config.watch.directory is not None
+        self.config = config
+        self.make_gateway = make_gateway
+        self.default_dir = default_dir
+        self.import_existing = import_existing
+        self.once = once
+        self._reload = reload
+        self.stop = threading.Event()
+        self.signal_name: str | None = None
+        self.exit_code = 0
+        self._events: queue.Queue[str] = queue.Queue()
+        self._main_wake = threading.Event()
+        self._worker_done = threading.Event()
+        self._worker_error: BaseException | None = None
+        self._reload_requested = False
+        self.heartbeat = time.monotonic()
+        self._rng = random.Random()
+        # worker state
+        self.store: StateStore | None = None
+        self.importer: Importer | None = None
+        self.settler = Settler(config.watch.settle_seconds)
+        self.waiting: dict[Path, None] = {}  # settled files not yet imported (ordered)
+        self.observer: Any = None
+        self.trouble: str | None = None
+        self.trouble_since: float | None = None
+        self.retry_at = 0.0
+        self.failures = 0  # consecutive failed attempts (for the backoff)
+        self.last_scan: float | None = None
+        self.next_rescan = float("inf")
+        self.last_file: str | None = None
+        self.dir_missing = False
+        self.started = time.time()
+        self._status_written: tuple[Any, ...] | None = None
+        self._notified_fatal: str | None = None
+        self.batches = 0
+        self._fatal = False
+
+    @property
+    def directory(self) -> Path:
+        assert self.config.watch.directory is not None
+        return self.config.watch.directory
+
+    @property
+    def library(self) -> str:
+        return self.config.zotero.library or "?"
+
+    # ---- the main thread ------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until stopped (or, with ``once``, until the folder is done); the exit code."""
+        self._check_directory()
+        lock = DaemonLock(self.config.state.path)
+        lock.acquire()
+        try:
+            return self._supervise()
+        finally:
+            lock.release()
+
+    def _check_directory(self) -> None:
+        d = self.directory
+        if d.is_dir():
+            return
+        if d.exists():
+            raise ConfigError(f"{d}: not a folder", hint="set watch.directory to a folder")
+        if not self.config.watch.wait_for_directory or self.once:
+            raise ConfigError(
+                f"{d}: the folder to watch does not exist",
+                hint="create it, set watch.directory to another folder, or set "
+                "watch.wait_for_directory = true to wait for it",
+            )
+        logger.warning("%s does not exist yet; waiting for it", d)
+        self.dir_missing = True
+
+    def _supervise(self) -> int:
+        in_main = threading.current_thread() is threading.main_thread()
+        previous: dict[signal.Signals, Any] = {}
+        if in_main:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                previous[sig] = signal.signal(sig, self._on_signal)
+        worker = threading.Thread(target=self._work, name="syncd-worker", daemon=True)
+        worker.start()
+        interval = sdnotify.watchdog_interval()
+        try:
+            while True:
+                self._main_wake.wait(interval)
+                self._main_wake.clear()
+                if self._worker_done.is_set():
+                    break
+                if self.stop.is_set():
+                    sdnotify.notify("STOPPING=1", "STATUS=stopping")
+                    logger.info("stopping (%s)", self.signal_name or "asked to")
+                    worker.join(_STOP_GRACE)
+                    if worker.is_alive():
+                        logger.warning(
+                            "the import in flight did not stop in time; it is settled at the "
+                            "next start"
+                        )
+                    break
+                if interval and time.monotonic() - self.heartbeat < 4 * interval:
+                    sdnotify.notify("WATCHDOG=1")
+        finally:
+            if in_main:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+        if self._worker_error is not None and not self.stop.is_set():
+            raise self._worker_error
+        if self.signal_name == "SIGINT":
+            return 130
+        return self.exit_code
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if signum == signal.SIGHUP:
+            self._reload_requested = True
+            self._events.put(_WAKE)
+            return
+        self.signal_name = signal.Signals(signum).name
+        self.request_stop()
+
+    def request_stop(self) -> None:
+        self.stop.set()
+        self._events.put(_WAKE)
+        self._main_wake.set()
+
+    # ---- waits ----------------------------------------------------------------------------
+
+    def sleep(self, seconds: float) -> None:
+        """The gateway's and the engine's wait: ends early (raising :class:`Stopping`) when
+        the daemon is asked to stop; keeps the heartbeat fresh meanwhile."""
+        end = time.monotonic() + max(0.0, seconds)
+        while True:
+            self.heartbeat = time.monotonic()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self.stop.wait(min(left, 30.0)):
+                raise Stopping
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        self.heartbeat = time.monotonic()
+        if self.stop.is_set():
+            raise Stopping
+
+    # ---- the worker -----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        try:
+            self.store = StateStore(self.config.state.path)
+            self._start()
+            if self.once:
+                self._run_once()
+            else:
+                self._loop()
+        except Stopping:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, raised there
+            self._worker_error = exc
+        finally:
+            self._stop_observer()
+            if self.store is not None:
+                with contextlib.suppress(SyncdError, Exception):
+                    self._write_status(stopped=True)
+                self.store.close()
+            self._worker_done.set()
+            self._main_wake.set()
+
+    def _start(self) -> None:
+        assert self.store is not None
+        logger.info(
+            "syncd %s %s for PubMed exports (library %s)",
+            "is checking" if self.once else "is watching",
+            self.directory,
+            self.library,
+        )
+        self._write_status()
+        self._connect()
+        if not self.dir_missing:
+            self._baseline()
+            self._full_scan()
+            self._start_observer()
+        ready = f"watching {self.directory}" if not self.dir_missing else "waiting for folder"
+        sdnotify.notify("READY=1", f"STATUS={self._status_line() or ready}")
+
+    def _connect(self) -> None:
+        """Open the importer and settle rows left pending (a crash, a lost server)."""
+        assert self.store is not None
+        if self.importer is None:
+            gateway = self.make_gateway(self.config, self.sleep)
+            self.importer = Importer(self.config, self.store, gateway)
+        try:
+            report = self.importer.settle(progress=self._progress)
+        except (RemoteError, StateError) as exc:
+            self._set_trouble(exc)
+            return
+        self._clear_trouble()
+        if report.recovered:
+            logger.info(
+                "%d record%s left pending by an earlier run settled",
+                len(report.recovered),
+                "" if len(report.recovered) == 1 else "s",
+            )
+
+    def _baseline(self) -> None:
+        """At the very first start in a folder: record what is there (imported or not)."""
+        assert self.store is not None
+        key = str(self.directory)
+        if self.store.baseline(key) is not None:
+            return
+        if not self.default_dir or self.import_existing:
+            self.store.put_baseline(self.library, key, [])
+            return
+        rows = []
+        for path in scan(self.directory, self.config.watch.patterns, self.config.watch.recursive):
+            seen = look(path)
+            if seen is not None and seen.regular:
+                rows.append(FileRow(str(path), seen.size, seen.mtime_ns, "", "baseline"))
+        self.store.put_baseline(self.library, key, rows)
+        if rows:
+            logger.info(
+                "first start in %s: %d file%s already there recorded as a baseline and not "
+                "imported ('syncd run --import-existing' imports them); new downloads are",
+                self.directory,
+                len(rows),
+                "" if len(rows) == 1 else "s",
+            )
+
+    def _loop(self) -> None:
+        interval = sdnotify.watchdog_interval()
+        while not self.stop.is_set():
+            self.heartbeat = time.monotonic()
+            timeout = self._next_wakeup() - time.time()
+            if interval:
+                timeout = min(timeout, interval)
+            self._drain(max(0.0, timeout))
+            if self.stop.is_set():
+                return
+            self._tick()
+
+    def _run_once(self) -> None:
+        """``--once``: import what the start scan found, once settled, then stop."""
+        while not self.stop.is_set() and (len(self.settler) or self.waiting):
+            if self.trouble and self.waiting and not len(self.settler):
+                break
+            self._drain(max(0.0, min(self._next_wakeup() - time.time(), 1.0)))
+            self._tick()
+        if self.trouble:
+            self.exit_code = 2 if self._fatal else 1
+            logger.error(
+                "%s; %d file%s not imported (pending records are settled by the next run)",
+                self.trouble,
+                len(self.waiting),
+                "" if len(self.waiting) == 1 else "s",
+            )
+        self.stop.set()
+
+    def _next_wakeup(self) -> float:
+        """Wall-clock time of the next thing to do (no polling: events wake us earlier)."""
+        times = [self.next_rescan]
+        due = self.settler.due()
+        if due is not None:
+            times.append(due)
+        if self.waiting or self.trouble:
+            times.append(self.retry_at)
+        if self.dir_missing or (self.observer is None and self.config.watch.events):
+            times.append(time.time() + _MISSING_POLL)
+        return min(times)
+
+    def _drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for events; take every queued path."""
+        paths: list[str] = []
+        try:
+            item = self._events.get(timeout=timeout) if timeout > 0 else self._events.get_nowait()
+            paths.append(item)
+            while True:
+                paths.append(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        lost = False
+        for p in dict.fromkeys(paths):
+            if p == _WAKE:
+                continue
+            if p == _LOST:
+                lost = True
+                continue
+            self._consider(Path(p))
+        if lost:
+            logger.warning("file system events were lost; scanning %s", self.directory)
+            self._full_scan()
+
+    def _tick(self) -> None:
+        now = time.time()
+        if self._reload_requested:
+            self._reload_requested = False
+            self._do_reload()
+        self._check_folder_and_observer()
+        if now >= self.next_rescan and not self.dir_missing:
+            self._full_scan(quiet=True)
+        ready, vanished = self.settler.ready(time.time())
+        for path in vanished:
+            logger.debug("%s vanished before it settled", path)
+        for path in ready:
+            self.waiting[path] = None
+        if (self.waiting or self.trouble) and time.time() >= self.retry_at:
+            if self.trouble or self.importer is None or not self.importer.opened:
+                self._connect()  # on failure: trouble, and the next attempt scheduled
+            if not self.trouble and self.waiting:
+                self._import_batch()
+        self._write_status()
+
+    # ---- the folder -----------------------------------------------------------------------
+
+    def _inside(self, path: Path) -> bool:
+        try:
+            rel = path.relative_to(self.directory)
+        except ValueError:
+            return False
+        parts = rel.parts
+        if not parts:
+            return False
+        return self.config.watch.recursive or len(parts) == 1
+
+    def _consider(self, path: Path) -> None:
+        """A path an event named: offer it to the settler if it may be a new export."""
+        if path == self.directory:
+            self._check_folder_and_observer()
+            return
+        if not self._inside(path) or not is_candidate(path.name, self.config.watch.patterns):
+            return
+        if path.name.endswith(_ERRORS_SUFFIX):
+            return
+        seen = look(path)
+        if seen is None:
+            self.settler.drop(path)
+            self.waiting.pop(path, None)
+            return
+        self._offer(path, seen, known=None)
+
+    def _offer(self, path: Path, seen: Seen, known: dict[str, FileRow] | None) -> None:
+        assert self.store is not None
+        if not seen.regular:
+            logger.debug("%s is not a regular file; not read", path)
+            return
+        if path in self.waiting:
+            return
+        row = (
+            known.get(str(path)) if known is not None else self.store.file(self.library, str(path))
+        )
+        if row is not None and row.size == seen.size and row.mtime_ns == seen.mtime_ns:
+            return  # seen before, unchanged (imported, ignored, or the baseline)
+        self.settler.offer(path, seen, time.time())
+
+    def _full_scan(self, quiet: bool = False) -> None:
+        """Offer every candidate whose stat differs from what the state database recorded."""
+        assert self.store is not None
+        known = {f.path: f for f in self.store.files(self.library)}
+        n = 0
+        w = self.config.watch
+        for path in scan(self.directory, w.patterns, w.recursive):
+            if path.name.endswith(_ERRORS_SUFFIX):
+                continue
+            seen = look(path)
+            if seen is not None:
+                before = len(self.settler)
+                self._offer(path, seen, known)
+                n += len(self.settler) - before
+        self.last_scan = time.time()
+        self.next_rescan = (
+            self.last_scan + w.rescan_seconds if w.rescan_seconds > 0 else float("inf")
+        )
+        (logger.debug if quiet or not n else logger.info)(
+            "scanned %s: %d new or changed file%s", self.directory, n, "" if n == 1 else "s"
+        )
+
+    def _check_folder_and_observer(self) -> None:
+        exists = self.directory.is_dir()
+        if not exists and not self.dir_missing:
+            self.dir_missing = True
+            self._stop_observer()
+            logger.warning("%s is gone; watching for it to come back", self.directory)
+        elif exists and self.dir_missing:
+            self.dir_missing = False
+            logger.info("%s is back; scanning it", self.directory)
+            self._baseline()
+            self._full_scan()
+            self._start_observer()
+        elif exists and self.config.watch.events and not self._observer_alive():
+            if self.observer is not None:
+                logger.warning("the file watcher stopped; scanning and starting it again")
+                self._full_scan()
+            self._stop_observer()
+            self._start_observer()
+
+    def _observer_alive(self) -> bool:
+        return self.observer is not None and bool(self.observer.is_alive())
+
+    def _start_observer(self) -> None:
+        if not self.config.watch.events or self.observer is not None:
+            return
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        events = self._events
+
+        class Handler(FileSystemEventHandler):
+            # Runs in the observer's thread: only queue paths; the worker decides.
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                kind = event.event_type
+                if kind == "events_lost":
+                    events.put(_LOST)
+                elif kind not in ("opened", "closed_no_write"):
+                    events.put(os.fsdecode(event.src_path))
+                    dest = getattr(event, "dest_path", "")
+                    if dest:
+                        events.put(os.fsdecode(dest))
+
+        observer = Observer(timeout=_OBSERVER_TIMEOUT)
+        try:
+            observer.schedule(Handler(), str(self.directory), recursive=self.config.watch.recursive)
+            observer.daemon = True
+            observer.start()
+        except OSError as exc:
+            logger.warning(
+                "cannot watch %s for events (%s); relying on the rescan", self.directory, exc
+            )
+            self.next_rescan = min(self.next_rescan, time.time() + 60)
+            return
+        self.observer = observer
+
+    def _stop_observer(self) -> None:
+        observer, self.observer = self.observer, None
+        if observer is not None:
+            with contextlib.suppress(Exception):
+                observer.stop()
+
+    def _do_reload(self) -> None:
+        if self._reload is None:
+            logger.info("SIGHUP: scanning %s", self.directory)
+            self._full_scan()
+            return
+        try:
+            config = self._reload()
+        except SyncdError as exc:
+            logger.error("SIGHUP: the configuration was not reloaded: %s", exc)
+            return
+        old = self.config
+        self.config = config
+        self.settler.settle = config.watch.settle_seconds
+        if (config.zotero, config.tags, config.dedup) != (old.zotero, old.tags, old.dedup):
+            self.importer = None  # a new gateway and index at the next import
+        if config.watch != old.watch:
+            self._stop_observer()
+            self.dir_missing = not self.directory.is_dir()
+        logger.info("SIGHUP: configuration reloaded; watching %s", self.directory)
+        if not self.dir_missing:
+            self._baseline()
+            self._full_scan()
+            self._start_observer()
+
+    # ---- importing ------------------------------------------------------------------------
+
+    def _import_batch(self) -> None:
+        assert self.store is not None and self.importer is not None
+        batch = list(self.waiting)
+        known_hashes = self._imported_hashes()
+        to_import: list[Path] = []
+        done: dict[Path, tuple[FileCounts, str | None]] = {}
+        for path in batch:
+            self.heartbeat = time.monotonic()
+            seen = look(path)
+            if seen is None or not seen.regular:
+                self.waiting.pop(path, None)
+                continue
+            if needs_sniff(path.name) and not sniff(path):
+                logger.debug("%s is not a PubMed/MEDLINE export; ignored", path)
+                self.store.put_file(
+                    self.library,
+                    FileRow(str(path), seen.size, seen.mtime_ns, "", "ignored", 0, "not MEDLINE"),
+                )
+                self.waiting.pop(path, None)
+                continue
+            try:
+                sha = _sha256(path)
+            except OSError:
+                self.waiting.pop(path, None)
+                continue
+            if sha in known_hashes:
+                other = known_hashes[sha]
+                detail = "same content as " + (Path(other).name if other != str(path) else "before")
+                self.store.put_file(
+                    self.library,
+                    FileRow(str(path), seen.size, seen.mtime_ns, sha, "imported", 0, detail),
+                )
+                done[path] = (FileCounts(outcome="unchanged", detail=detail), sha)
+                continue
+            to_import.append(path)
+        report: Report | None = None
+        if to_import:
+            try:
+                report = self._run_importer(to_import)
+            except Stopping:
+                raise
+            except (RemoteError, StateError) as exc:
+                self._set_trouble(exc)
+                for path in done:
+                    self._finish(path, *done[path])
+                return
+            except Exception as exc:  # a bug must not end the daemon: report it and retry
+                logger.exception("import of %d file(s) failed unexpectedly", len(to_import))
+                self._set_trouble(exc)
+                return
+        self._clear_trouble()
+        self.failures = 0
+        if report is not None:
+            counts = per_file(report)
+            for path in to_import:
+                c = counts.get(str(path))
+                if c is not None:
+                    done[path] = (c, self._sha_of(path))
+                else:
+                    self.waiting.pop(path, None)
+        for path in done:
+            self._finish(path, *done[path])
+        self.batches += 1
+
+    def _run_importer(self, paths: list[Path]) -> Report:
+        assert self.importer is not None
+        try:
+            return self.importer.run(paths, progress=self._progress)
+        except InputError:
+            # A file vanished between its settle and the read: import the others.
+            present = [p for p in paths if p.exists()]
+            for p in set(paths) - set(present):
+                self.waiting.pop(p, None)
+            return self.importer.run(present, progress=self._progress)
+
+    def _sha_of(self, path: Path) -> str | None:
+        assert self.store is not None
+        row = self.store.file(self.library, str(path))
+        return row.sha256 if row else None
+
+    def _imported_hashes(self) -> dict[str, str]:
+        assert self.store is not None
+        return {
+            f.sha256: f.path
+            for f in self.store.files(self.library, ["imported"])
+            if f.sha256 and f.outcome == "imported"
+        }
+
+    def _finish(self, path: Path, counts: FileCounts, sha: str | None) -> None:
+        """Log, record, notify and tidy up one file of a batch."""
+        assert self.store is not None
+        self.waiting.pop(path, None)
+        self.last_file = path.name
+        line = counts.line(path.name)
+        (logger.warning if counts.errors else logger.info)("%s", line)
+        self.store.add_history(
+            self.library,
+            [
+                HistoryRow(
+                    str(path),
+                    _utc(),
+                    counts.outcome,
+                    counts.records,
+                    counts.new,
+                    counts.duplicates,
+                    counts.merged,
+                    counts.failed,
+                    counts.detail or None,
+                    sha,
+                )
+            ],
+        )
+        if self.config.notify.desktop:
+            if counts.outcome == "unchanged":
+                body = f"{path.name}: already imported"
+            else:
+                body = f"{path.name}: {counts.new} new, {counts.duplicates} already there"
+                if counts.failed or counts.errors:
+                    body += f", {len(counts.errors)} problem(s)"
+            desktop_notify("PubMed → Zotero", body)
+        try:
+            self._after_import(path, counts)
+        except OSError as exc:
+            logger.warning("%s: could not tidy up after the import: %s", path, exc)
+
+    def _after_import(self, path: Path, counts: FileCounts) -> None:
+        w = self.config.watch
+        settled = counts.outcome in ("imported", "unchanged") and not counts.errors
+        if not settled:
+            target_dir = w.failed_directory or path.parent
+            moved = move_file(path, target_dir) if w.failed_directory else path
+            report = free_name(target_dir, moved.name + _ERRORS_SUFFIX)
+            with report.open("x", encoding="utf-8") as fh:
+                fh.write(f"# syncd: problems importing {path} ({_utc()})\n")
+                for line in counts.errors or (f"{path}: {counts.detail}",):
+                    fh.write(line + "\n")
+            if w.failed_directory:
+                logger.info("%s moved to %s (problems listed in %s)", path.name, moved, report)
+            return
+        if w.after_import == "delete":
+            path.unlink()
+            logger.info("%s deleted (watch.after_import = delete)", path.name)
+        elif w.after_import == "move":
+            target = move_file(path, w.done_directory or self.directory / "done")
+            logger.info("%s moved to %s", path.name, target)
+
+    # ---- trouble and status ---------------------------------------------------------------
+
+    def _set_trouble(self, exc: BaseException) -> None:
+        transient = isinstance(exc, RemoteError) and exc.transient
+        fatal = isinstance(exc, RemoteError | ConfigError) and not transient
+        text = str(exc)
+        if fatal:
+            message = f"fatal: {text}"
+        elif isinstance(exc, RemoteError):
+            message = f"Zotero unreachable or failing: {text}"
+        else:
+            message = f"trouble: {text}"
+        self._fatal = fatal
+        if self.trouble is None:
+            self.trouble_since = time.time()
+        if message != self.trouble:
+            logger.error("%s", message)
+            hint = getattr(exc, "hint", None)
+            if hint:
+                logger.error("  hint: %s", hint)
+            if fatal and self.config.notify.desktop and self._notified_fatal != message:
+                self._notified_fatal = message
+                desktop_notify("syncd needs you", text)
+        self.trouble = message
+        if fatal and self.importer is not None:
+            self.importer.opened = False  # check the key again before the next attempt
+        self.failures += 1
+        self._schedule_retry()
+
+    def _clear_trouble(self) -> None:
+        if self.trouble is not None:
+            since = self.trouble_since or time.time()
+            logger.info("Zotero is reachable again (trouble lasted %.0f s)", time.time() - since)
+        self.trouble = None
+        self.trouble_since = None
+        self._fatal = False
+        self._notified_fatal = None
+
+    def _schedule_retry(self) -> None:
+        cap = self.config.watch.retry_max_seconds
+        if self._fatal:
+            delay = min(cap, _FATAL_RETRY)
+        else:
+            base = min(cap, 2.0 ** min(self.failures, 20))
+            delay = base / 2 + self._rng.uniform(0, base / 2)
+        self.retry_at = time.time() + delay
+        logger.info("next attempt in %.0f s", delay)
+
+    def _status_line(self) -> str:
+        if self.trouble:
+            line = self.trouble
+            if self.waiting:
+                line += f"; {len(self.waiting)} file(s) waiting"
+            return line
+        if self.dir_missing:
+            return f"waiting for {self.directory} to exist"
+        assert self.store is not None
+        today = self.store.history_totals(self.library, since=_today_utc())
+        line = f"watching {self.directory}; {today['new']} imported today"
+        if self.last_file:
+            line += f"; last: {self.last_file}"
+        return line
+
+    def _write_status(self, stopped: bool = False) -> None:
+        assert self.store is not None
+        retry = _utc(self.retry_at) if self.trouble and self.waiting else None
+        row = DaemonRow(
+            pid=os.getpid(),
+            started_at=_utc(self.started),
+            stopped_at=_utc() if stopped else None,
+            library=self.library,
+            directory=str(self.directory),
+            last_scan=_utc(self.last_scan) if self.last_scan else None,
+            settling=len(self.settler),
+            waiting=len(self.waiting),
+            last_file=self.last_file,
+            trouble=self.trouble,
+            trouble_since=_utc(self.trouble_since) if self.trouble_since else None,
+            retry_at=retry,
+        )
+        key = (replace(row, last_scan=None), stopped, self.batches)
+        if key == self._status_written and not stopped:
+            return
+        self._status_written = key
+        self.store.put_daemon(row)
+        if not stopped:
+            sdnotify.notify(f"STATUS={self._status_line()}")
+
+
+def _today_utc() -> str:
+    """Local midnight today, as the UTC time stamp the history table uses."""
+    local = datetime.now().astimezone()
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def today_utc() -> str:
+    return _today_utc()
+
+
+def day_ago_utc() -> str:
+    return (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
