@@ -197,6 +197,7 @@ class FileCounts:
     duplicates: int = 0
     merged: int = 0
     failed: int = 0
+    unreadable: int = 0  # records that could not be read (each in ``errors`` with its line)
     outcome: str = "imported"
     detail: str = ""
     errors: tuple[str, ...] = ()
@@ -206,11 +207,14 @@ class FileCounts:
             return f"{name}: already imported ({self.detail})"
         if self.outcome == "unreadable":
             return f"{name}: could not be read: {self.detail}"
-        return (
+        line = (
             f"{name}: {self.records} record{'' if self.records == 1 else 's'}: "
             f"{self.new} new, {self.duplicates} duplicate{'' if self.duplicates == 1 else 's'}, "
             f"{self.failed} failed"
         )
+        if self.unreadable:
+            line += f", {self.unreadable} unreadable (see {name}{_ERRORS_SUFFIX})"
+        return line
 
 
 def per_file(report: Report) -> dict[str, FileCounts]:
@@ -239,6 +243,8 @@ def per_file(report: Report) -> dict[str, FileCounts]:
             errors.setdefault(name, []).append(f"{e.where}: {e.reason}")
     for p in report.errors:
         errors.setdefault(p.source, []).append(f"{p.source}:{p.line}: {p.message}")
+        if p.source in out:
+            out[p.source].unreadable += 1
     merged = set(report.merged)
     for e in report.duplicates:
         name = file_of(e.where)
@@ -314,6 +320,8 @@ class Daemon:
         self._notified_fatal: str | None = None
         self.batches = 0
         self._fatal = False
+        self.ready = False
+        self.files_with_problems = 0
 
     @property
     def directory(self) -> Path:
@@ -376,7 +384,8 @@ class Daemon:
                             "next start"
                         )
                     break
-                if interval and time.monotonic() - self.heartbeat < 4 * interval:
+                # Pings start after READY=1, and stop when the worker stops beating (hung).
+                if interval and self.ready and time.monotonic() - self.heartbeat < 4 * interval:
                     sdnotify.notify("WATCHDOG=1")
         finally:
             if in_main:
@@ -459,6 +468,7 @@ class Daemon:
             self._start_observer()
         ready = f"watching {self.directory}" if not self.dir_missing else "waiting for folder"
         sdnotify.notify("READY=1", f"STATUS={self._status_line() or ready}")
+        self.ready = True
 
     def _connect(self) -> None:
         """Open the importer and settle rows left pending (a crash, a lost server)."""
@@ -522,6 +532,8 @@ class Daemon:
                 break
             self._drain(max(0.0, min(self._next_wakeup() - time.time(), 1.0)))
             self._tick()
+        if self.files_with_problems:
+            self.exit_code = 1
         if self.trouble:
             self.exit_code = 2 if self._fatal else 1
             logger.error(
@@ -741,12 +753,16 @@ class Daemon:
         assert self.store is not None and self.importer is not None
         batch = list(self.waiting)
         known_hashes = self._imported_hashes()
+        batch_hashes: dict[str, str] = {}  # the same bytes twice in one batch: read once
+        unchanged: dict[Path, FileRow] = {}
         to_import: list[Path] = []
         done: dict[Path, tuple[FileCounts, str | None]] = {}
         for path in batch:
             self.heartbeat = time.monotonic()
             seen = look(path)
-            if seen is None or not seen.regular:
+            if seen is None or not seen.regular or seen.size == 0:
+                # Gone, or empty: Firefox creates the final name empty before the download
+                # is renamed over it; its next change brings it back.
                 self.waiting.pop(path, None)
                 continue
             if needs_sniff(path.name) and not sniff(path):
@@ -762,15 +778,13 @@ class Daemon:
             except OSError:
                 self.waiting.pop(path, None)
                 continue
-            if sha in known_hashes:
-                other = known_hashes[sha]
+            if sha in known_hashes or sha in batch_hashes:
+                other = known_hashes.get(sha) or batch_hashes[sha]
                 detail = "same content as " + (Path(other).name if other != str(path) else "before")
-                self.store.put_file(
-                    self.library,
-                    FileRow(str(path), seen.size, seen.mtime_ns, sha, "imported", 0, detail),
-                )
                 done[path] = (FileCounts(outcome="unchanged", detail=detail), sha)
+                unchanged[path] = FileRow(str(path), seen.size, seen.mtime_ns, sha, "imported")
                 continue
+            batch_hashes[sha] = str(path)
             to_import.append(path)
         report: Report | None = None
         if to_import:
@@ -779,9 +793,7 @@ class Daemon:
             except Stopping:
                 raise
             except (RemoteError, StateError) as exc:
-                self._set_trouble(exc)
-                for path in done:
-                    self._finish(path, *done[path])
+                self._set_trouble(exc)  # every file of the batch waits for the next attempt
                 return
             except Exception as exc:  # a bug must not end the daemon: report it and retry
                 logger.exception("import of %d file(s) failed unexpectedly", len(to_import))
@@ -797,6 +809,8 @@ class Daemon:
                     done[path] = (c, self._sha_of(path))
                 else:
                     self.waiting.pop(path, None)
+        for path, row in unchanged.items():
+            self.store.put_file(self.library, replace(row, detail=done[path][0].detail))
         for path in done:
             self._finish(path, *done[path])
         self.batches += 1
@@ -829,6 +843,17 @@ class Daemon:
         """Log, record, notify and tidy up one file of a batch."""
         assert self.store is not None
         self.waiting.pop(path, None)
+        if counts.errors or counts.failed:
+            self.files_with_problems += 1
+        seen = look(path)
+        if counts.outcome == "unreadable" and seen is not None:
+            # Remembered by its stat, so that rescans do not report it again until it changes.
+            self.store.put_file(
+                self.library,
+                FileRow(
+                    str(path), seen.size, seen.mtime_ns, sha or "", "unreadable", 0, counts.detail
+                ),
+            )
         self.last_file = path.name
         line = counts.line(path.name)
         (logger.warning if counts.errors else logger.info)("%s", line)

@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def make_gateway(config: Config, sleep: Callable[[float], None]) -> Gateway:
     """The Zotero gateway for ``config``, waiting with ``sleep`` (the daemon's, which a stop
     interrupts)."""
-    from syncd.zotero import ZoteroGateway
+    from syncd.zotero import RetryPolicy, ZoteroGateway
 
     assert config.zotero.library_id is not None and config.zotero.api_key is not None
     return ZoteroGateway(
@@ -77,6 +77,9 @@ def make_gateway(config: Config, sleep: Callable[[float], None]) -> Gateway:
         library_id=config.zotero.library_id,
         api_key=config.zotero.api_key.reveal(),
         api_url=config.zotero.api_url,
+        # A few quick retries per request; beyond them the daemon's own backoff (up to
+        # watch.retry_max_seconds, for as long as it takes) decides when to try again.
+        retry=RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=15.0),
         sleep=sleep,
     )
 
@@ -92,10 +95,17 @@ def resolve(config: Config, directory: Path | None) -> tuple[Config, bool]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import faulthandler
+    import signal
+
     from syncd.commands.import_ import not_configured_error, sandbox_session
     from syncd.config import load
     from syncd.daemon import Daemon
 
+    # A hung daemon is killed by the systemd watchdog with SIGABRT: leave every thread's stack
+    # in the journal; SIGUSR1 shows them without stopping it.
+    faulthandler.enable()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     config = load(args.config)
     if args.sandbox:
         with sandbox_session(config) as (sandboxed, note):

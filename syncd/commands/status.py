@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +117,12 @@ def _act(args: argparse.Namespace, store: StateStore, library: str, pid: int | N
     bad = store.files(library, ["partial", "unreadable"])
     if args.clear:
         n = store.clear_failed(library)
-        print(f"Forgot {n} failed record{'' if n == 1 else 's'}.")
+        for f in bad:
+            store.put_file(library, replace(f, outcome="cleared"))
+        print(
+            f"Forgot {n} failed record{'' if n == 1 else 's'} and {len(bad)} "
+            f"file{'' if len(bad) == 1 else 's'} with problems."
+        )
         return EXIT_OK
     for f in bad:
         store.forget_file(library, f.path)
@@ -136,6 +142,7 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
     daemon = store.daemon()
     counts = store.status_counts(library)
     failed = store.records(library, ["failed"])
+    bad_files = store.files(library, ["partial", "unreadable"])
     running = pid is not None
     trouble = daemon.trouble if daemon is not None and running else None
     status: dict[str, Any] = {
@@ -174,6 +181,9 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
         "failed": [
             {"where": f"{r.source}:{r.line}", "pmid": r.pmid, "reason": r.error} for r in failed
         ],
+        "files_with_problems": [
+            {"path": f.path, "outcome": f.outcome, "detail": f.detail} for f in bad_files
+        ],
         "index": {
             "version": store.library_version(library),
             "updated_at": store.library_updated(library),
@@ -184,7 +194,7 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
         "trouble_since": daemon.trouble_since if trouble and daemon else None,
         "retry_at": daemon.retry_at if trouble and daemon else None,
     }
-    status["exit_code"] = EXIT_PARTIAL if failed or trouble else EXIT_OK
+    status["exit_code"] = EXIT_PARTIAL if failed or bad_files or trouble else EXIT_OK
     return status
 
 
@@ -241,6 +251,10 @@ def _print(s: dict[str, Any]) -> None:
                 f"{f['failed']} failed"
             )
             print(f"  {f['at']}  {Path(f['path']).name}: {f['outcome']}  {what}")
+    if s["files_with_problems"]:
+        print(f"Files with problems ({len(s['files_with_problems'])}):")
+        for f in s["files_with_problems"]:
+            print(f"  {f['path']}: {f['outcome']}: {f['detail'] or ''}")
     if s["failed"]:
         print(f"Failed records ({len(s['failed'])}; fix, then 'syncd status --retry'):")
         for r in s["failed"]:

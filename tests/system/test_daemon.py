@@ -1,0 +1,471 @@
+"""``syncd run`` as a user meets it: a real process watching a real folder with the real
+watchdog observer, importing into the sandbox over real HTTP.
+
+The heavy proofs (kill -9 at many moments, the sandbox down for a while) run a reduced number
+of rounds here and the full number under ``make proof`` (``SYNCD_PROOF=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syncd.sandbox import SandboxServer
+from tests.system.daemon_harness import (
+    KEY,
+    Daemon,
+    assert_exactly_once,
+    library_pmids,
+    wait_for,
+    wait_for_pmids,
+)
+from tests.system.test_exactly_once import medline, write_export
+
+PROOF = os.environ.get("SYNCD_PROOF") == "1"
+ITEMS_POST = r"^/users/1/items$"
+# A record with neither a PMID nor a title cannot be imported: reported with its line.
+UNREADABLE_RECORD = "\nAU  - Nobody N\nDP  - 2020\n"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(admin=True) as server:
+        server.add_user(1, "daemon")
+        server.add_key(KEY, 1)
+        yield server
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[list[Daemon]]:
+    made: list[Daemon] = []
+    yield made
+    for d in made:
+        d.close()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]) -> Daemon:
+    d = Daemon(tmp_path / "machine", sandbox.url)
+    daemons.append(d)
+    return d
+
+
+def posts(sandbox: SandboxServer) -> int:
+    return sum(1 for r in sandbox.requests() if r["method"] == "POST" and "/items" in r["path"])
+
+
+# ---- downloads as browsers write them ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("browser", ["chrome", "firefox"])
+def test_a_partial_download_is_read_only_after_the_rename(
+    daemon: Daemon, sandbox: SandboxServer, browser: str
+) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    text = medline(range(40000001, 40000011))
+    half = text[: len(text) // 2]
+    final = daemon.folder / "citations.nbib"
+    if browser == "chrome":
+        temp = daemon.folder / "Unconfirmed 812345.crdownload"
+    else:
+        # Firefox creates the final name empty, writes NAME.part, then renames it over.
+        final.write_bytes(b"")
+        temp = daemon.folder / "citations.nbib.part"
+    temp.write_text(half, encoding="utf-8")
+    time.sleep(1.0)  # well past settle_seconds: the partial file must still not be read
+    assert daemon.history() == []
+    temp.write_text(text, encoding="utf-8")
+    temp.rename(final)
+    wait_for_pmids(sandbox, range(40000001, 40000011), 30, daemon)
+    assert daemon.history() == [("citations.nbib", "imported", 10)]
+    assert_exactly_once(sandbox, range(40000001, 40000011))
+
+
+def test_a_slow_copy_in_chunks_is_read_once_whole(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    d = Daemon(tmp_path / "m", sandbox.url, settle=1.0)
+    daemons.append(d)
+    d.start()
+    d.wait_ready()
+    data = medline(range(40001001, 40001031)).encode()
+    target = d.folder / "slow.nbib"
+    step = len(data) // 5 + 1
+    with target.open("wb") as fh:
+        for i in range(5):
+            fh.write(data[i * step : (i + 1) * step])
+            fh.flush()
+            time.sleep(0.6)
+    wait_for_pmids(sandbox, range(40001001, 40001031), 30, d)
+    wait_for(lambda: d.history() != [], 10, "the history row")
+    assert d.history() == [("slow.nbib", "imported", 30)]
+
+
+def test_a_hundred_files_dropped_at_once(daemon: Daemon, sandbox: SandboxServer) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    staging = daemon.home / "staging"
+    pmids: list[int] = []
+    for n in range(100):
+        pmids += write_export(staging / f"pubmed-{n:03}.nbib", [40100000 + 2 * n, 40100001 + 2 * n])
+    for f in sorted(staging.iterdir()):
+        f.rename(daemon.folder / f.name)
+    wait_for_pmids(sandbox, pmids, 120, daemon)
+    wait_for(lambda: len(daemon.history()) == 100, 30, "100 history rows")
+    assert_exactly_once(sandbox, pmids)
+
+
+def test_the_same_bytes_under_three_names_are_imported_once(
+    daemon: Daemon, sandbox: SandboxServer
+) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    pmids = write_export(daemon.folder / "citations.nbib", range(40200001, 40200006))
+    wait_for_pmids(sandbox, pmids, 30, daemon)
+    wait_for(lambda: len(daemon.history()) == 1, 10, "the first history row")
+    before = posts(sandbox)
+    sandbox.clear_requests()
+    text = (daemon.folder / "citations.nbib").read_text(encoding="utf-8")
+    (daemon.folder / "citations(1).nbib").write_text(text, encoding="utf-8")
+    (daemon.folder / "citations (2).nbib").write_text(text, encoding="utf-8")
+    wait_for(lambda: len(daemon.history()) == 3, 30, "three history rows", daemon.tail())
+    assert before > 0
+    assert sandbox.requests() == [], "the same content again must cost no request"
+    outcomes = sorted(h[1] for h in daemon.history())
+    assert outcomes == ["imported", "unchanged", "unchanged"]
+    assert_exactly_once(sandbox, pmids)
+
+
+def test_other_text_files_are_ignored_and_a_broken_export_is_reported(
+    daemon: Daemon, sandbox: SandboxServer
+) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    (daemon.folder / "notes.txt").write_text("shopping: milk, eggs\n", encoding="utf-8")
+    (daemon.folder / "broken.nbib").write_bytes(b"\x00\x01garbage, not an export\n")
+    wait_for(lambda: len(daemon.history()) == 1, 30, "the broken file's report", daemon.tail())
+    assert daemon.history() == [("broken.nbib", "unreadable", 0)]
+    errors = daemon.folder / "broken.nbib.errors.txt"
+    assert errors.exists() and "not a MEDLINE/PubMed export" in errors.read_text()
+    assert (daemon.folder / "broken.nbib").exists(), "a user's file is never deleted"
+    # The daemon keeps running and imports the next good file; notes.txt never appears.
+    pmids = write_export(daemon.folder / "pubmed.txt", range(40300001, 40300004))
+    wait_for_pmids(sandbox, pmids, 30, daemon)
+    wait_for(lambda: len(daemon.history()) == 2, 10, "the good file's history row")
+    assert "notes.txt" not in {h[0] for h in daemon.history()}
+    assert "notes.txt" not in daemon.tail()
+    code, status = daemon.status()
+    assert code == 1  # the broken file waits for the user
+    assert [Path(f["path"]).name for f in status["files_with_problems"]] == ["broken.nbib"]
+    assert status["running"] and status["directory"] == str(daemon.folder)
+
+
+def test_after_import_move_and_failed_directory_never_overwrite(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    done = tmp_path / "done"
+    failed = tmp_path / "failed"
+    d = Daemon(
+        tmp_path / "m",
+        sandbox.url,
+        watch=f'after_import = "move"\ndone_directory = "{done}"\nfailed_directory = "{failed}"',
+    )
+    daemons.append(d)
+    done.mkdir()
+    (done / "a.nbib").write_text("already here\n", encoding="utf-8")
+    d.start()
+    d.wait_ready()
+    pmids = write_export(d.folder / "a.nbib", range(40400001, 40400004))
+    (d.folder / "b.nbib").write_text(medline([40400010]) + UNREADABLE_RECORD)
+    wait_for_pmids(sandbox, pmids, 30, d)
+    wait_for(lambda: (done / "a (1).nbib").exists(), 20, "the move to done/", d.tail())
+    assert (done / "a.nbib").read_text() == "already here\n"
+    assert not (d.folder / "a.nbib").exists()
+    wait_for(lambda: (failed / "b.nbib").exists(), 20, "the move to failed/", d.tail())
+    errors = (failed / "b.nbib.errors.txt").read_text()
+    assert "b.nbib:" in errors
+
+
+# ---- crashes, outages, neighbours ---------------------------------------------------------------
+
+
+def test_kill_9_at_many_moments_then_restart_every_pmid_once(
+    daemon: Daemon, sandbox: SandboxServer
+) -> None:
+    rounds = 24 if PROOF else 5
+    rng = random.Random(7)
+    pmids: list[int] = []
+    for r in range(rounds):
+        daemon.start(notify=False)
+        batch = range(41000000 + 1000 * r, 41000000 + 1000 * r + 60)
+        pmids += write_export(daemon.home / "staging" / f"r{r}.nbib", batch)
+        (daemon.home / "staging" / f"r{r}.nbib").rename(daemon.folder / f"r{r}.nbib")
+        time.sleep(rng.uniform(0.2, 2.5))
+        daemon.kill()
+    assert daemon.run("--once") == 0, daemon.tail()
+    assert_exactly_once(sandbox, pmids)
+
+
+def test_the_sandbox_down_for_a_while_then_back(tmp_path: Path, daemons: list[Daemon]) -> None:
+    down = 30.0 if PROOF else 6.0
+    data = tmp_path / "sandbox"
+    server = SandboxServer(data_dir=data, admin=True)
+    server.start()
+    server.add_user(1, "daemon")
+    server.add_key(KEY, 1)
+    port = int(server.url.rsplit(":", 1)[1])
+    d = Daemon(tmp_path / "m", server.url)
+    daemons.append(d)
+    try:
+        d.start()
+        d.wait_ready()
+        server.stop()
+        pmids = write_export(d.folder / "offline.nbib", range(42000001, 42000021))
+        started = time.monotonic()
+        wait_for(lambda: d.status()[1]["trouble"], 60, "the trouble in syncd status", d.tail())
+        time.sleep(max(0.0, down - (time.monotonic() - started)))
+        d.assert_running()
+        server = SandboxServer(data_dir=data, port=port, admin=True)
+        server.start()
+        wait_for_pmids(server, pmids, 120, d)
+        assert_exactly_once(server, pmids)
+        d.assert_running()
+    finally:
+        server.stop()
+
+
+def test_four_daemons_on_one_group_library_make_no_duplicates(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    sandbox.add_group(77, "lab", owner=1)
+    sandbox.add_key(KEY, 1, groups={77: (True, True)})
+    machines = [
+        Daemon(tmp_path / f"machine-{n}", sandbox.url, library="group = 77") for n in range(4)
+    ]
+    daemons += machines
+    for m in machines:
+        m.start()
+    for m in machines:
+        m.wait_ready()
+    files = {
+        "a.nbib": range(43000001, 43000041),
+        "b.nbib": range(43000031, 43000071),
+        "c.nbib": range(43000061, 43000101),
+    }
+    for name, pmids in files.items():
+        write_export(tmp_path / "staging" / name, pmids)
+    for m in machines:
+        for name in files:
+            (m.folder / name).write_bytes((tmp_path / "staging" / name).read_bytes())
+    everything = range(43000001, 43000101)
+    wait_for_pmids(sandbox, everything, 120, *machines, library=("group", 77))
+    for m in machines:
+        wait_for(lambda m=m: len(m.history()) == 3, 60, "every machine's history", m.tail())
+    assert_exactly_once(sandbox, everything, "group", 77)
+
+
+def test_sigterm_during_a_batch_exits_0_within_5_s_and_loses_nothing(
+    daemon: Daemon, sandbox: SandboxServer
+) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    sandbox.inject(method="POST", path=ITEMS_POST, delay=1.5, times=1000)
+    pmids = write_export(daemon.folder / "big.nbib", range(44000001, 44000301))
+    wait_for(lambda: posts(sandbox) > 0, 30, "the first POST", daemon.tail())
+    code, took = daemon.stop(signal.SIGTERM)
+    assert code == 0, daemon.tail()
+    assert took < 5.0, f"stopping took {took:.1f} s"
+    assert "STOPPING=1" in daemon.messages[-1]
+    sandbox.clear_faults()
+    assert daemon.run("--once") == 0, daemon.tail()
+    assert_exactly_once(sandbox, pmids)
+
+
+def test_ctrl_c_exits_130(daemon: Daemon) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    code, took = daemon.stop(signal.SIGINT)
+    assert code == 130 and took < 5.0
+
+
+# ---- systemd -----------------------------------------------------------------------------------
+
+
+def test_sd_notify_ready_status_watchdog_stopping_in_order(daemon: Daemon) -> None:
+    daemon.start(env={"WATCHDOG_USEC": "400000"})  # a ping every 0.2 s
+    daemon.wait_ready()
+    time.sleep(1.5)
+    daemon.stop()
+    messages = daemon.messages
+    ready = next(i for i, m in enumerate(messages) if "READY=1" in m)
+    assert "STATUS=watching " in messages[ready]
+    pings = [i for i, m in enumerate(messages) if m == "WATCHDOG=1"]
+    assert len(pings) >= 3, messages
+    assert min(pings) > ready
+    assert "STOPPING=1" in messages[-1]
+    assert all("\n" not in line.partition("=")[2] for m in messages for line in m.split("\n"))
+
+
+def test_no_watchdog_pings_without_watchdog_usec(daemon: Daemon) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    time.sleep(1.0)
+    daemon.stop()
+    assert not any(m == "WATCHDOG=1" for m in daemon.messages)
+
+
+def test_a_second_daemon_on_the_same_state_is_refused(
+    daemon: Daemon, sandbox: SandboxServer
+) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    assert daemon.proc is not None
+    first = daemon.proc
+    code = daemon.run("--once")
+    assert code == 2
+    assert f"already running (pid {first.pid})" in daemon.tail()
+    daemon.proc = first
+    daemon.assert_running()
+
+
+# ---- scans, folders, the first start ----------------------------------------------------------
+
+
+def test_without_events_the_rescan_finds_every_file(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    d = Daemon(tmp_path / "m", sandbox.url, watch="events = false\nrescan_seconds = 0.5")
+    daemons.append(d)
+    d.start()
+    d.wait_ready()
+    pmids: list[int] = []
+    for n in range(5):
+        pmids += write_export(d.folder / f"e{n}.nbib", [45000001 + n])
+    wait_for_pmids(sandbox, pmids, 30, d)
+    assert_exactly_once(sandbox, pmids)
+
+
+def test_once_exit_codes(tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]) -> None:
+    d = Daemon(tmp_path / "ok", sandbox.url)
+    daemons.append(d)
+    pmids = write_export(d.folder / "ok.nbib", range(46000001, 46000004))
+    assert d.run("--once") == 0, d.tail()
+    assert_exactly_once(sandbox, pmids)
+    (d.folder / "partly.nbib").write_text(medline([46000010]) + UNREADABLE_RECORD)
+    (d.folder / "broken.nbib").write_bytes(b"\x00\x01 nothing here\n")
+    assert d.run("--once") == 1, d.tail()
+    bad_key = Daemon(tmp_path / "bad-key", sandbox.url, key="NotAValidKey000000000000")
+    daemons.append(bad_key)
+    write_export(bad_key.folder / "x.nbib", [46000020])
+    assert bad_key.run("--once") == 2, bad_key.tail()
+    missing = Daemon(tmp_path / "missing", sandbox.url, folder=tmp_path / "nowhere")
+    daemons.append(missing)
+    missing.folder.rmdir()
+    assert missing.run("--once") == 2
+    assert "does not exist" in missing.tail()
+
+
+def test_first_start_in_the_download_folder_takes_a_baseline(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    home = tmp_path / "home"
+    downloads = home / "Téléchargements"
+    d = Daemon(home, sandbox.url, folder=downloads)
+    daemons.append(d)
+    # No watch.directory: the XDG download folder, as xdg-user-dirs writes it.
+    text = d.config.read_text().replace(f'directory = "{downloads}"\n', "")
+    d.config.write_text(text)
+    (home / "xdg-config").mkdir()
+    (home / "xdg-config" / "user-dirs.dirs").write_text(
+        '# written by xdg-user-dirs-update\nXDG_DOWNLOAD_DIR="$HOME/Téléchargements"\n'
+    )
+    old = write_export(downloads / "old-export.nbib", [47000001])
+    assert d.run("--once") == 0, d.tail()
+    assert "recorded as a baseline" in d.tail()
+    assert d.history() == []
+    _, status = d.status()
+    assert status["baseline"]["files"] == 1
+    new = write_export(downloads / "dropped-while-stopped.nbib", [47000002])
+    assert d.run("--once") == 0, d.tail()
+    assert d.history() == [("dropped-while-stopped.nbib", "imported", 1)]
+    assert_exactly_once(sandbox, new)
+    assert str(old[0]) not in library_pmids(sandbox)
+    assert d.run("--once", "--import-existing") == 0
+    assert d.history() == [("dropped-while-stopped.nbib", "imported", 1)]  # only the first start
+
+
+def test_import_existing_on_the_first_start(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    home = tmp_path / "home"
+    d = Daemon(home, sandbox.url, folder=home / "Downloads")
+    daemons.append(d)
+    d.config.write_text(d.config.read_text().replace(f'directory = "{d.folder}"\n', ""))
+    old = write_export(d.folder / "old-export.nbib", [47100001, 47100002])
+    assert d.run("--once", "--import-existing") == 0, d.tail()
+    assert_exactly_once(sandbox, old)
+
+
+def test_a_folder_that_vanishes_is_waited_for(daemon: Daemon, sandbox: SandboxServer) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    daemon.folder.rmdir()
+    time.sleep(1.0)
+    daemon.assert_running()
+    daemon.folder.mkdir()
+    time.sleep(0.2)
+    wait_for(lambda: "is back" in daemon.tail(), 20, "the folder noticed again", daemon.tail())
+    pmids = write_export(daemon.folder / "after.nbib", [48000001, 48000002])
+    wait_for_pmids(sandbox, pmids, 30, daemon)
+
+
+def test_sighup_reloads_the_config(daemon: Daemon, sandbox: SandboxServer) -> None:
+    daemon.config.write_text(
+        daemon.config.read_text().replace("[watch]\n", '[watch]\npatterns = ["*.nbib"]\n')
+    )
+    daemon.start()
+    daemon.wait_ready()
+    pmids = write_export(daemon.folder / "export.medline", [49000001])
+    time.sleep(1.0)
+    assert daemon.history() == []
+    daemon.config.write_text(
+        daemon.config.read_text().replace('patterns = ["*.nbib"]', 'patterns = ["*.medline"]')
+    )
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for_pmids(sandbox, pmids, 30, daemon)
+
+
+def test_status_without_a_daemon_and_with_failures(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    d = Daemon(tmp_path / "m", sandbox.url)
+    daemons.append(d)
+    code, status = d.status()
+    assert code == 2 and "no state database" in status["error"]
+    write_export(d.folder / "ok.nbib", [50000001])
+    assert d.run("--once") == 0
+    code, status = d.status()
+    assert code == 0 and not status["running"] and status["total"]["new"] == 1
+    assert status["last_files"][0]["path"].endswith("ok.nbib")
+
+
+def test_the_notify_socket_helper_is_a_real_datagram_socket() -> None:
+    # Guards the harness itself: an abstract datagram socket receives what is sent to it.
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    a.bind("\0syncd-harness-check")
+    b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    b.sendto(b"READY=1", "\0syncd-harness-check")
+    assert a.recv(100) == b"READY=1"
+    a.close()
+    b.close()
