@@ -14,9 +14,12 @@ Public API (all pure: the edge opens files and hands over bytes or text):
 Values follow Zotero's MEDLINE/nbib importer (see ``docs/reading.md``): the text after the
 first ``-`` of a field line, stripped; each continuation line adds ``" " + line.lstrip()``
 (trailing spaces are kept, so a wrapped line ending in a space gives a double space); the
-final value is stripped. Where this reader differs from Zotero it is on purpose: a second
-``PMID-`` line starts a new record even without a blank line, records whose line breaks were
-lost are split into their fields, and a tag is 2 to 4 capitals or digits.
+final value is stripped. Where this reader differs from Zotero it is on purpose: a ``PMID-``
+line starts a new record even without a blank line when the record so far already has a PMID
+(not otherwise: PubMed Central puts ``PMC`` first, publishers ``PT``, ``TI`` or ``AU``), records
+whose line breaks were lost are split into their fields, a PMID that is not 1-9 digits gets a
+warning (the mapping then ignores it), no value may exceed :data:`MAX_FIELD` characters, and a
+tag is 2 to 4 capitals or digits.
 
 Speed: the text is cut into chunks at blank lines and each chunk is split into fields by one
 compiled regular expression; Python-level work is done only per record and per wrapped field.
@@ -525,9 +528,11 @@ def _records(
     recovered = False
     if len(tags) < 10 or not (values[0].isdigit() if tags[0] == "PMID" else True):
         recovered = _unflatten(tags, values)
-    if "PMID" in tags[1:]:
-        # A PMID- line after other fields starts a new record even without a blank line.
-        cuts = [i for i, t in enumerate(tags) if t == "PMID" and i > 0]
+    if tags.count("PMID") > 1:
+        # A PMID- line starts a new record even without a blank line, but only when the record
+        # so far already has a PMID: PubMed Central's export puts PMC before PMID, and
+        # publishers' exports may start with PT, TI or AU.
+        cuts = [i for i, t in enumerate(tags) if t == "PMID"][1:]
         known = lines() if not recovered else [line] * len(tags)
         bounds = [0, *cuts, len(tags)]
         for a, b in pairwise(bounds):
@@ -536,7 +541,13 @@ def _records(
     if recovered:
         yield from _one(tags, values, line, [line] * len(tags), True, state)
         return
-    if "PMID" in tags or "TI" in tags or "BTI" in tags:
+    if "PMID" in tags:
+        record = MedlineRecord.from_columns(tags, values, state.source, line, lines)
+        if not _is_pmid(values[tags.index("PMID")]):
+            yield _bad_pmid(record)
+        state.records += 1
+        yield record
+    elif "TI" in tags or "BTI" in tags:
         state.records += 1
         yield MedlineRecord.from_columns(tags, values, state.source, line, lines)
     else:
@@ -563,8 +574,29 @@ def _one(
             f"{len(tags)} fields were recovered from their tags",
             "warning",
         )
+    record = MedlineRecord.from_columns(tags, values, state.source, line, lines=lines)
+    if "PMID" in tags and not _is_pmid(values[tags.index("PMID")]):
+        yield _bad_pmid(record)
     state.records += 1
-    yield MedlineRecord.from_columns(tags, values, state.source, line, lines=lines)
+    yield record
+
+
+def _is_pmid(value: str) -> bool:
+    """Whether ``value`` is a PMID: 1 to 9 ASCII digits, not all zeros (as
+    :func:`syncd.core.identity.normalize_pmid` takes it)."""
+    return value.isdigit() and value.isascii() and len(value) <= 9 and value.strip("0") != ""
+
+
+def _bad_pmid(record: MedlineRecord) -> Problem:
+    value = record.get("PMID") or ""
+    shown = value if len(value) <= 40 else value[:40] + "..."
+    return Problem(
+        record.source,
+        record.line_of("PMID"),
+        f"PMID {shown!r} is not a PMID (1 to 9 digits): ignored, the record is read and "
+        "identified without it",
+        "warning",
+    )
 
 
 def _no_id(source: str, line: int, tags: list[str]) -> Problem:

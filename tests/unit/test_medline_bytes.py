@@ -37,7 +37,7 @@ def test_utf16_with_bom() -> None:
 
 @pytest.mark.parametrize("size", [1, 4, 64, 1 << 20])
 def test_cp1252_mid_file_falls_back_with_one_warning_and_right_lines(size: int) -> None:
-    good = "\n".join(f"PMID- {i}\nTI  - Naïve {i}\n" for i in range(30)).encode("utf-8")
+    good = "\n".join(f"PMID- {i + 1}\nTI  - Naïve {i}\n" for i in range(30)).encode("utf-8")
     bad = "PMID- 99\nTI  - Caf\xe9 \u2013 cr\xe8me\nAB  - \u201cquoted\u201d\n".encode("cp1252")
     after = "\nPMID- 100\nTI  - Ünïcode read as cp1252\n".encode()
     out = read(good + b"\n" + bad + after, size)
