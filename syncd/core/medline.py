@@ -39,6 +39,7 @@ from syncd.errors import InputError
 
 __all__ = [
     "KNOWN_TAGS",
+    "MAX_FIELD",
     "REPEATABLE_TAGS",
     "parse",
     "parse_bytes",
@@ -171,6 +172,12 @@ _PMID_INSIDE = re.compile(r"(?<=\s)PMID- (?=\d)")
 
 # Text pieces handed to the field splitter are cut at a blank line once this long.
 _CHUNK = 1 << 18
+#: The longest value a field may have (characters); a record with a longer one is skipped with
+#: an error. Real fields are at most a few hundred kB (a long abstract is 10 kB).
+MAX_FIELD = 1 << 20
+# The most text held while waiting for the end of a record: past it, the text is cut at the
+# last record start, or the record is skipped (so a hostile file is read in bounded memory).
+_HOLD_LIMIT = 4 * MAX_FIELD
 # How much text may come before the first field line before we decide it is not MEDLINE.
 _PREAMBLE_LIMIT = 1 << 20
 
@@ -363,8 +370,10 @@ def _parse_text(
     pieces: Iterable[str | _Switch], state: _State
 ) -> Iterator[MedlineRecord | Problem]:
     held: list[str] = []  # text after the last blank line, waiting for the next one
+    size = 0  # characters in held
     line = 1  # line number of the first character of held[0]
     consumed = 0
+    skipping = False  # dropping the rest of a record too large to hold (up to its end)
     for piece in pieces:
         if not isinstance(piece, str):
             # The next text starts at the first byte that was not UTF-8.
@@ -379,6 +388,21 @@ def _parse_text(
             continue
         if not piece:
             continue
+        if skipping:
+            # (held is at most the last few characters of the text dropped so far)
+            text = "".join(held) + piece
+            resume = _resume(text)
+            if resume < 0:
+                keep = len(text) - 6
+                line += text.count("\n", 0, keep)
+                held, size = [text[keep:]], 6
+                continue
+            skipping = False
+            line += text.count("\n", 0, resume)
+            piece = text[resume:]
+            held, size = [], 0
+            if not piece:
+                continue
         if state.empty and not piece.isspace():
             state.empty = False
         consumed += len(piece)
@@ -395,6 +419,24 @@ def _parse_text(
             rest = piece[1:]
         elif cut < 0:
             held.append(piece)
+            size += len(piece)
+            if size <= _HOLD_LIMIT:
+                continue
+            # No blank line for this long: cut at the last start of a record (or give up on
+            # the record), so that memory stays bounded whatever the file holds.
+            text = "".join(held)
+            split = _record_start(text)
+            if split > 0:
+                # (a cut inside a line whose breaks were lost: its end becomes a line end)
+                chunk = text[:split] if text[split - 1] == "\n" else text[: split - 1] + "\n"
+                yield from _chunk(chunk, line, state)
+                line += text.count("\n", 0, split)
+                held, size = [text[split:]], len(text) - split
+            else:
+                yield _too_large(state, line, text)
+                skipping = True
+                line += text.count("\n", 0, len(text) - 6)
+                held, size = [text[-6:]], 6
             continue
         else:
             held.append(piece[: cut + 1])
@@ -403,9 +445,43 @@ def _parse_text(
         yield from _chunk(chunk, line, state)
         line += chunk.count("\n") + 1
         held = [rest] if rest else []
-    if held:
+        size = len(rest)
+    if held and not skipping:
         chunk = "".join(held)
         yield from _chunk(chunk if chunk.endswith("\n") else chunk + "\n", line, state)
+
+
+# A record starts at a PMID line, or inside a line whose breaks were lost at " PMID- <digit>".
+_RECORD_START = re.compile(r"(?:\n|(?<= ))PMID- ?(?=\d)|\nPMID-")
+# Where reading resumes after a record too large to hold: after a blank line, or at the next
+# PMID line.
+_RESUME = re.compile(r"\n\n|\n(?=PMID-)")
+
+
+def _record_start(text: str) -> int:
+    """The offset of the last record start in ``text`` that has a PMID before it, or -1."""
+    last = -1
+    for m in _RECORD_START.finditer(text):
+        start = m.start() + (text[m.start()] == "\n")
+        if "PMID" in text[:start] if last < 0 else True:
+            last = start
+    return last if last > 0 else -1
+
+
+def _resume(text: str) -> int:
+    m = _RESUME.search(text)
+    return -1 if m is None else m.end()
+
+
+def _too_large(state: _State, line: int, text: str) -> Problem:
+    first = text[: text.find("\n")] if "\n" in text[:200] else text[:60]
+    return Problem(
+        state.source,
+        line,
+        f"record is too large: more than {_HOLD_LIMIT:,} characters without a blank line or "
+        f"a next record (a field may hold at most {MAX_FIELD:,}); skipped up to its end "
+        f"(it starts {first[:60]!r})",
+    )
 
 
 def _not_medline(source: str, why: str) -> None:
@@ -528,6 +604,9 @@ def _records(
     recovered = False
     if len(tags) < 10 or not (values[0].isdigit() if tags[0] == "PMID" else True):
         recovered = _unflatten(tags, values)
+    if max(map(len, values)) > MAX_FIELD:
+        yield from _too_long(tags, values, line, lines, recovered, state)
+        return
     if tags.count("PMID") > 1:
         # A PMID- line starts a new record even without a blank line, but only when the record
         # so far already has a PMID: PubMed Central's export puts PMC before PMID, and
@@ -552,6 +631,32 @@ def _records(
         yield MedlineRecord.from_columns(tags, values, state.source, line, lines)
     else:
         yield _no_id(state.source, line, tags)
+
+
+def _too_long(
+    tags: list[str],
+    values: list[str],
+    line: int,
+    lines: Callable[[], list[int]],
+    recovered: bool,
+    state: _State,
+) -> Iterator[MedlineRecord | Problem]:
+    """An error for each record of the block whose field exceeds :data:`MAX_FIELD`; the
+    others are read as usual."""
+    known = lines() if not recovered else [line] * len(tags)
+    cuts = [i for i, t in enumerate(tags) if t == "PMID"][1:]
+    for a, b in pairwise([0, *cuts, len(tags)]):
+        long = [i for i in range(a, b) if len(values[i]) > MAX_FIELD]
+        if not long:
+            yield from _one(tags[a:b], values[a:b], known[a], known[a:b], recovered, state)
+            continue
+        i = long[0]
+        yield Problem(
+            state.source,
+            known[a],
+            f"record skipped: its {tags[i]} field (line {known[i]}) is longer than "
+            f"{MAX_FIELD:,} characters ({len(values[i]):,}), which no MEDLINE field is",
+        )
 
 
 def _one(
