@@ -139,7 +139,7 @@ _SHAPES: dict[str, re.Pattern[str]] = {
         ("FAU FED FIR FPS", _PERSON),
         ("PT PL TA SO CN", r"[A-Z]"),
         ("JT", r"[A-Za-z]"),
-        ("MH", r"\*?[A-Z0-9]"),
+        ("MH", r"\*?[A-Za-z0-9]"),
         ("RN", r"\S+(?: \S+)? \("),
         ("SI", r"\S+/"),
         ("VI IP", r"\S{1,30}(?:\s|$)"),
@@ -166,9 +166,13 @@ _CONTINUATION = re.compile(r"\n[^\S\n]*")
 _EXTRA_INDENT = re.compile(r"\n      \s")
 # A candidate field start inside a line whose breaks were lost: " TAG - " or " TAGG- ".
 _CANDIDATE = re.compile(
-    r"(?<=\s)(" + "|".join(sorted(KNOWN_TAGS, key=lambda t: (-len(t), t))) + r")( *)-(?= |$)"
+    r"(?<=\s)(" + "|".join(sorted(KNOWN_TAGS, key=lambda t: (-len(t), t))) + r")( *)-"
 )
 _PMID_INSIDE = re.compile(r"(?<=\s)PMID- (?=\d)")
+# Any tag-like word before a dash (the candidates are then sorted out in _candidates), and a
+# two-letter word padded as PubMed pads two-letter tags.
+_TAG_DASH = re.compile(r"(?<=\s)([A-Z0-9]{2,4})( *)-")
+_PADDED_PAIR = re.compile(r"(?<=\s)([A-Z]{2})  -")
 
 # Text pieces handed to the field splitter are cut at a blank line once this long.
 _CHUNK = 1 << 18
@@ -756,15 +760,23 @@ def split_flattened(tag: str, text: str, before: str | None = None) -> list[tupl
     ``before`` is the tag of the field on the next line, if any: the split fields must fit
     between ``tag`` and it.
 
-    A split is made only before a known tag in the ``TAG - `` / ``TAGG- `` shape, and only where
-    the resulting sequence of tags follows PubMed's field order (see ``_BANDS``); values with
-    a recognisable shape (dates, ISSNs, PMIDs ...) must look right. Among the consistent ways
-    to split, the one with the most fields wins (ties go to the later split, so that
-    "95% CI - ..." inside an abstract loses to the real CI field after it). A second
-    ``PMID- <digits>`` starts a new record. Returns None when fewer than two splits are found
-    (one for a PMID field whose value should be only digits).
+    A split is made only before a known tag followed by a dash. Where the tag keeps a padding
+    that only a field line has (``TI  - ``, ``AID  - ``, ``PMID- ``: see
+    :func:`_candidates`) the split is certain and made whatever the order of the fields (ERIC
+    and publishers' exports have their own orders). Elsewhere (``TI - `` once all whitespace was
+    collapsed; ``FAU - ``, which is also what ``FAU`` and a wrapped ``- `` look like) a split
+    is made only where the resulting tags follow PubMed's field order (see ``_BANDS``), values
+    with a recognisable shape (dates, ISSNs, PMIDs ...) look right, and among the consistent
+    ways to split, the one with the most fields wins (ties go to the later split, so that
+    "95% CI - ..." inside an abstract loses to the real CI field after it). ``PMID- <digits>``
+    inside the text starts a new record when the text so far has a PMID. Returns None when no
+    certain split and fewer than two others are found (one for a PMID field, whose value
+    should be only digits).
     """
     segments = [m.start() for m in _PMID_INSIDE.finditer(text)]
+    if tag != "PMID":
+        # (the text before the first PMID belongs to the same record as that PMID)
+        segments = segments[1:]
     if segments:
         out: list[tuple[str, str]] = []
         bounds = [0, *segments, len(text)]
@@ -772,32 +784,92 @@ def split_flattened(tag: str, text: str, before: str | None = None) -> list[tupl
             piece = text[a:b]
             last = before if k == len(segments) else "PMID"
             if k == 0:
-                out += _split_one(tag, piece, last) or [(tag, piece.strip())]
+                out += _split_one(tag, piece, last)[0] or [(tag, piece.strip())]
             else:
                 body = piece[len("PMID- ") :]
-                out += _split_one("PMID", body, last) or [("PMID", body.strip())]
+                out += _split_one("PMID", body, last)[0] or [("PMID", body.strip())]
         return out
-    fields = _split_one(tag, text, before)
+    fields, certain = _split_one(tag, text, before)
     if fields is None:
         return None
     splits = len(fields) - 1
-    if splits >= 2 or (tag == "PMID" and splits >= 1):
+    if certain or splits >= 2 or (tag == "PMID" and splits >= 1):
         return fields
     return None
 
 
-def _split_one(tag: str, text: str, before: str | None) -> list[tuple[str, str]] | None:
-    # Candidates: (position of the tag, position of its value, tag).
-    cands: list[tuple[int, int, str]] = []
-    for m in _CANDIDATE.finditer(text):
+def _candidates(text: str) -> Iterator[tuple[int, int, str, bool]]:
+    """``(start, value start, tag, certain)`` of each place in ``text`` where a field may
+    start.
+
+    Certain: the tag keeps a padding that prose does not have: two blanks or more before the
+    dash (``TI  - ``, ``AID  - ``, and then any tag of 2 to 4 capitals or digits, as a field
+    line has: ``4099  - ``), a four-letter tag right at the dash (``PMID- ``, ``STAT- ``;
+    ``PMID-<digits>``); and, when the text has kept PubMed's padding (a two-letter tag with
+    two blanks somewhere), a known tag of three or four letters with one blank (``FAU - ``,
+    ERIC's ``ISSN - ``) or any known tag right at the dash (``SO- ``). Uncertain: a known tag
+    with one blank where the padding may have been collapsed (``TI - ``, ``AD - ``, or
+    ``FAU - `` in collapsed text); these need a blank after the dash and a value
+    of the tag's shape, and are chosen by the field order.
+    """
+    layout = any(m.group(1) in KNOWN_TAGS for m in _PADDED_PAIR.finditer(text))
+    for m in _TAG_DASH.finditer(text):
         t, pad = m.group(1), len(m.group(2))
-        if not (pad == 1 or len(t) + pad == 4):
+        after = m.end()
+        spaced = after == len(text) or text[after] == " "
+        if pad >= 2:
+            certain = True
+        elif t not in KNOWN_TAGS:
             continue
-        vstart = m.end() + 1
-        shape = _SHAPES.get(t)
-        if shape is not None and not shape.match(text, vstart):
+        elif pad == 0 and len(t) == 4:
+            certain = spaced or (t == "PMID" and text[after : after + 1].isdigit())
+            if not certain:
+                continue
+        elif not spaced:
             continue
-        cands.append((m.start(), vstart, t))
+        else:
+            certain = layout and (pad == 0 or len(t) > 2)
+        vstart = after + 1 if spaced and after < len(text) else after
+        if not certain or (pad == 0 and len(t) == 4 and t != "PMID"):
+            # (a value that does not look right rules out an uncertain split, and a bare
+            # "STAT- " or "DCOM- ", which prose could have; a PMID that is not one is still a
+            # PMID field, see issue 8 §2)
+            shape = _SHAPES.get(t)
+            if shape is not None and not shape.match(text, vstart):
+                continue
+        yield m.start(), vstart, t, certain
+
+
+def _split_one(
+    tag: str, text: str, before: str | None
+) -> tuple[list[tuple[str, str]] | None, bool]:
+    """The fields of ``text`` (see :func:`split_flattened`), and whether a certain split was
+    made; ``(None, False)`` if no split at all."""
+    cands = list(_candidates(text))
+    if not cands:
+        return None, False
+    # Certain splits cut the text into stretches; in each, uncertain ones are chosen by order.
+    fields: list[tuple[str, str]] = []
+    certain = [c for c in cands if c[3]]
+    stretches = [(tag, 0, -1)] + [(c[2], c[1], c[0]) for c in certain]
+    for k, (t, vstart, _) in enumerate(stretches):
+        end = stretches[k + 1][2] if k + 1 < len(stretches) else len(text)
+        after = stretches[k + 1][0] if k + 1 < len(stretches) else before
+        inner = [
+            (a - vstart, v - vstart, u) for a, v, u, sure in cands if not sure and vstart < a < end
+        ]
+        part = text[vstart:end]
+        fields += _chain(t, part, inner, after) or [(t, part.strip())]
+    if len(fields) == 1:
+        return None, False
+    return fields, bool(certain)
+
+
+def _chain(
+    tag: str, text: str, cands: list[tuple[int, int, str]], before: str | None
+) -> list[tuple[str, str]] | None:
+    """The fields of ``text`` (the value of ``tag``) split at the longest chain of
+    ``cands`` whose tags follow the field order and fit before ``before``; None if none."""
     if not cands:
         return None
     # Longest chain of candidates whose tags follow the field order. The state is the last
