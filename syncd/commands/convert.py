@@ -2,7 +2,9 @@
 
 PATH may be export files or folders (the export files in a folder, .nbib and .txt, are read
 sorted by name). Items go to stdout: a readable summary per record, or with --json the exact
-item JSON an import sends to the Zotero Web API. Problems go to stderr as file:line: message.
+item JSON an import sends to the Zotero Web API (one array, written compactly with an item per
+line; --jsonl writes JSON Lines instead, an item per line and nothing else). Problems go to
+stderr as file:line: message.
 
 Exit status: 0 every record converted (warnings aside), 1 some records were skipped, 2 an
 input could not be used at all (missing or unreadable file, a folder without exports); the
@@ -35,7 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_OPTIONS.profile,
         help="enhanced (default): fixed-up items; zotero: exactly what Zotero's importer makes",
     )
-    parser.add_argument("--json", action="store_true", help="print the item JSON (an array)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "--json", action="store_true", help="print the item JSON: one array, an item per line"
+    )
+    output.add_argument(
+        "--jsonl", action="store_true", help="print the item JSON as JSON Lines: an item per line"
+    )
     parser.add_argument(
         "--mesh",
         choices=[p.value for p in MeshPolicy],
@@ -87,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             _error(err, exc)
             unusable += 1
 
-    writer = _JsonArray(out) if args.json else None
+    writer = _JsonWriter(out, lines=args.jsonl) if args.json or args.jsonl else None
     for file in files:
         try:
             for entry in read_path(file):
@@ -164,21 +172,43 @@ def _problem_text(problem: Any) -> str:
     return str(problem)
 
 
-class _JsonArray:
-    """Writes a JSON array one item at a time (the same text as ``json.dumps(items,
-    indent=2)``), so that a 10,000-record export starts printing at once."""
+class _JsonWriter:
+    """Writes items as JSON while they are made, so that a 10,000-record export starts printing
+    at once: one array (``[``, one item per line, ``]``) or, with ``lines``, JSON Lines (one item
+    per line, nothing around them).
 
-    def __init__(self, out: TextIO) -> None:
+    Each item is encoded once, compactly: without ``indent`` the json module uses its C
+    encoder, which is about 10x faster than the pure-Python path that pretty-printing takes.
+    Lines are handed to ``out`` in batches to save a call per item.
+    """
+
+    _BATCH = 256
+
+    def __init__(self, out: TextIO, lines: bool = False) -> None:
         self._out = out
-        self._first = True
+        self._lines = lines
+        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self._pending: list[str] = []
+        self._count = 0
 
     def add(self, item: dict[str, Any]) -> None:
-        text = json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  ")
-        self._out.write(("[\n  " if self._first else ",\n  ") + text)
-        self._first = False
+        text = self._encode(item)
+        if self._lines:
+            self._pending.append(text + "\n")
+        else:
+            self._pending.append(("[\n" if self._count == 0 else ",\n") + text)
+        self._count += 1
+        if len(self._pending) >= self._BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._out.write("".join(self._pending))
+        self._pending = []
 
     def close(self) -> None:
-        self._out.write("[]\n" if self._first else "\n]\n")
+        if not self._lines:
+            self._pending.append("[]\n" if self._count == 0 else "\n]\n")
+        self._flush()
 
 
 _TYPE_NAMES = {

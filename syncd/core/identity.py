@@ -24,7 +24,7 @@ from typing import Any
 
 from syncd.core.records import MedlineRecord
 
-_DIGITS = re.compile(r"\d+")
+_PMID = re.compile(r"(?:PMID\s*:?\s*)?([0-9]{1,9})", re.IGNORECASE)
 _DOI_PREFIX = re.compile(
     r"^(?:(?:https?://)?(?:dx\.)?doi\.org/|doi\s*:\s*|info:doi/|urn:doi:)", re.IGNORECASE
 )
@@ -59,19 +59,21 @@ class Identifiers:
 
 
 def normalize_pmid(value: str | None) -> str | None:
-    """The PMID as plain digits without leading zeros, or None when there is none.
+    """The PMID as plain digits without leading zeros, or None when ``value`` is not one.
 
-    PMIDs are positive integers; a string of zeros (seen in test records) is no PMID.
+    A PMID is 1 to 9 ASCII digits, not all zeros (a string of zeros is seen in test records);
+    blanks around it and a ``PMID:`` prefix are allowed. Anything else (``bis_12345678``,
+    ``nasa``, ten digits) is no PMID: digits guessed out of it could name another article,
+    which would then be taken for a duplicate of this one.
     """
     if not value:
         return None
-    if value.isdigit() and value.isascii():
-        return value.lstrip("0") or None
-    m = _DIGITS.search(value)
-    if not m:
-        return None
-    digits = m.group(0).lstrip("0")
-    return digits or None
+    if not (value.isdigit() and value.isascii() and len(value) <= 9):
+        m = _PMID.fullmatch(value.strip())
+        if m is None:
+            return None
+        value = m.group(1)
+    return value.lstrip("0") or None
 
 
 def normalize_doi(value: str | None) -> str | None:

@@ -14,9 +14,12 @@ Public API (all pure: the edge opens files and hands over bytes or text):
 Values follow Zotero's MEDLINE/nbib importer (see ``docs/reading.md``): the text after the
 first ``-`` of a field line, stripped; each continuation line adds ``" " + line.lstrip()``
 (trailing spaces are kept, so a wrapped line ending in a space gives a double space); the
-final value is stripped. Where this reader differs from Zotero it is on purpose: a second
-``PMID-`` line starts a new record even without a blank line, records whose line breaks were
-lost are split into their fields, and a tag is 2 to 4 capitals or digits.
+final value is stripped. Where this reader differs from Zotero it is on purpose: a ``PMID-``
+line starts a new record even without a blank line when the record so far already has a PMID
+(not otherwise: PubMed Central puts ``PMC`` first, publishers ``PT``, ``TI`` or ``AU``), records
+whose line breaks were lost are split into their fields, a PMID that is not 1-9 digits gets a
+warning (the mapping then ignores it), no value may exceed :data:`MAX_FIELD` characters, and a
+tag is 2 to 4 capitals or digits.
 
 Speed: the text is cut into chunks at blank lines and each chunk is split into fields by one
 compiled regular expression; Python-level work is done only per record and per wrapped field.
@@ -36,6 +39,7 @@ from syncd.errors import InputError
 
 __all__ = [
     "KNOWN_TAGS",
+    "MAX_FIELD",
     "REPEATABLE_TAGS",
     "parse",
     "parse_bytes",
@@ -135,7 +139,7 @@ _SHAPES: dict[str, re.Pattern[str]] = {
         ("FAU FED FIR FPS", _PERSON),
         ("PT PL TA SO CN", r"[A-Z]"),
         ("JT", r"[A-Za-z]"),
-        ("MH", r"\*?[A-Z0-9]"),
+        ("MH", r"\*?[A-Za-z0-9]"),
         ("RN", r"\S+(?: \S+)? \("),
         ("SI", r"\S+/"),
         ("VI IP", r"\S{1,30}(?:\s|$)"),
@@ -162,12 +166,22 @@ _CONTINUATION = re.compile(r"\n[^\S\n]*")
 _EXTRA_INDENT = re.compile(r"\n      \s")
 # A candidate field start inside a line whose breaks were lost: " TAG - " or " TAGG- ".
 _CANDIDATE = re.compile(
-    r"(?<=\s)(" + "|".join(sorted(KNOWN_TAGS, key=lambda t: (-len(t), t))) + r")( *)-(?= |$)"
+    r"(?<=\s)(" + "|".join(sorted(KNOWN_TAGS, key=lambda t: (-len(t), t))) + r")( *)-"
 )
 _PMID_INSIDE = re.compile(r"(?<=\s)PMID- (?=\d)")
+# Any tag-like word before a dash (the candidates are then sorted out in _candidates), and a
+# two-letter word padded as PubMed pads two-letter tags.
+_TAG_DASH = re.compile(r"(?<=\s)([A-Z0-9]{2,4})( *)-")
+_PADDED_PAIR = re.compile(r"(?<=\s)([A-Z]{2})  -")
 
 # Text pieces handed to the field splitter are cut at a blank line once this long.
 _CHUNK = 1 << 18
+#: The longest value a field may have (characters); a record with a longer one is skipped with
+#: an error. Real fields are at most a few hundred kB (a long abstract is 10 kB).
+MAX_FIELD = 1 << 20
+# The most text held while waiting for the end of a record: past it, the text is cut at the
+# last record start, or the record is skipped (so a hostile file is read in bounded memory).
+_HOLD_LIMIT = 4 * MAX_FIELD
 # How much text may come before the first field line before we decide it is not MEDLINE.
 _PREAMBLE_LIMIT = 1 << 20
 
@@ -360,8 +374,10 @@ def _parse_text(
     pieces: Iterable[str | _Switch], state: _State
 ) -> Iterator[MedlineRecord | Problem]:
     held: list[str] = []  # text after the last blank line, waiting for the next one
+    size = 0  # characters in held
     line = 1  # line number of the first character of held[0]
     consumed = 0
+    skipping = False  # dropping the rest of a record too large to hold (up to its end)
     for piece in pieces:
         if not isinstance(piece, str):
             # The next text starts at the first byte that was not UTF-8.
@@ -376,6 +392,21 @@ def _parse_text(
             continue
         if not piece:
             continue
+        if skipping:
+            # (held is at most the last few characters of the text dropped so far)
+            text = "".join(held) + piece
+            resume = _resume(text)
+            if resume < 0:
+                keep = len(text) - 6
+                line += text.count("\n", 0, keep)
+                held, size = [text[keep:]], 6
+                continue
+            skipping = False
+            line += text.count("\n", 0, resume)
+            piece = text[resume:]
+            held, size = [], 0
+            if not piece:
+                continue
         if state.empty and not piece.isspace():
             state.empty = False
         consumed += len(piece)
@@ -392,6 +423,24 @@ def _parse_text(
             rest = piece[1:]
         elif cut < 0:
             held.append(piece)
+            size += len(piece)
+            if size <= _HOLD_LIMIT:
+                continue
+            # No blank line for this long: cut at the last start of a record (or give up on
+            # the record), so that memory stays bounded whatever the file holds.
+            text = "".join(held)
+            split = _record_start(text)
+            if split > 0:
+                # (a cut inside a line whose breaks were lost: its end becomes a line end)
+                chunk = text[:split] if text[split - 1] == "\n" else text[: split - 1] + "\n"
+                yield from _chunk(chunk, line, state)
+                line += text.count("\n", 0, split)
+                held, size = [text[split:]], len(text) - split
+            else:
+                yield _too_large(state, line, text)
+                skipping = True
+                line += text.count("\n", 0, len(text) - 6)
+                held, size = [text[-6:]], 6
             continue
         else:
             held.append(piece[: cut + 1])
@@ -400,9 +449,43 @@ def _parse_text(
         yield from _chunk(chunk, line, state)
         line += chunk.count("\n") + 1
         held = [rest] if rest else []
-    if held:
+        size = len(rest)
+    if held and not skipping:
         chunk = "".join(held)
         yield from _chunk(chunk if chunk.endswith("\n") else chunk + "\n", line, state)
+
+
+# A record starts at a PMID line, or inside a line whose breaks were lost at " PMID- <digit>".
+_RECORD_START = re.compile(r"(?:\n|(?<= ))PMID- ?(?=\d)|\nPMID-")
+# Where reading resumes after a record too large to hold: after a blank line, or at the next
+# PMID line.
+_RESUME = re.compile(r"\n\n|\n(?=PMID-)")
+
+
+def _record_start(text: str) -> int:
+    """The offset of the last record start in ``text`` that has a PMID before it, or -1."""
+    last = -1
+    for m in _RECORD_START.finditer(text):
+        start = m.start() + (text[m.start()] == "\n")
+        if "PMID" in text[:start] if last < 0 else True:
+            last = start
+    return last if last > 0 else -1
+
+
+def _resume(text: str) -> int:
+    m = _RESUME.search(text)
+    return -1 if m is None else m.end()
+
+
+def _too_large(state: _State, line: int, text: str) -> Problem:
+    first = text[: text.find("\n")] if "\n" in text[:200] else text[:60]
+    return Problem(
+        state.source,
+        line,
+        f"record is too large: more than {_HOLD_LIMIT:,} characters without a blank line or "
+        f"a next record (a field may hold at most {MAX_FIELD:,}); skipped up to its end "
+        f"(it starts {first[:60]!r})",
+    )
 
 
 def _not_medline(source: str, why: str) -> None:
@@ -525,9 +608,14 @@ def _records(
     recovered = False
     if len(tags) < 10 or not (values[0].isdigit() if tags[0] == "PMID" else True):
         recovered = _unflatten(tags, values)
-    if "PMID" in tags[1:]:
-        # A PMID- line after other fields starts a new record even without a blank line.
-        cuts = [i for i, t in enumerate(tags) if t == "PMID" and i > 0]
+    if max(map(len, values)) > MAX_FIELD:
+        yield from _too_long(tags, values, line, lines, recovered, state)
+        return
+    if tags.count("PMID") > 1:
+        # A PMID- line starts a new record even without a blank line, but only when the record
+        # so far already has a PMID: PubMed Central's export puts PMC before PMID, and
+        # publishers' exports may start with PT, TI or AU.
+        cuts = [i for i, t in enumerate(tags) if t == "PMID"][1:]
         known = lines() if not recovered else [line] * len(tags)
         bounds = [0, *cuts, len(tags)]
         for a, b in pairwise(bounds):
@@ -536,11 +624,43 @@ def _records(
     if recovered:
         yield from _one(tags, values, line, [line] * len(tags), True, state)
         return
-    if "PMID" in tags or "TI" in tags or "BTI" in tags:
+    if "PMID" in tags:
+        record = MedlineRecord.from_columns(tags, values, state.source, line, lines)
+        if not _is_pmid(values[tags.index("PMID")]):
+            yield _bad_pmid(record)
+        state.records += 1
+        yield record
+    elif "TI" in tags or "BTI" in tags:
         state.records += 1
         yield MedlineRecord.from_columns(tags, values, state.source, line, lines)
     else:
         yield _no_id(state.source, line, tags)
+
+
+def _too_long(
+    tags: list[str],
+    values: list[str],
+    line: int,
+    lines: Callable[[], list[int]],
+    recovered: bool,
+    state: _State,
+) -> Iterator[MedlineRecord | Problem]:
+    """An error for each record of the block whose field exceeds :data:`MAX_FIELD`; the
+    others are read as usual."""
+    known = lines() if not recovered else [line] * len(tags)
+    cuts = [i for i, t in enumerate(tags) if t == "PMID"][1:]
+    for a, b in pairwise([0, *cuts, len(tags)]):
+        long = [i for i in range(a, b) if len(values[i]) > MAX_FIELD]
+        if not long:
+            yield from _one(tags[a:b], values[a:b], known[a], known[a:b], recovered, state)
+            continue
+        i = long[0]
+        yield Problem(
+            state.source,
+            known[a],
+            f"record skipped: its {tags[i]} field (line {known[i]}) is longer than "
+            f"{MAX_FIELD:,} characters ({len(values[i]):,}), which no MEDLINE field is",
+        )
 
 
 def _one(
@@ -563,8 +683,29 @@ def _one(
             f"{len(tags)} fields were recovered from their tags",
             "warning",
         )
+    record = MedlineRecord.from_columns(tags, values, state.source, line, lines=lines)
+    if "PMID" in tags and not _is_pmid(values[tags.index("PMID")]):
+        yield _bad_pmid(record)
     state.records += 1
-    yield MedlineRecord.from_columns(tags, values, state.source, line, lines=lines)
+    yield record
+
+
+def _is_pmid(value: str) -> bool:
+    """Whether ``value`` is a PMID: 1 to 9 ASCII digits, not all zeros (as
+    :func:`syncd.core.identity.normalize_pmid` takes it)."""
+    return value.isdigit() and value.isascii() and len(value) <= 9 and value.strip("0") != ""
+
+
+def _bad_pmid(record: MedlineRecord) -> Problem:
+    value = record.get("PMID") or ""
+    shown = value if len(value) <= 40 else value[:40] + "..."
+    return Problem(
+        record.source,
+        record.line_of("PMID"),
+        f"PMID {shown!r} is not a PMID (1 to 9 digits): ignored, the record is read and "
+        "identified without it",
+        "warning",
+    )
 
 
 def _no_id(source: str, line: int, tags: list[str]) -> Problem:
@@ -619,15 +760,23 @@ def split_flattened(tag: str, text: str, before: str | None = None) -> list[tupl
     ``before`` is the tag of the field on the next line, if any: the split fields must fit
     between ``tag`` and it.
 
-    A split is made only before a known tag in the ``TAG - `` / ``TAGG- `` shape, and only where
-    the resulting sequence of tags follows PubMed's field order (see ``_BANDS``); values with
-    a recognisable shape (dates, ISSNs, PMIDs ...) must look right. Among the consistent ways
-    to split, the one with the most fields wins (ties go to the later split, so that
-    "95% CI - ..." inside an abstract loses to the real CI field after it). A second
-    ``PMID- <digits>`` starts a new record. Returns None when fewer than two splits are found
-    (one for a PMID field whose value should be only digits).
+    A split is made only before a known tag followed by a dash. Where the tag keeps a padding
+    that only a field line has (``TI  - ``, ``AID  - ``, ``PMID- ``: see
+    :func:`_candidates`) the split is certain and made whatever the order of the fields (ERIC
+    and publishers' exports have their own orders). Elsewhere (``TI - `` once all whitespace was
+    collapsed; ``FAU - ``, which is also what ``FAU`` and a wrapped ``- `` look like) a split
+    is made only where the resulting tags follow PubMed's field order (see ``_BANDS``), values
+    with a recognisable shape (dates, ISSNs, PMIDs ...) look right, and among the consistent
+    ways to split, the one with the most fields wins (ties go to the later split, so that
+    "95% CI - ..." inside an abstract loses to the real CI field after it). ``PMID- <digits>``
+    inside the text starts a new record when the text so far has a PMID. Returns None when no
+    certain split and fewer than two others are found (one for a PMID field, whose value
+    should be only digits).
     """
     segments = [m.start() for m in _PMID_INSIDE.finditer(text)]
+    if tag != "PMID":
+        # (the text before the first PMID belongs to the same record as that PMID)
+        segments = segments[1:]
     if segments:
         out: list[tuple[str, str]] = []
         bounds = [0, *segments, len(text)]
@@ -635,32 +784,92 @@ def split_flattened(tag: str, text: str, before: str | None = None) -> list[tupl
             piece = text[a:b]
             last = before if k == len(segments) else "PMID"
             if k == 0:
-                out += _split_one(tag, piece, last) or [(tag, piece.strip())]
+                out += _split_one(tag, piece, last)[0] or [(tag, piece.strip())]
             else:
                 body = piece[len("PMID- ") :]
-                out += _split_one("PMID", body, last) or [("PMID", body.strip())]
+                out += _split_one("PMID", body, last)[0] or [("PMID", body.strip())]
         return out
-    fields = _split_one(tag, text, before)
+    fields, certain = _split_one(tag, text, before)
     if fields is None:
         return None
     splits = len(fields) - 1
-    if splits >= 2 or (tag == "PMID" and splits >= 1):
+    if certain or splits >= 2 or (tag == "PMID" and splits >= 1):
         return fields
     return None
 
 
-def _split_one(tag: str, text: str, before: str | None) -> list[tuple[str, str]] | None:
-    # Candidates: (position of the tag, position of its value, tag).
-    cands: list[tuple[int, int, str]] = []
-    for m in _CANDIDATE.finditer(text):
+def _candidates(text: str) -> Iterator[tuple[int, int, str, bool]]:
+    """``(start, value start, tag, certain)`` of each place in ``text`` where a field may
+    start.
+
+    Certain: the tag keeps a padding that prose does not have: two blanks or more before the
+    dash (``TI  - ``, ``AID  - ``, and then any tag of 2 to 4 capitals or digits, as a field
+    line has: ``4099  - ``), a four-letter tag right at the dash (``PMID- ``, ``STAT- ``;
+    ``PMID-<digits>``); and, when the text has kept PubMed's padding (a two-letter tag with
+    two blanks somewhere), a known tag of three or four letters with one blank (``FAU - ``,
+    ERIC's ``ISSN - ``) or any known tag right at the dash (``SO- ``). Uncertain: a known tag
+    with one blank where the padding may have been collapsed (``TI - ``, ``AD - ``, or
+    ``FAU - `` in collapsed text); these need a blank after the dash and a value
+    of the tag's shape, and are chosen by the field order.
+    """
+    layout = any(m.group(1) in KNOWN_TAGS for m in _PADDED_PAIR.finditer(text))
+    for m in _TAG_DASH.finditer(text):
         t, pad = m.group(1), len(m.group(2))
-        if not (pad == 1 or len(t) + pad == 4):
+        after = m.end()
+        spaced = after == len(text) or text[after] == " "
+        if pad >= 2:
+            certain = True
+        elif t not in KNOWN_TAGS:
             continue
-        vstart = m.end() + 1
-        shape = _SHAPES.get(t)
-        if shape is not None and not shape.match(text, vstart):
+        elif pad == 0 and len(t) == 4:
+            certain = spaced or (t == "PMID" and text[after : after + 1].isdigit())
+            if not certain:
+                continue
+        elif not spaced:
             continue
-        cands.append((m.start(), vstart, t))
+        else:
+            certain = layout and (pad == 0 or len(t) > 2)
+        vstart = after + 1 if spaced and after < len(text) else after
+        if not certain or (pad == 0 and len(t) == 4 and t != "PMID"):
+            # (a value that does not look right rules out an uncertain split, and a bare
+            # "STAT- " or "DCOM- ", which prose could have; a PMID that is not one is still a
+            # PMID field, see issue 8 §2)
+            shape = _SHAPES.get(t)
+            if shape is not None and not shape.match(text, vstart):
+                continue
+        yield m.start(), vstart, t, certain
+
+
+def _split_one(
+    tag: str, text: str, before: str | None
+) -> tuple[list[tuple[str, str]] | None, bool]:
+    """The fields of ``text`` (see :func:`split_flattened`), and whether a certain split was
+    made; ``(None, False)`` if no split at all."""
+    cands = list(_candidates(text))
+    if not cands:
+        return None, False
+    # Certain splits cut the text into stretches; in each, uncertain ones are chosen by order.
+    fields: list[tuple[str, str]] = []
+    certain = [c for c in cands if c[3]]
+    stretches = [(tag, 0, -1)] + [(c[2], c[1], c[0]) for c in certain]
+    for k, (t, vstart, _) in enumerate(stretches):
+        end = stretches[k + 1][2] if k + 1 < len(stretches) else len(text)
+        after = stretches[k + 1][0] if k + 1 < len(stretches) else before
+        inner = [
+            (a - vstart, v - vstart, u) for a, v, u, sure in cands if not sure and vstart < a < end
+        ]
+        part = text[vstart:end]
+        fields += _chain(t, part, inner, after) or [(t, part.strip())]
+    if len(fields) == 1:
+        return None, False
+    return fields, bool(certain)
+
+
+def _chain(
+    tag: str, text: str, cands: list[tuple[int, int, str]], before: str | None
+) -> list[tuple[str, str]] | None:
+    """The fields of ``text`` (the value of ``tag``) split at the longest chain of
+    ``cands`` whose tags follow the field order and fit before ``before``; None if none."""
     if not cands:
         return None
     # Longest chain of candidates whose tags follow the field order. The state is the last

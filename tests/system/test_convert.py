@@ -107,7 +107,9 @@ def test_json_is_the_item_array_an_import_sends(
     code, out, _ = run(["convert", "--json", str(export)], capsys)
     assert code == 0
     items: list[dict[str, Any]] = json.loads(out)
-    assert out == json.dumps(items, ensure_ascii=False, indent=2) + "\n"
+    # One array, each item compact on a line of its own (issue 8 §4: the C encoder).
+    compact = [json.dumps(i, ensure_ascii=False, separators=(",", ":")) for i in items]
+    assert out == "[\n" + ",\n".join(compact) + "\n]\n"
     assert "GeneReviews(®)" in out  # not escaped
     article, chapter = items
     assert article["itemType"] == "journalArticle" and chapter["itemType"] == "bookSection"
@@ -163,6 +165,23 @@ def test_folder_reads_its_exports_in_name_order(
     code, out, _ = run(["convert", "--json", str(tmp_path)], capsys)
     assert code == 0
     assert [i["title"] for i in json.loads(out)] == ["First", "Second"]
+
+
+def test_jsonl_is_one_item_per_line(export: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["convert", "--jsonl", str(export)], capsys)
+    assert code == 0
+    _, array, _ = run(["convert", "--json", str(export)], capsys)
+    assert [json.loads(line) for line in out.splitlines()] == json.loads(array)
+    assert out.endswith("}\n") and out.count("\n") == 2
+
+
+def test_json_of_no_items_is_an_empty_array(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "broken.nbib"
+    path.write_text("AU  - Nobody\n", encoding="utf-8")
+    assert run(["convert", "--json", str(path)], capsys)[1] == "[]\n"
+    assert run(["convert", "--jsonl", str(path)], capsys)[1] == ""
 
 
 def test_skipped_record_gives_file_line_and_exit_1(

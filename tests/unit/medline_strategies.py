@@ -86,7 +86,24 @@ SHAPED = {
     "PL": st.sampled_from(["Korea (South)", "United States", "England"]),
     "TA": st.sampled_from(["Clin Psychopharmacol Neurosci", "Public Health"]),
     "JID": st.integers(10000, 999999999).map(str),
-    "MH": st.sampled_from(["Humans", "*Ketamine/therapeutic use", "Brain/*metabolism"]),
+    "MH": st.sampled_from(
+        [
+            "Humans",
+            "*Ketamine/therapeutic use",
+            "Brain/*metabolism",
+            "*tau Proteins/metabolism",
+            "beta-Alanine",
+        ]
+    ),
+    "TT": free_text(1, 10).map(lambda t: f"Effet de {t}."),
+    "BTI": free_text(1, 5).map(lambda t: f"GeneReviews {t}"),
+    "CTI": free_text(1, 5).map(lambda t: f"Chapter {t}"),
+    "PB": st.sampled_from(["University of Washington, Seattle", "Springer"]),
+    "CP": st.sampled_from(["Seattle (WA)", "Berlin"]),
+    "EN": st.sampled_from(["2nd", "3rd ed."]),
+    "ISBN": st.sampled_from(["978-0-12-345678-9", "0-306-40615-2"]),
+    "FED": person.map(lambda p: f"{p[0]}, {p[1]}"),
+    "ED": person.map(lambda p: f"{p[0]} {p[1][:1].upper() or 'X'}"),
     "PMC": st.integers(1, 9999999).map(lambda n: f"PMC{n}"),
     "OTO": st.just("NOTNLM"),
     "EDAT": stamp,
@@ -127,6 +144,28 @@ def pubmed_record(draw: st.DrawFn) -> list[tuple[str, str]]:
     tags += ["PHST"] * draw(st.integers(0, 2))
     tags += ["AID"] * draw(st.integers(0, 2))
     tags += [t for t in ("PST", "SO") if draw(st.booleans())]
+    return [(t, draw(value_for(t))) for t in tags]
+
+
+@st.composite
+def book_record(draw: st.DrawFn) -> list[tuple[str, str]]:
+    """A NCBI Bookshelf book or chapter record, fields in PubMed's order."""
+    tags: list[str] = ["PMID", "STAT"]
+    tags += ["PB", "DP"]
+    tags += ["TI"] if draw(st.booleans()) else []
+    tags += ["BTI"]
+    tags += [t for t in ("CTI", "EN", "ISBN", "CP", "LID") if draw(st.booleans())]
+    tags += ["AB"] if draw(st.booleans()) else []
+    tags += ["CI"] if "AB" in tags and draw(st.booleans()) else []
+    for _ in range(draw(st.integers(0, 3))):
+        tags += ["FED", "ED"]
+    for _ in range(draw(st.integers(0, 3))):
+        tags += ["FAU", "AU"] + ["AD"] * draw(st.integers(0, 1))
+    tags += ["LA", "PT"]
+    tags += ["TT"] if draw(st.booleans()) else []
+    tags += ["PL"]
+    tags += ["MH"] * draw(st.integers(0, 3))
+    tags += [t for t in ("EDAT", "CRDT", "AID") if draw(st.booleans())]
     return [(t, draw(value_for(t))) for t in tags]
 
 

@@ -23,7 +23,7 @@ def records(text: str, source: str = "t.nbib") -> list[MedlineRecord]:
 def reference(text: str) -> list[list[tuple[str, str, int]]]:
     """A plain line-by-line reading with Zotero's value rules, to check the fast reader
     against: tag lines start a field, other lines continue it, empty lines end a record, a
-    second PMID starts a new one."""
+    PMID line starts a new one when the record so far has a PMID."""
     out: list[list[tuple[str, str, int]]] = []
     fields: list[list[object]] = []
     for n, line in enumerate(re.split(r"\r\n|\r|\n", text), 1):
@@ -34,7 +34,7 @@ def reference(text: str) -> list[list[tuple[str, str, int]]]:
             continue
         m = re.match(r"([A-Z0-9]{2,4})[ \t]*-(.*)", line)
         if m:
-            if m.group(1) == "PMID" and fields:
+            if m.group(1) == "PMID" and any(f[0] == "PMID" for f in fields):
                 out.append([(str(t), str(v).strip(), int(str(k))) for t, v, k in fields])
                 fields = []
             fields.append([m.group(1), m.group(2).strip(), n])
@@ -99,8 +99,20 @@ def test_repeatable_tags_keep_their_order() -> None:
 @pytest.mark.parametrize("tag", sorted(KNOWN_TAGS))
 def test_every_known_tag_is_read(tag: str) -> None:
     head = f"{tag:<4}- "
-    rec = records(f"PMID- 9\nTI  - t\n{head}value of {tag}\n      continued\n")[-1]
+    text = f"PMID- 9\nTI  - t\n{head}value of {tag}\n      continued\n"
+    out = list(parse([text], "t.nbib"))
+    rec = out[-1]
+    assert isinstance(rec, MedlineRecord)
     assert rec.last(tag) == f"value of {tag} continued"
+    # (only a second PMID starts a record of its own, whose PMID is not one: a warning)
+    assert [str(o) for o in out[1:-1]] == (
+        [
+            "t.nbib:3: PMID 'value of PMID continued' is not a PMID (1 to 9 digits): ignored, the "
+            "record is read and identified without it"
+        ]
+        if tag == "PMID"
+        else []
+    )
 
 
 # --- Layout: line endings, blank lines, junk ------------------------------------------------
@@ -176,7 +188,9 @@ def test_eric_record_without_pmid_but_with_title() -> None:
 
 def test_records_across_chunk_boundaries() -> None:
     # Many records, fed as small pieces cut anywhere: the same records as in one piece.
-    text = "".join(f"\nPMID- {i}\nTI  - title {i}\n      more\r\nAU  - A\r\n" for i in range(500))
+    text = "".join(
+        f"\nPMID- {i}\nTI  - title {i}\n      more\r\nAU  - A\r\n" for i in range(1, 501)
+    )
     data = text.encode()
     pieces = [data[i : i + 7] for i in range(0, len(data), 7)]
     assert list(parse_bytes(pieces, "t")) == list(parse([text], "t"))

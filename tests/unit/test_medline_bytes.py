@@ -37,7 +37,7 @@ def test_utf16_with_bom() -> None:
 
 @pytest.mark.parametrize("size", [1, 4, 64, 1 << 20])
 def test_cp1252_mid_file_falls_back_with_one_warning_and_right_lines(size: int) -> None:
-    good = "\n".join(f"PMID- {i}\nTI  - Naïve {i}\n" for i in range(30)).encode("utf-8")
+    good = "\n".join(f"PMID- {i + 1}\nTI  - Naïve {i}\n" for i in range(30)).encode("utf-8")
     bad = "PMID- 99\nTI  - Caf\xe9 \u2013 cr\xe8me\nAB  - \u201cquoted\u201d\n".encode("cp1252")
     after = "\nPMID- 100\nTI  - Ünïcode read as cp1252\n".encode()
     out = read(good + b"\n" + bad + after, size)
@@ -133,5 +133,8 @@ def test_arbitrary_text_never_raises(lines: list[str], newline: str) -> None:
 
 
 def test_huge_line_without_newlines_does_not_hang() -> None:
-    out = read(b"PMID- 1\nAB  - " + b"word " * 2_000_000 + b"\n", 1 << 16)
-    assert isinstance(out[0], MedlineRecord) and len(out[0].get("AB") or "") == 10_000_000 - 1
+    # Issue 8 §5: a field longer than MAX_FIELD fails its record; the rest is still read.
+    out = read(b"PMID- 1\nAB  - " + b"word " * 2_000_000 + b"\n\nPMID- 2\nTI  - t\n", 1 << 16)
+    assert [(type(o).__name__, o.line) for o in out] == [("Problem", 1), ("MedlineRecord", 4)]
+    assert isinstance(out[0], Problem) and out[0].severity == "error"
+    assert "too large" in out[0].message
