@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench proof clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,8 @@ demo: $(BIN)/.installed
 	$(BIN)/syncd import --sandbox examples/
 	@echo; echo "== the same import again: nothing new, every record is a duplicate =="; echo
 	$(BIN)/syncd import --sandbox examples/
+	@echo; echo "== the daemon: syncd run --sandbox watching a temporary download folder =="; echo
+	$(BIN)/python examples/daemon_demo.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check syncd tests bench
@@ -26,6 +28,11 @@ lint: $(BIN)/.installed
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The daemon's heavy proofs at full size (kill -9 at 24 moments, the sandbox down for 30 s);
+# `make test` runs the same tests with fewer rounds.
+proof: $(BIN)/.installed
+	SYNCD_PROOF=1 $(BIN)/python -m pytest tests/system/test_daemon.py -k "kill_9 or sandbox_down"
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py

@@ -1,8 +1,10 @@
 """Logging set-up: the only place in syncd that adds handlers.
 
 Every other module does ``logger = logging.getLogger(__name__)`` and logs with lazy ``%s``
-arguments. Under systemd (``JOURNAL_STREAM`` set) messages go to stderr without timestamps,
-because journald adds its own; on a terminal they carry a short time stamp.
+arguments. Under systemd (``JOURNAL_STREAM`` names our stderr) messages go to stderr without
+timestamps, because journald adds its own, each with a syslog priority prefix (``<6>`` for
+info, ``<4>`` for warnings, ...) so that ``journalctl -p warning`` works; on a terminal they
+carry a short time stamp.
 """
 
 from __future__ import annotations
@@ -11,14 +13,43 @@ import logging
 import os
 import sys
 
+_PRIORITY = {
+    logging.DEBUG: 7,
+    logging.INFO: 6,
+    logging.WARNING: 4,
+    logging.ERROR: 3,
+    logging.CRITICAL: 2,
+}
+
+
+class _JournalFormatter(logging.Formatter):
+    """``<priority>message``: the prefix journald reads from a service's stderr."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
+        # A multi-line message (a traceback) keeps its priority on every line.
+        return "\n".join(prefix + line for line in super().format(record).splitlines())
+
+
+def under_journald() -> bool:
+    """Whether stderr is the journal stream systemd gave us (not merely inherited)."""
+    value = os.environ.get("JOURNAL_STREAM", "")
+    dev, _, ino = value.partition(":")
+    try:
+        st = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return bool(value) and f"{st.st_dev}:{st.st_ino}" == f"{dev}:{ino}"
+
 
 def setup_logging(verbosity: int = 0) -> None:
     """Configure the root logger: ``-q`` → warnings, default → info, ``-v`` → debug."""
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
-    under_journald = bool(os.environ.get("JOURNAL_STREAM"))
-    fmt = "%(levelname)s %(name)s: %(message)s" if under_journald else "%(asctime)s %(message)s"
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(fmt, datefmt="%H:%M:%S"))
+    if under_journald():
+        handler.setFormatter(_JournalFormatter("%(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

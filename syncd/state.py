@@ -357,7 +357,10 @@ class StateStore:
             if current == SCHEMA_VERSION:
                 return
             for version in range(current + 1, SCHEMA_VERSION + 1):
-                logger.info("%s: migrating the state database to version %d", self.path, version)
+                # A new database is simply created; only an upgrade is worth a line in the log.
+                (logger.info if current else logger.debug)(
+                    "%s: migrating the state database to version %d", self.path, version
+                )
                 for statement in MIGRATIONS[version]:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {version}")

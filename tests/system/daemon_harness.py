@@ -105,9 +105,9 @@ class Daemon:
                 text=True,
             )
 
-    def run(self, *args: str, timeout: float = 90.0) -> int:
+    def run(self, *args: str, timeout: float = 90.0, env: dict[str, str] | None = None) -> int:
         """``syncd run ARGS`` to its end (``--once``); the exit code."""
-        self.start(*args, notify=False)
+        self.start(*args, notify=False, env=env)
         assert self.proc is not None
         try:
             return self.proc.wait(timeout=timeout)

@@ -324,6 +324,23 @@ def test_no_watchdog_pings_without_watchdog_usec(daemon: Daemon) -> None:
     assert not any(m == "WATCHDOG=1" for m in daemon.messages)
 
 
+def test_under_journald_one_line_per_file_with_priorities_and_never_the_key(
+    daemon: Daemon, sandbox: SandboxServer
+) -> None:
+    write_export(daemon.folder / "citations.nbib", range(40500001, 40500013))
+    (daemon.folder / "broken.nbib").write_bytes(b"\x00 not an export\n")
+    daemon.log.touch()
+    st = daemon.log.stat()
+    code = daemon.run("--once", env={"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
+    assert code == 1
+    lines = daemon.log.read_text(encoding="utf-8").splitlines()[1:]
+    assert "<6>citations.nbib: 12 records: 12 new, 0 duplicates, 0 failed" in lines
+    assert any(line.startswith("<4>broken.nbib: could not be read") for line in lines)
+    assert all(line.startswith("<") for line in lines), lines
+    assert not any(line[3:5].isdigit() and line[5] == ":" for line in lines), "no timestamps"
+    assert KEY not in daemon.log.read_text(encoding="utf-8")
+
+
 def test_a_second_daemon_on_the_same_state_is_refused(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
