@@ -257,7 +257,7 @@ def _seconds(value: str | None) -> float | None:
     if seconds is None or seconds != seconds:  # unparsable, or NaN
         return None
     if seconds > MAX_SERVER_WAIT:
-        logger.info(
+        logger.debug(
             "the server asked to wait %s; waiting the most syncd waits, %.0f s",
             _short(value, 60),
             MAX_SERVER_WAIT,
@@ -698,7 +698,7 @@ class ZoteroGateway:
         """Every HTTP response passes here before pyzotero sees it."""
         backoff = _seconds(response.headers.get("Backoff"))
         if backoff:
-            logger.info("Zotero asks to back off: no requests for %.0f s", backoff)
+            logger.debug("Zotero asks to back off: no requests for %.0f s", backoff)
             self._channel.defer(backoff, f"Zotero asked to back off (Backoff: {backoff:.0f} s)")
         status = response.status_code
         self._last_status = status
