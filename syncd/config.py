@@ -24,6 +24,7 @@ The key is held in a :class:`Secret`, whose ``repr`` and ``str`` never show it.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import re
@@ -674,21 +675,27 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
     """
     env = os.environ if env is None else env
     file, required = locate(path, env)
-    if not file.exists():
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
         if required:
             raise ConfigError(
                 f"{file}: no such config file",
                 hint="check the path given with --config or $SYNCD_CONFIG; "
                 "docs/config.md and config.example.toml describe the file",
-            )
+            ) from None
         return from_values({}, None, env)
-    try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}", hint="fix the syntax") from None
     except OSError as exc:
-        raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(
+            f"{file}: cannot read the config file: {exc.strerror or exc}",
+            hint="a symbolic link on its path leads back to itself: check where the links "
+            "point ('ls -l')"
+            if exc.errno == errno.ELOOP
+            else "check the path and its permissions",
+        ) from None
     values, problems = validate(data)
     if problems:
         raise ConfigError(

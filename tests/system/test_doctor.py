@@ -95,7 +95,8 @@ def test_pending_rows_and_a_damaged_state_database(
         side.unlink()
     (tmp_path / "state.db").write_bytes(b"garbage" * 1000)
     code, out = doctor(cfg, capsys)
-    assert code == 1 and "[FAIL] state database" in out and "move the file away" in out
+    assert code == 1 and "[FAIL] state database" in out and "is damaged" in out
+    assert f"mv {tmp_path / 'state.db'} " in out
 
 
 # ---- issue 9 §3: what is wrong with the key or the transport, never the key itself ------------

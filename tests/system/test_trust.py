@@ -4,12 +4,20 @@ error"."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
+import resource
+import shutil
 import signal
+import sqlite3
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,3 +150,184 @@ def test_a_redirect_to_another_host_is_not_a_permission_problem(
     assert "redirected" in err and f"localhost:{port}" in err
     assert "may not" not in err and "permission" not in err and "right" not in err
     assert sandbox.requests() == []
+
+
+# ---- §5: the state database and the disk under it -----------------------------------------
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """``path`` (a file or a folder) read-only for syncd: by its mode, or, for root (whom modes
+    do not stop), by a read-only bind mount."""
+    if os.geteuid() != 0:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        path.chmod(mode & ~0o222)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    mount = shutil.which("mount")
+    if mount is None or subprocess.run([mount, "--bind", path, path], check=False).returncode:
+        pytest.skip("root, and no bind mount to make a path read-only")
+    try:
+        subprocess.run([mount, "-o", "remount,ro,bind", path], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", path], check=False)
+
+
+def imported_once(tmp_path: Path, sandbox: SandboxServer, capsys: Any) -> Path:
+    """A config whose state database holds one finished import (of PMIDs 1-3)."""
+    cfg = config(tmp_path, sandbox.url, tmp_path / "state" / "state.db")
+    code, _ = run(cfg, capsys, str(export(tmp_path, 1, 2, 3)))
+    assert code == 0
+    return cfg
+
+
+def test_a_read_only_state_database(
+    tmp_path: Path, sandbox: SandboxServer, keyed: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = imported_once(tmp_path, sandbox, capsys)
+    db = tmp_path / "state" / "state.db"
+    with read_only(db):
+        code, err = run(cfg, capsys, str(export(tmp_path, 4, name="b.nbib")))
+    assert code == 2
+    assert f"{db}: cannot write the state database" in err
+    assert "read-only" in err and "move" not in err
+
+
+def test_a_read_only_state_folder(
+    tmp_path: Path, sandbox: SandboxServer, keyed: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "state"
+    for cfg_made in (False, True):  # a new database, then an existing one
+        if cfg_made:
+            cfg = imported_once(tmp_path, sandbox, capsys)
+        else:
+            folder.mkdir()
+            cfg = config(tmp_path, sandbox.url, folder / "state.db")
+        with read_only(folder):
+            code, err = run(cfg, capsys, str(export(tmp_path, 4, name="b.nbib")))
+        assert code == 2
+        assert f"{folder / 'state.db'}: cannot write the state database" in err
+        assert "read-only" in err and "move" not in err and "hint:" in err
+        if os.geteuid() != 0:
+            assert f"chmod u+w {folder}" in err
+        if not cfg_made:
+            shutil.rmtree(folder)
+
+
+def _limit_pages(monkeypatch: pytest.MonkeyPatch, db: Path, pages: int) -> None:
+    """Connections to ``db`` may grow it to ``pages`` pages: SQLite then reports, exactly as
+    for a full disk, "database or disk is full"."""
+    connect = sqlite3.connect
+
+    def limited(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(database, *args, **kwargs)
+        if Path(str(database)) == db:
+            conn.execute(f"PRAGMA max_page_count = {pages}")
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", limited)
+
+
+def test_a_full_disk(
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    keyed: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = imported_once(tmp_path, sandbox, capsys)
+    db = tmp_path / "state" / "state.db"
+    _limit_pages(monkeypatch, db, sqlite3.connect(db).execute("PRAGMA page_count").fetchone()[0])
+    code, err = run(cfg, capsys, str(export(tmp_path, *range(10, 200), name="b.nbib")))
+    assert code == 2
+    assert f"{db}: the disk is full" in err and "free some space" in err
+
+
+def test_a_file_size_limit(tmp_path: Path, sandbox: SandboxServer) -> None:
+    # Python ignores SIGXFSZ, so a write past the limit fails with EFBIG instead of killing
+    # the process; SQLite reports it as an I/O error.
+    cfg = config(tmp_path, sandbox.url)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    path = export(tmp_path, *range(1, 150))
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd", "import", "--config", str(cfg), str(path)],
+        env={**os.environ, "ZOTERO_API_KEY": KEY, "PYTHONPATH": str(ROOT)},
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "file-size limit (20000 bytes, 'ulimit -f')" in done.stderr
+    assert "ulimit -f unlimited" in done.stderr and "internal error" not in done.stderr
+
+
+def _scramble(db: Path) -> None:
+    """Random bytes over every page but the first (the header stays readable)."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(db.read_bytes())
+    rng = random.Random(9)
+    data[page:] = bytes(rng.randrange(256) for _ in range(len(data) - page))
+    db.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["random bytes", "dropped table"])
+def test_a_damaged_state_database_import_and_doctor(
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    keyed: None,
+    capsys: pytest.CaptureFixture[str],
+    damage: str,
+) -> None:
+    cfg = imported_once(tmp_path, sandbox, capsys)
+    db = tmp_path / "state" / "state.db"
+    if damage == "random bytes":
+        _scramble(db)
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.execute("DROP TABLE records")
+    code, err = run(cfg, capsys, str(export(tmp_path, 4, name="b.nbib")))
+    assert code == 2
+    assert f"{db}: the state database is damaged" in err
+    if damage == "dropped table":
+        assert "table records is missing" in err
+    # The hint keeps the file (never "delete it") and says what a new one means.
+    assert f"mv {db} {db}.damaged" in err and ".recover" in err
+    assert main(["doctor", "--config", str(cfg)]) == 1
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and "internal error" not in out.err
+    assert f"[FAIL] state database: {db}: the state database is damaged" in out.out
+
+
+# ---- §5: a loop of symbolic links is not a missing file -------------------------------------
+
+
+def test_symbolic_link_loops_are_named(
+    tmp_path: Path, sandbox: SandboxServer, keyed: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    loop = tmp_path / "loop1"
+    # as the export to read
+    code, err = run(config(tmp_path, sandbox.url), capsys, str(loop))
+    assert code == 2 and f"{loop}: a loop of symbolic links" in err and "no such" not in err
+    # as the state database
+    cfg = config(tmp_path, sandbox.url, loop)
+    code, err = run(cfg, capsys, str(export(tmp_path, 1)))
+    assert code == 2 and "loop of symbolic links" in err and "no such" not in err
+    assert main(["doctor", "--config", str(cfg)]) == 1
+    assert "[FAIL] state database:" in capsys.readouterr().out
+    # as the config file
+    assert main(["import", "--config", str(loop), str(tmp_path / "a.nbib")]) == 2
+    err = capsys.readouterr().err
+    assert "symbolic link" in err and "no such" not in err

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syncd import state
-from syncd.errors import StateError
+from syncd.errors import StateDamagedError, StateError
 from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
 
 LIB = "users/1"
@@ -42,8 +42,9 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_not_a_database_is_a_state_error(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     db.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StateError, match="not a usable syncd state database"):
+    with pytest.raises(StateDamagedError, match="the state database is damaged") as exc:
         StateStore(db)
+    assert f"mv {db} {db}.damaged" in (exc.value.hint or "")
 
 
 def test_forward_migration_backs_up_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
