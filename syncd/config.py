@@ -24,6 +24,8 @@ The key is held in a :class:`Secret`, whose ``repr`` and ``str`` never show it.
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import os
 import re
 import stat
@@ -32,6 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from syncd.core.mapping import MeshPolicy
 from syncd.errors import ConfigError
@@ -42,6 +45,9 @@ CREDENTIAL_NAME = "zotero-api-key"
 DEFAULT_API_URL = "https://api.zotero.org"
 MESH_POLICIES = tuple(p.value for p in MeshPolicy)
 _COLLECTION_KEY = re.compile(r"^[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}$")
+_API_KEY = re.compile(r"[A-Za-z0-9]{24}")
+API_KEY_SHAPE = "24 letters and digits"
+LOOPBACK_NAMES = ("localhost",)
 
 
 class Secret:
@@ -109,10 +115,39 @@ def _non_negative(value: Any) -> str | None:
     return None if value >= 0 else f"must be zero or more, not {value}"
 
 
+def is_loopback(host: str) -> bool:
+    """True for a host name that can only mean this machine: ``localhost``, 127.0.0.0/8, ::1."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _url(value: Any) -> str | None:
     if not re.match(r"^https?://[^\s/]+", value):
         return f"must be an http:// or https:// URL, not {value!r}"
-    return None
+    return plain_http_problem(value)
+
+
+def plain_http_problem(url: str) -> str | None:
+    """Why ``url`` must not carry the API key (plain http to another machine), or None."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return None
+    try:
+        host = parts.hostname or ""
+    except ValueError:
+        host = ""
+    if is_loopback(host):
+        return None
+    return (
+        f"plain http:// to {host or url!r} would send the API key unencrypted; use https:// "
+        "(http:// is only allowed to this machine: localhost, 127.0.0.0/8 or ::1, "
+        "as for the sandbox)"
+    )
 
 
 def _not_empty(value: Any) -> str | None:
@@ -155,9 +190,10 @@ SPEC: tuple[Key, ...] = (
         "zotero.api_key_file",
         "path",
         None,
-        "A file holding only the Zotero API key (the recommended way). Relative paths are "
-        "relative to this file. Without it the key comes from $ZOTERO_API_KEY, then from "
-        "the systemd credential $CREDENTIALS_DIRECTORY/zotero-api-key, then from api_key.",
+        "A file holding only the Zotero API key (the recommended way), readable and writable "
+        "by you only (chmod 600), or syncd refuses it. Relative paths are relative to this "
+        "file. Without it the key comes from $ZOTERO_API_KEY, then from the systemd "
+        "credential $CREDENTIALS_DIRECTORY/zotero-api-key, then from api_key.",
         example='"~/.config/syncd/zotero-api-key"',
     ),
     Key(
@@ -173,7 +209,9 @@ SPEC: tuple[Key, ...] = (
         "zotero.api_url",
         "str",
         DEFAULT_API_URL,
-        "The Zotero Web API. Point it at a sandbox (`syncd sandbox`) for trials.",
+        "The Zotero Web API. Point it at a sandbox (`syncd sandbox`) for trials. Plain "
+        "http:// is refused except to this machine (localhost, 127.0.0.0/8, ::1), as it "
+        "would send the API key unencrypted.",
         _url,
     ),
     Key(
@@ -561,50 +599,106 @@ def _path(value: str | None, base: Path) -> Path | None:
     return p if p.is_absolute() else base / p
 
 
-def _read_key_file(path: Path, what: str) -> str:
+def key_problem(key: str) -> str | None:
+    """What is wrong with ``key`` (already stripped) as a Zotero API key, or None. Never
+    quotes the key: it says only what shape it has."""
+    if _API_KEY.fullmatch(key):
+        return None
+    if "\n" in key or "\r" in key:
+        return f"it has {len(key.splitlines())} lines; a key is one line of {API_KEY_SHAPE}"
+    if not key.isascii():
+        return f"it has characters other than ASCII letters and digits; a key is {API_KEY_SHAPE}"
+    if not key.isalnum():
+        return f"it has characters other than letters and digits; a key is {API_KEY_SHAPE}"
+    return f"it has {len(key)} characters; a key is {API_KEY_SHAPE}"
+
+
+def _checked_key(raw: str, where: str) -> Secret:
+    """``raw`` without surrounding whitespace, as a Secret, or a ConfigError naming ``where``
+    the key came from (never the key itself)."""
+    key = raw.strip()
+    if not key:
+        raise ConfigError(f"{where} is empty", hint=_KEY_HINT)
+    problem = key_problem(key)
+    if problem:
+        raise ConfigError(f"{where} does not hold a Zotero API key: {problem}", hint=_KEY_HINT)
+    return Secret(key)
+
+
+_KEY_HINT = (
+    "copy the key (24 letters and digits) from https://www.zotero.org/settings/keys; a key "
+    "file holds only the key, on one line"
+)
+
+
+def _read_key_file(path: Path, what: str) -> Secret:
     try:
-        key = path.read_text(encoding="utf-8").strip()
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{what}: the API key file {path} does not hold a Zotero API key: it is not text",
+            hint=_KEY_HINT,
+        ) from None
     except OSError as exc:
         raise ConfigError(
             f"{what}: cannot read the API key file {path}: {exc.strerror or exc}",
             hint="create it with only the key inside (chmod 600), or fix the path",
-        ) from exc
-    if not key:
-        raise ConfigError(f"{what}: the API key file {path} is empty")
-    return key
+        ) from None
+    return _checked_key(raw, f"{what}: the API key file {path}")
 
 
-def _check_private(path: Path) -> None:
+def _check_private(path: Path, holds: str, alternative: str) -> None:
+    """Refuse ``path`` (which ``holds`` the key) when its group or others may read or change
+    it."""
     mode = path.stat().st_mode
-    readers = [
-        who for who, bits in (("its group", stat.S_IRWXG), ("others", stat.S_IRWXO)) if mode & bits
-    ]
-    if readers:
+    who_can: list[str] = []
+    for who, r, w, x in (
+        ("its group", stat.S_IRGRP, stat.S_IWGRP, stat.S_IXGRP),
+        ("others", stat.S_IROTH, stat.S_IWOTH, stat.S_IXOTH),
+    ):
+        verbs = [v for v, bit in (("readable", r), ("writable", w)) if mode & bit]
+        if not verbs and mode & x:
+            verbs = ["executable"]
+        if verbs:
+            who_can.append(f"{' and '.join(verbs)} by {who}")
+    if who_can:
         raise ConfigError(
-            f"{path}: holds an inline zotero.api_key but is readable by "
-            f"{' and '.join(readers)} (mode {stat.S_IMODE(mode):o})",
-            hint=f"run 'chmod 600 {path}', or move the key to a file named by "
-            "zotero.api_key_file (or $ZOTERO_API_KEY)",
+            f"{path}: holds {holds} but is {' and '.join(who_can)} (mode {stat.S_IMODE(mode):o})",
+            hint=f"run 'chmod 600 {path}'{alternative}",
         )
 
 
 def resolve_api_key(
     values: Mapping[str, Any], config_file: Path | None, env: Mapping[str, str]
 ) -> tuple[Secret | None, str | None]:
-    """The API key and a description of where it came from, in the documented order."""
+    """The API key and a description of where it came from, in the documented order.
+
+    Every source is checked the same way: 24 letters and digits once surrounding whitespace
+    is stripped (a :class:`ConfigError` that never shows the value otherwise), and a file
+    that holds the key must be private to its owner.
+    """
     base = config_file.parent if config_file else Path.cwd()
     if (key_file := _path(values.get("zotero.api_key_file"), base)) is not None:
-        return Secret(_read_key_file(key_file, "zotero.api_key_file")), f"file {key_file}"
+        secret = _read_key_file(key_file, "zotero.api_key_file")
+        _check_private(key_file, "the Zotero API key (zotero.api_key_file)", "")
+        return secret, f"file {key_file}"
     if env.get(KEY_ENV, "").strip():
-        return Secret(env[KEY_ENV].strip()), f"${KEY_ENV}"
+        return _checked_key(env[KEY_ENV], f"${KEY_ENV}"), f"${KEY_ENV}"
     if cred_dir := env.get("CREDENTIALS_DIRECTORY"):
         cred = Path(cred_dir) / CREDENTIAL_NAME
         if cred.exists():
-            return Secret(_read_key_file(cred, "systemd credential")), f"credential {cred}"
+            return _read_key_file(cred, "systemd credential"), f"credential {cred}"
     if "zotero.api_key" in values:
         if config_file is not None:
-            _check_private(config_file)
-        return Secret(str(values["zotero.api_key"]).strip()), f"zotero.api_key in {config_file}"
+            _check_private(
+                config_file,
+                "an inline zotero.api_key",
+                ", or move the key to a file named by zotero.api_key_file (or $ZOTERO_API_KEY)",
+            )
+        return (
+            _checked_key(str(values["zotero.api_key"]), f"zotero.api_key in {config_file}"),
+            f"zotero.api_key in {config_file}",
+        )
     return None, None
 
 
@@ -668,21 +762,27 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
     """
     env = os.environ if env is None else env
     file, required = locate(path, env)
-    if not file.exists():
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
         if required:
             raise ConfigError(
                 f"{file}: no such config file",
                 hint="check the path given with --config or $SYNCD_CONFIG; "
                 "docs/config.md and config.example.toml describe the file",
-            )
+            ) from None
         return from_values({}, None, env)
-    try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}", hint="fix the syntax") from None
     except OSError as exc:
-        raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(
+            f"{file}: cannot read the config file: {exc.strerror or exc}",
+            hint="a symbolic link on its path leads back to itself: check where the links "
+            "point ('ls -l')"
+            if exc.errno == errno.ELOOP
+            else "check the path and its permissions",
+        ) from None
     values, problems = validate(data)
     if problems:
         raise ConfigError(

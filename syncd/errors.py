@@ -71,6 +71,20 @@ class StateError(SyncdError):
     """The state database is unusable (corrupt, from a newer syncd, locked for too long)."""
 
 
+class StateDamagedError(StateError):
+    """The state database is damaged: not a database, corrupt pages, a missing table."""
+
+
+class StateNotWritableError(StateError):
+    """The state database (or the folder it lives in, which holds its journal) cannot be
+    written: read-only file, read-only folder, read-only file system, permission denied."""
+
+
+class StateNoSpaceError(StateError):
+    """Writing the state database failed for lack of room: a full disk, a file-size limit
+    (``ulimit -f``), or an I/O error of the disk."""
+
+
 class RemoteError(SyncdError):
     """The Zotero server refused or failed a request.
 

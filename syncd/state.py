@@ -21,21 +21,41 @@ Tables (all keyed by library, ``users/1`` or ``groups/2``, so one database can s
 
 The schema version is SQLite's ``PRAGMA user_version``. Opening an older database migrates it
 forward after copying it to ``state.db.v<N>.bak``; a database from a newer syncd is refused.
+
+Every failure of the database or the disk under it leaves this module as a
+:class:`~syncd.errors.StateError` naming the file and the cause, with a hint that fits it (see
+:func:`state_error`): :class:`~syncd.errors.StateDamagedError` (corrupt pages, not a database,
+a missing table), :class:`~syncd.errors.StateNotWritableError` (read-only file, folder or file
+system), :class:`~syncd.errors.StateNoSpaceError` (full disk, file-size limit, I/O error).
+Public methods are wrapped (see :func:`_guard_public_methods`), so a method added later is
+covered too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
 import json
 import logging
+import os
+import re
+import resource
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from syncd.errors import StateError
+from syncd.errors import (
+    StateDamagedError,
+    StateError,
+    StateNoSpaceError,
+    StateNotWritableError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +156,212 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
+TABLES: tuple[str, ...] = tuple(
+    m.group(1)
+    for statements in MIGRATIONS.values()
+    for statement in statements
+    if (m := re.match(r"\s*CREATE TABLE (\w+)", statement))
+)
+"""The tables a database at :data:`SCHEMA_VERSION` has (checked when it is opened)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --- what went wrong, said plainly ----------------------------------------------------------
+
+
+def damaged_hint(path: Path) -> str:
+    """What to do about a damaged database: keep it, and let syncd start a new one."""
+    return (
+        f"keep the damaged file, but out of the way: 'mv {path} {path}.damaged' (a copy may "
+        f"be saved with: sqlite3 {path}.damaged .recover | sqlite3 {path}.recovered); then run "
+        "syncd again: it starts a new state database and rebuilds its index from the Zotero "
+        "library, where it finds the articles already imported"
+    )
+
+
+def _errno_of(exc: BaseException) -> int | None:
+    return exc.errno if isinstance(exc, OSError) else None
+
+
+def _os_cause(path: Path) -> OSError | None:
+    """What the operating system says when asked for ``path`` and the folders above it, or
+    None when it sees nothing wrong (a missing file is fine: it will be created)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return exc
+    for folder in path.parents:
+        try:
+            os.stat(folder)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return exc
+        return None
+    return None
+
+
+def _first_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path("/")
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(_first_existing(path)).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _size_limit() -> int | None:
+    """The file-size limit of this process (``ulimit -f``) in bytes, or None when unlimited."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _not_writable(path: Path, detail: str) -> StateNotWritableError:
+    folder = path.parent
+    elsewhere = "or set state.path in the config to a file in a folder you can write to"
+    if _read_only_fs(path):
+        return StateNotWritableError(
+            f"{path}: cannot write the state database: it is on a read-only file system ({detail})",
+            hint=f"remount that disk read-write, {elsewhere}",
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        return StateNotWritableError(
+            f"{path}: cannot write the state database: the file is read-only (mode {mode:o})",
+            hint=f"make it writable for you ('chmod u+w {path}'), {elsewhere}",
+        )
+    where = _first_existing(folder)
+    if not os.access(where, os.W_OK):
+        return StateNotWritableError(
+            f"{path}: cannot write the state database: the folder {where} is read-only for "
+            "you (SQLite keeps its journal files beside the database, so the folder must be "
+            f"writable too; {detail})",
+            hint=f"make the folder writable for you ('chmod u+w {where}'), {elsewhere}",
+        )
+    return StateNotWritableError(
+        f"{path}: cannot write the state database ({detail})",
+        hint=f"check the permissions of the file and of its folder, {elsewhere}",
+    )
+
+
+def state_error(path: Path, exc: BaseException, doing: str = "") -> StateError:
+    """The :class:`StateError` for ``exc`` (an ``sqlite3.Error`` or ``OSError``) met while
+    ``doing`` something with the state database at ``path``: its cause named, with a hint."""
+    if isinstance(exc, StateError):
+        return exc
+    what = f" while {doing}" if doing else ""
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    text = str(exc)
+    code = _errno_of(exc)
+    os_cause = _os_cause(path)
+    if os_cause is not None and os_cause.errno == errno.ELOOP:
+        return StateError(
+            f"{path}: cannot open the state database: its path runs into a loop of symbolic "
+            f"links ({os_cause.strerror})",
+            hint="check where the links on the way point ('ls -l'), or set state.path to a "
+            "real file",
+        )
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS) or name.startswith("SQLITE_READONLY"):
+        return _not_writable(path, text)
+    if name == "SQLITE_CANTOPEN" or code is not None:
+        if path.is_dir():
+            return StateError(
+                f"{path}: cannot open the state database: it is a folder",
+                hint="set state.path to a file name (for example state.db) inside it",
+            )
+        if _read_only_fs(path) or not os.access(_first_existing(path.parent), os.W_OK):
+            return _not_writable(path, text)
+        if os_cause is not None:
+            return StateError(
+                f"{path}: cannot open the state database: {os_cause.strerror or os_cause}",
+                hint="check state.path in the config and the folders on its way",
+            )
+        return StateError(
+            f"{path}: cannot open the state database{what}: {text}",
+            hint="check state.path in the config and the permissions of its folder",
+        )
+    if name == "SQLITE_FULL" or code == errno.ENOSPC or "disk is full" in text:
+        return StateNoSpaceError(
+            f"{path}: the disk is full: the state database could not be written{what}",
+            hint="free some space on that disk (or set state.path to a file on another one), "
+            "then run again: what was recorded before is kept, and records being sent are "
+            "settled on the next run",
+        )
+    if name.startswith("SQLITE_IOERR") or code == errno.EFBIG or "disk I/O error" in text:
+        limit = _size_limit()
+        if limit is not None or code == errno.EFBIG:
+            shown = f"{limit} bytes" if limit is not None else "a limit"
+            return StateNoSpaceError(
+                f"{path}: a file-size limit ({shown}, 'ulimit -f') stops writes to the state "
+                f"database{what}",
+                hint="raise the limit ('ulimit -f unlimited', or LimitFSIZE= in a systemd unit) "
+                "and run again: records being sent are settled on the next run",
+            )
+        return StateNoSpaceError(
+            f"{path}: a disk I/O error{what} ({text})",
+            hint="check the disk (free space, 'dmesg' for errors), then run again",
+        )
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or (
+        isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text)
+    ):
+        return StateDamagedError(
+            f"{path}: the state database is damaged ({text})", hint=damaged_hint(path)
+        )
+    if "no such table" in text or "no such column" in text:
+        return StateDamagedError(
+            f"{path}: the state database is damaged: {text.replace('no such', 'missing')}",
+            hint=damaged_hint(path),
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in text:
+        return StateError(
+            f"{path}: the state database stayed locked for {BUSY_TIMEOUT_MS // 1000} s ({text})",
+            hint="another syncd process holds it; try again when it has finished",
+        )
+    return StateError(
+        f"{path}: the state database failed{what}: {text}",
+        hint="run 'syncd doctor' to check it",
+    )
+
+
+def _guarded(method: F) -> F:
+    """``method`` with every ``sqlite3.Error`` / ``OSError`` turned into a StateError."""
+
+    @functools.wraps(method)
+    def guarded(self: StateStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except _BUGS:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            raise state_error(self.path, exc) from exc
+
+    return guarded  # type: ignore[return-value]
+
+
+_UNGUARDED = frozenset({"transaction", "close"})
+_BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+"""Errors of syncd's own SQL, not of the database or the disk: left to show as bugs."""
+
+
+def _guard_public_methods(cls: type[StateStore]) -> type[StateStore]:
+    """Wrap every public method and property of ``cls`` with :func:`_guarded`."""
+    for name, value in list(vars(cls).items()):
+        if name.startswith("_") or name in _UNGUARDED:
+            continue
+        if isinstance(value, property) and value.fget is not None:
+            setattr(cls, name, property(_guarded(value.fget)))
+        elif callable(value):
+            setattr(cls, name, _guarded(value))
+    return cls
+
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -216,11 +442,13 @@ class IndexedItem:
     collections: tuple[str, ...] = ()
 
 
+@_guard_public_methods
 class StateStore:
     """The state database at ``path`` (created with its folder when missing).
 
-    Raises :class:`StateError` for a database that is corrupt, not syncd's, or from a newer
-    syncd.
+    Raises :class:`StateError` (or a subclass naming the cause) for a database that is
+    corrupt, not syncd's, from a newer syncd, or that cannot be read or written, here and in
+    every method.
     """
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
@@ -236,10 +464,7 @@ class StateStore:
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
             )
         except (OSError, sqlite3.Error) as exc:
-            raise StateError(
-                f"{self.path}: cannot open the state database: {exc}",
-                hint="check state.path in the config and the folder's permissions",
-            ) from exc
+            raise state_error(self.path, exc, "opening it") from exc
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -251,13 +476,16 @@ class StateStore:
             # the last transactions, and those are re-derived from the library on the next run.
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+            self._check_tables()
+        except (sqlite3.Error, OSError) as exc:
             self._conn.close()
-            raise StateError(
-                f"{self.path}: not a usable syncd state database ({exc})",
-                hint="move the file away and run again: syncd rebuilds the library index from "
-                "Zotero (articles already in the library are found as duplicates)",
-            ) from exc
+            error = state_error(self.path, exc, "opening it")
+            if type(error) is StateError and isinstance(exc, sqlite3.DatabaseError):
+                error = StateDamagedError(
+                    f"{self.path}: not a usable syncd state database ({exc})",
+                    hint=damaged_hint(self.path),
+                )
+            raise error from exc
         except BaseException:
             self._conn.close()
             raise
@@ -320,20 +548,25 @@ class StateStore:
             return
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StateError(
-                f"{self.path}: the state database stayed locked for "
-                f"{BUSY_TIMEOUT_MS // 1000} s ({exc})",
-                hint="another syncd process holds it; try again when it has finished",
-            ) from exc
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc, "starting a transaction") from exc
         self._in_tx = True
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+        except BaseException as exc:
+            # SQLite may have rolled back already (a full disk does): that must not hide why.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error | OSError) and not isinstance(exc, _BUGS):
+                raise state_error(self.path, exc) from exc
             raise
         else:
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise state_error(self.path, exc, "committing") from exc
         finally:
             self._in_tx = False
 
@@ -364,6 +597,20 @@ class StateStore:
                 for statement in MIGRATIONS[version]:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {version}")
+
+    def _check_tables(self) -> None:
+        """Refuse a database that lacks one of syncd's tables (dropped by hand, or damaged)."""
+        present = {
+            r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        missing = [t for t in TABLES if t not in present]
+        if missing:
+            raise StateDamagedError(
+                f"{self.path}: the state database is damaged: "
+                f"table{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                f"{'are' if len(missing) > 1 else 'is'} missing",
+                hint=damaged_hint(self.path),
+            )
 
     def _backup(self, version: int) -> None:
         target = self.path.with_name(f"{self.path.name}.v{version}.bak")

@@ -3,8 +3,11 @@
 :class:`ZoteroGateway` wraps pyzotero 1.16 and makes it fit for an exactly-once importer:
 
 * every transient failure (429, 5xx, dropped connections, timeouts) is retried here, honouring
-  the server's ``Backoff`` and ``Retry-After`` headers (integer seconds), otherwise with
-  exponential backoff and jitter, up to :attr:`RetryPolicy.max_attempts`;
+  the server's ``Backoff`` and ``Retry-After`` headers (seconds or an HTTP date, each capped at
+  :data:`MAX_SERVER_WAIT`), otherwise with exponential backoff and jitter, up to
+  :attr:`RetryPolicy.max_attempts`; a wait the server asked for is logged as a WARNING with the
+  time it ends, goes through the injectable ``sleep`` (Ctrl-C, or a daemon's stop request, ends
+  it) and shows in :attr:`ZoteroGateway.backoff_until` meanwhile;
 * creates carry client-chosen keys with ``"version": 0``, so a retry after a lost response comes
   back as a per-object 412 that :meth:`ZoteroGateway.create_items` reports as ``existing``, never
   as a second item;
@@ -12,7 +15,12 @@
   share a lock and the server's backoff);
 * everything pyzotero or the HTTP client raises becomes a :mod:`syncd.errors` class: a
   :class:`~syncd.errors.RemoteError` with ``status`` and ``transient``; fatal ones name the
-  library and the missing right, with a hint. The API key never appears in a message.
+  library and the missing right, with a hint. The API key never appears in a message, and no
+  message quotes a request header (the key is checked to be header-safe before anything is
+  sent);
+* the key is sent only to ``api_url``'s origin: a redirect to another scheme, host or port is
+  refused (an error naming the target), not followed; and a 2xx answer that is not JSON (an HTML
+  login page of a proxy) is an error naming the cause, never data.
 
 Where pyzotero falls short, and what this module does about it:
 
@@ -42,6 +50,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -62,9 +71,14 @@ MAX_WRITE_BATCH = 50
 _READ_BATCH = 100
 """``itemKey=`` takes up to 100 keys per request (the desktop client's batch size)."""
 _KEY_ALPHABET = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
+_HEADER_SAFE_KEY = re.compile(r"[A-Za-z0-9]+")
 _OBJECT_KEY = re.compile(rf"^[{_KEY_ALPHABET}]{{8}}$")
 _TIMEOUT = 30.0
 _REDACTED = "<redacted>"
+MAX_SERVER_WAIT = 3600.0
+"""The longest wait (seconds) syncd makes because a server asked for it (``Retry-After`` in
+seconds or as an HTTP date, ``Backoff``): a longer request is taken as this long, so that a
+broken or hostile server cannot make syncd sleep for decades."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,20 +152,53 @@ class _Channel:
     in flight per library) and the time before which no request may be sent (``Backoff``,
     ``Retry-After``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, library: str) -> None:
+        self.library = library
         self.lock = threading.RLock()
         self._not_before = 0.0
+        self._until: datetime | None = None  # the same moment on the wall clock
+        self._reason: str | None = None  # set when the server asked for the wait
 
-    def defer(self, seconds: float) -> None:
-        self._not_before = max(self._not_before, time.monotonic() + seconds)
+    def defer(self, seconds: float, reason: str | None = None) -> None:
+        """No request before ``seconds`` from now; ``reason``: the server asked for it (the
+        wait is then logged as a WARNING when it starts)."""
+        not_before = time.monotonic() + seconds
+        if not_before > self._not_before:
+            self._not_before = not_before
+            self._until = datetime.now(UTC) + timedelta(seconds=seconds)
+            self._reason = reason
 
-    def wait(self, sleep: Callable[[float], None]) -> None:
+    def until(self) -> datetime | None:
+        """When the current wait ends (UTC), or None when requests may go now."""
+        until = self._until
+        if until is None or self._not_before <= time.monotonic():
+            return None
+        return until
+
+    def wait(self, sleep: Callable[[float], object]) -> None:
         remaining = self._not_before - time.monotonic()
         if remaining > 0:
-            logger.debug("waiting %.1f s before the next request", remaining)
+            if self._reason is not None and self._until is not None:
+                logger.warning(
+                    "%s; no requests to %s until %s (%.0f s)",
+                    self._reason,
+                    self.library,
+                    _local_time(self._until),
+                    remaining,
+                )
+            else:
+                logger.debug("waiting %.1f s before the next request", remaining)
+            # A sleep that raises (KeyboardInterrupt, a daemon's stop) leaves the wait on
+            # record: until() still tells when it ends.
             sleep(remaining)
         # Cleared rather than recomputed: an injected sleep may not let the clock move.
         self._not_before = 0.0
+        self._until = self._reason = None
+
+
+def _local_time(when: datetime) -> str:
+    """``when`` as the user reads it: local date and time, with the zone."""
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()
 
 
 _CHANNELS: dict[tuple[str, str], _Channel] = {}
@@ -160,7 +207,7 @@ _CHANNELS_LOCK = threading.Lock()
 
 def _channel(api_url: str, library: str) -> _Channel:
     with _CHANNELS_LOCK:
-        return _CHANNELS.setdefault((api_url, library), _Channel())
+        return _CHANNELS.setdefault((api_url, library), _Channel(library))
 
 
 class _Client(Zotero):
@@ -193,18 +240,40 @@ class _Client(Zotero):
 
 
 def _seconds(value: str | None) -> float | None:
-    """A ``Backoff`` / ``Retry-After`` value in seconds (integer seconds, or an HTTP date)."""
+    """A ``Backoff`` / ``Retry-After`` value in seconds (integer seconds, or an HTTP date),
+    at most :data:`MAX_SERVER_WAIT`."""
     if not value:
         return None
     value = value.strip()
+    seconds: float | None = None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    with contextlib.suppress(TypeError, ValueError):
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time())
-    return None
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            when = email.utils.parsedate_to_datetime(value)
+            if when.tzinfo is None:  # "-0000": UTC, as HTTP dates are
+                when = when.replace(tzinfo=UTC)
+            seconds = when.timestamp() - time.time()
+    if seconds is None or seconds != seconds:  # unparsable, or NaN
+        return None
+    if seconds > MAX_SERVER_WAIT:
+        logger.debug(
+            "the server asked to wait %s; waiting the most syncd waits, %.0f s",
+            _short(value, 60),
+            MAX_SERVER_WAIT,
+        )
+    return min(MAX_SERVER_WAIT, max(0.0, seconds))
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``, the port filled in for http and https."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -233,7 +302,10 @@ class ZoteroGateway:
     :param api_key: the API key; it is sent in a header and never shown.
     :param api_url: the API root (the sandbox's URL for trials).
     :param retry: how transient failures are retried.
-    :param sleep: how to wait (tests pass a recorder so that backoff costs no time).
+    :param sleep: how to wait (tests pass a recorder so that backoff costs no time; a daemon
+        passes a wait that its stop request interrupts, e.g. ``threading.Event().wait``; a
+        ``sleep`` that raises ends the call with that exception, the wait still on record in
+        :attr:`backoff_until`). The return value is ignored.
     :param timeout: seconds to wait for an answer; writes (up to 50 items) get twice as long.
     """
 
@@ -245,7 +317,7 @@ class ZoteroGateway:
         api_key: str,
         api_url: str = DEFAULT_API_URL,
         retry: RetryPolicy = RetryPolicy(),
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         timeout: float = _TIMEOUT,
     ) -> None:
         if library_type not in ("user", "group"):
@@ -264,10 +336,19 @@ class ZoteroGateway:
             # A lost answer (dropped connection, stalled server) must end in a retry, never
             # in a wait without end: httpx2 takes None as "no timeout".
             raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+        if not isinstance(api_key, str) or not _HEADER_SAFE_KEY.fullmatch(api_key):
+            # Never quoted: a key with a line break would otherwise travel into exception
+            # texts (the HTTP client quotes a header it cannot send).
+            raise ConfigError(
+                "the API key is not a Zotero API key: it is empty or has characters that are "
+                "not letters and digits (spaces, line breaks, non-ASCII)",
+                hint="a key is 24 letters and digits; copy it again from " + KEYS_URL,
+            )
         self.library_type = library_type
         self.library_id = library_id
         self.library = f"{library_type}s/{library_id}"
         self.api_url = api_url.rstrip("/")
+        self._origin = _origin(self.api_url)
         self._api_key = api_key
         self._retry = retry
         self._sleep = sleep
@@ -284,7 +365,7 @@ class ZoteroGateway:
             timeout=timeout,
             # Proxies from the environment apply to the real API, never to a local sandbox.
             trust_env=host not in ("127.0.0.1", "localhost", "::1"),
-            event_hooks={"response": [self._on_response]},
+            event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
         self._zot = _Client(
             library_id,
@@ -298,6 +379,17 @@ class ZoteroGateway:
 
     def __repr__(self) -> str:
         return f"ZoteroGateway({self.library} at {self.api_url})"
+
+    @property
+    def backoff_until(self) -> datetime | None:
+        """When the wait before this library's next request ends (a timezone-aware UTC
+        datetime), or None when a request may go now.
+
+        Set while the server's ``Backoff`` / ``Retry-After`` (at most :data:`MAX_SERVER_WAIT`)
+        or a retry delay is pending, for every gateway of the library in this process; a
+        long-running caller reads it (from any thread) to report "backing off until …".
+        """
+        return self._channel.until()
 
     def close(self) -> None:
         """Close the HTTP connections (the gateway is not usable afterwards)."""
@@ -586,14 +678,43 @@ class ZoteroGateway:
     def _wait_for_backoff(self) -> None:
         self._channel.wait(self._sleep)
 
+    def _on_request(self, request: httpx2.Request) -> None:
+        """Every HTTP request passes here before it is sent (redirects too)."""
+        target = _origin(str(request.url))
+        if target != self._origin:
+            # The key travels in a header, which the HTTP client keeps on a redirect to another
+            # host: such a redirect is refused rather than followed.
+            scheme, host, port = target
+            raise RemoteError(
+                f"{self.api_url} redirected a request for library {self.library} to another "
+                f"address ({scheme}://{host}:{port}); syncd sends the API key only to "
+                "zotero.api_url, so it did not follow",
+                hint="if that address is the Zotero API you mean, set zotero.api_url to it; "
+                "otherwise check zotero.api_url (a proxy or a network login page may be "
+                "answering in Zotero's place)",
+            )
+
     def _on_response(self, response: httpx2.Response) -> None:
         """Every HTTP response passes here before pyzotero sees it."""
         backoff = _seconds(response.headers.get("Backoff"))
         if backoff:
-            logger.info("Zotero asks to back off: no requests for %.0f s", backoff)
-            self._channel.defer(backoff)
+            logger.debug("Zotero asks to back off: no requests for %.0f s", backoff)
+            self._channel.defer(backoff, f"Zotero asked to back off (Backoff: {backoff:.0f} s)")
         status = response.status_code
         self._last_status = status
+        content_type = response.headers.get("Content-Type", "")
+        if 200 <= status < 300 and status != 204 and "json" not in content_type.lower():
+            # Every answer syncd asks for is JSON; pyzotero would hand anything else on as
+            # bytes (an HTML page read as a list of numbers).
+            raise RemoteError(
+                f"{self.api_url} answered a request for library {self.library} with "
+                f"{_short(content_type, 60) or 'no content type'} (HTTP {status}), not the "
+                "JSON the Zotero API sends",
+                hint=f"check that zotero.api_url ({self.api_url}) is the Zotero Web API "
+                "(https://api.zotero.org, or a sandbox's URL); a proxy or a network login page "
+                "may be answering in its place",
+                status=status,
+            )
         if status == 429 or status >= 500:
             response.read()
             if status == 429 and "authentication failures" in response.text.lower():
@@ -641,7 +762,7 @@ class ZoteroGateway:
             else:
                 delay = self._retry.delay(attempt, self._rng)
             logger.warning(
-                "Zotero %s for %s in %s (%s); retry %d of %d in %.1f s",
+                "Zotero %s for %s in %s (%s); retry %d of %d in %.1f s (at %s)",
                 what,
                 action,
                 self.library,
@@ -649,6 +770,7 @@ class ZoteroGateway:
                 attempt,
                 self._retry.max_attempts - 1,
                 delay,
+                _local_time(datetime.now(UTC) + timedelta(seconds=delay)),
             )
             self._channel.defer(delay)
 
@@ -665,6 +787,14 @@ class ZoteroGateway:
                 f"zotero.api_url {self.api_url!r} is not an http(s) URL",
                 hint="use https://api.zotero.org, or the URL the sandbox prints",
             ) from self._chainable(exc)
+        except httpx2.LocalProtocolError as exc:
+            # The request could not be sent as HTTP (a header value it cannot carry): the
+            # client's text quotes the header, so it is not shown, nor chained.
+            raise RemoteError(
+                f"{action} in library {self.library}: the request could not be sent "
+                f"({type(exc).__name__}; a request header is not valid HTTP)",
+                hint="check the API key (24 letters and digits) and zotero.api_url",
+            ) from None
         except httpx2.TransportError as exc:
             raise _Retryable(
                 None, self._scrub(f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc))
@@ -743,15 +873,30 @@ class ZoteroGateway:
             status=403,
         )
 
+    def _key_forms(self) -> list[str]:
+        """The key as it may appear in a text: as is, and escaped as ``repr`` of str and bytes
+        write it."""
+        key = self._api_key
+        forms = {key, repr(key)[1:-1], repr(key.encode("utf-8", "replace"))[2:-1]}
+        return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+
     def _scrub(self, text: str) -> str:
-        if len(self._api_key) >= 4:
-            text = text.replace(self._api_key, _REDACTED)
+        for form in self._key_forms():
+            text = text.replace(form, _REDACTED)
         return text
 
     def _chainable(self, exc: BaseException) -> BaseException | None:
-        """``exc`` as the cause of a syncd error, or None when its text holds the key."""
-        text = f"{exc!s} {exc!r}"
-        return None if len(self._api_key) >= 4 and self._api_key in text else exc
+        """``exc`` as the cause of a syncd error, or None when its text (or its own causes')
+        holds the key."""
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            text = f"{current!s} {current!r}"
+            if any(form in text for form in self._key_forms()):
+                return None
+            current = current.__cause__ or current.__context__
+        return exc
 
 
 def _write_result(
@@ -781,6 +926,7 @@ def _write_result(
 
 __all__ = [
     "DEFAULT_API_URL",
+    "MAX_SERVER_WAIT",
     "MAX_WRITE_BATCH",
     "KeyAccess",
     "RetryPolicy",

@@ -9,6 +9,7 @@ printed with its fix), 2 the command itself could not run.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -151,10 +152,10 @@ def _check_collection(doc: _Doctor, gw: object, spec: str) -> None:
 
 
 def _check_state(doc: _Doctor, config: Config) -> None:
-    from syncd.state import StateStore
+    from syncd.state import StateStore, damaged_hint
 
     path = config.state.path
-    if not path.exists():
+    if not os.path.lexists(path):  # (a symbolic link that loops or dangles does "exist")
         doc.add("state database", True, f"{path} (created at the first import)")
         return
     try:
@@ -164,9 +165,8 @@ def _check_state(doc: _Doctor, config: Config) -> None:
                 doc.add(
                     "state database",
                     False,
-                    f"{path}: damaged: {problems[0]}",
-                    "move it away and import again: syncd rebuilds the index from Zotero and "
-                    "finds what it imported as duplicates",
+                    f"{path}: the state database is damaged: {' '.join(problems[0].split())}",
+                    damaged_hint(path),
                 )
                 return
             library = config.zotero.library

@@ -16,7 +16,9 @@ error (nothing or not everything was done).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from syncd.config import Config
@@ -84,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from syncd.config import load
 
     config = load(args.config)
+    _refuse_link_loops(args.paths)
     if args.sandbox:
         return _with_sandbox(args, config)
     if config.zotero.library_id is None:
@@ -95,6 +98,20 @@ def run(args: argparse.Namespace) -> int:
             "(create a key at https://www.zotero.org/settings/keys)",
         )
     return _import(args, config, None)
+
+
+def _refuse_link_loops(paths: list[str]) -> None:
+    """A path that is a loop of symbolic links is not "missing": say what it is."""
+    for path in paths:
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InputError(
+                    f"{path}: a loop of symbolic links ({exc.strerror})",
+                    hint="check where the links point ('ls -l'), and give the file itself",
+                    source=str(path),
+                ) from None
 
 
 @contextmanager

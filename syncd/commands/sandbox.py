@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--admin",
         action="store_true",
-        help="enable the /_sandbox/ fault-injection and request-log routes",
+        help="enable the /_sandbox/ fault-injection and request-log routes (they need the "
+        "API key in Zotero-API-Key, and a loopback Host)",
     )
 
 

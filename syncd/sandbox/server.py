@@ -3,12 +3,23 @@
 :class:`SandboxServer` is the public face (its API is agreed with the test writers, see
 ``docs/sandbox.md``). Requests are parsed here and answered by :class:`syncd.sandbox.api.Api`.
 The admin routes live under ``/_sandbox/``, a path the real API never uses, and exist only
-when ``admin=True``.
+when ``admin=True``; they answer only requests that carry one of the sandbox's API keys in
+``Zotero-API-Key`` and name a loopback ``Host`` (so that a web page cannot reach them by CSRF or
+DNS rebinding).
+
+A local server must not be a local hole: what the headers decide is decided before the body is
+read (a keyless write gets the real server's 403, a body over :data:`MAX_BODY` a 413), and such
+a body is never held in memory (a small one is read and dropped in chunks, a large one is not
+read: the answer goes out with ``Connection: close``); at most ``max_connections``
+connections (default :data:`MAX_CONNECTIONS`) are served at once, each by its own thread: when
+they are all taken, the connection idle the longest is closed to make room, and when none is
+idle the newcomer gets a 503.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import re
@@ -30,6 +41,18 @@ from syncd.sandbox.schema import SCHEMA_VERSION
 logger = logging.getLogger(__name__)
 
 _REDACTED = "<redacted>"
+MAX_BODY = 50 * 1024 * 1024
+"""The largest request body the sandbox accepts (bytes); a larger one gets 413 unread."""
+MAX_CONNECTIONS = 64
+"""Connections served at once (one thread each), unless ``SandboxServer(max_connections=)``."""
+_DISCARD_LIMIT = 1024 * 1024
+"""A refused body up to this size is read (in chunks, and dropped) so that the connection can
+carry the next request; a larger one is left unread and the connection closed."""
+_LINGER_BYTES = 8 * 1024 * 1024
+_LINGER_SECONDS = 2.0
+_CHUNK = 65536
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_LOOPBACK_NAMES = frozenset({"localhost"})
 _FAULT_BODIES = {
     429: "Too many requests",
     500: "An error occurred",
@@ -77,27 +100,82 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         self.server.sandbox._dispatch(self)
 
+    def handle_one_request(self) -> None:
+        # Between requests (waiting for the next request line) a connection is idle, and may
+        # be closed to make room for a new one.
+        self.server.mark_idle(self.connection, True)
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        self.server.mark_idle(self.connection, False)
+        return super().parse_request()
+
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
+    def __init__(
+        self, address: tuple[str, int], sandbox: SandboxServer, max_connections: int
+    ) -> None:
         self.sandbox = sandbox
-        self._connections: set[socket.socket] = set()
+        # connection -> monotonic time since which it is idle (None: a request is in progress)
+        self._connections: dict[socket.socket, float | None] = {}
         self._connections_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._close_idlest()
+            if not self._slots.acquire(timeout=0.5):
+                self._turn_away(request)
+                return
         with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
+            self._connections[request] = time.monotonic()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.shutdown_request(request)
+            raise
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
-            self._connections.discard(request)
+            served = self._connections.pop(request, ...) is not ...
+        if served:
+            self._slots.release()
+        super().shutdown_request(request)
+
+    def mark_idle(self, connection: socket.socket, idle: bool) -> None:
+        with self._connections_lock:
+            if connection in self._connections:
+                self._connections[connection] = time.monotonic() if idle else None
+
+    def _close_idlest(self) -> None:
+        """Make room: end the connection that has been idle the longest (its handler sees the
+        end of the stream and finishes, freeing its slot)."""
+        with self._connections_lock:
+            idle = [(since, id(c), c) for c, since in self._connections.items() if since]
+            if not idle:
+                return
+            _, _, connection = min(idle)
+            self._connections[connection] = None  # not chosen twice
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+
+    def _turn_away(self, request: socket.socket) -> None:
+        """Every connection is busy with a request: answer 503 and close."""
+        body = b"Service unavailable: too many connections"
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+            f"Content-Type: text/plain; charset=UTF-8\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):
+            request.settimeout(1.0)
+            request.sendall(head.encode() + body)
         super().shutdown_request(request)
 
     def close_connections(self) -> None:
@@ -129,14 +207,20 @@ class SandboxServer:
         admin: bool = True,
         version_mode: Literal["per-object", "per-request"] = "per-object",
         write_token_ttl: float = 12 * 3600,
+        max_connections: int = MAX_CONNECTIONS,
+        max_body: int = MAX_BODY,
     ) -> None:
         if version_mode not in ("per-object", "per-request"):
             raise ValueError(
                 f"version_mode must be 'per-object' or 'per-request': {version_mode!r}"
             )
+        if max_connections < 1 or max_body < 0:
+            raise ValueError("max_connections must be at least 1 and max_body at least 0")
         self.host = host
         self.port = port
         self.admin = admin
+        self.max_connections = max_connections
+        self.max_body = max_body
         self.state = State(Path(data_dir) if data_dir is not None else None, write_token_ttl)
         self.api = Api(self.state, version_mode)
         self.url = ""
@@ -154,7 +238,7 @@ class SandboxServer:
     # ---- life cycle -------------------------------------------------------------------------
 
     def start(self) -> SandboxServer:
-        self._httpd = _HTTPServer((self.host, self.port), self)
+        self._httpd = _HTTPServer((self.host, self.port), self, self.max_connections)
         port = self._httpd.server_address[1]
         self.url = f"http://{self.host}:{port}"
         self._thread = threading.Thread(
@@ -299,9 +383,109 @@ class SandboxServer:
                     return fault
         return None
 
+    def _refusal(self, handler: _Handler) -> Response | None:
+        """The answer the headers alone decide, before any of the body is read: admin routes
+        that are off or not allowed, a keyless write, a body over the cap."""
+        split = urlsplit(handler.path)
+        method = handler.command
+        if split.path.startswith("/_sandbox/"):
+            if not self.admin:
+                return Response(404, b"Not found", content_type="text/html; charset=UTF-8")
+            problem = self._admin_problem(handler)
+            if problem is not None:
+                return _admin_error(403, problem)
+        length = _declared_length(handler)
+        has_body = bool(length) or handler.headers.get("Transfer-Encoding") is not None
+        if (
+            method in _WRITE_METHODS
+            and has_body
+            and not split.path.startswith(("/_sandbox/", "/keys/"))
+            and not _carries_key(handler, split.query)
+        ):
+            # The real server's answer, without reading the body first.
+            return ApiError(
+                403, "An API key is required for write requests.", zotero_headers=False
+            ).response()
+        if length is not None and length > self.max_body:
+            return Response(
+                413,
+                _too_large(self.max_body).encode(),
+                zotero_headers=False,
+                content_type="text/plain; charset=UTF-8",
+            )
+        return None
+
+    def _admin_problem(self, handler: _Handler) -> str | None:
+        """Why an admin request is refused (None: allowed). The key is one the sandbox has
+        issued, in ``Zotero-API-Key``; the ``Host`` is a loopback name, so a page a browser
+        loads from elsewhere (even through DNS rebinding) cannot use these routes."""
+        host = _host_name(handler.headers.get("Host"))
+        if host is None or not _is_loopback(host):
+            return (
+                "Admin routes answer only requests to a loopback Host "
+                "(127.0.0.1, localhost or [::1])"
+            )
+        key = handler.headers.get("Zotero-API-Key")
+        if not key or key not in self.state.keys:
+            return "Admin routes need one of the sandbox's API keys in Zotero-API-Key"
+        return None
+
+    def _refuse(self, handler: _Handler, resp: Response) -> None:
+        """Answer ``resp`` to a request whose body is unread: drop a small body in chunks (the
+        connection then carries on), or answer and close without reading a large one."""
+        length = _declared_length(handler)
+        chunked = handler.headers.get("Transfer-Encoding") is not None
+        if not chunked and not handler.headers.get_all("Content-Length"):
+            length = 0  # no body at all
+        keep = (
+            not chunked
+            and length is not None
+            and length <= _DISCARD_LIMIT
+            and _discard(handler.rfile, length)
+        )
+        split = urlsplit(handler.path)
+        if not split.path.startswith("/_sandbox/"):
+            self._log_request(handler, "", resp.status)  # the body was never read
+        if not keep:
+            handler.close_connection = True
+            resp.headers.append(("Connection", "close"))
+        with contextlib.suppress(OSError):
+            self._send(handler, resp, head=handler.command == "HEAD")
+        if not keep:
+            _linger(handler)
+
+    def _log_request(
+        self, handler: _Handler, body: str, status: int | None = None
+    ) -> dict[str, Any]:
+        """Append the request to the log (its secrets redacted) and return the entry, for the
+        caller to complete with ``objects``, ``status`` and ``finished``."""
+        split = urlsplit(handler.path)
+        started = time.monotonic()
+        entry: dict[str, Any] = {
+            "method": handler.command,
+            "path": split.path,
+            "query": {
+                k: (_REDACTED if k == "key" else v)
+                for k, v in parse_qsl(split.query, keep_blank_values=True)
+            },
+            "headers": {k.lower(): _redact(k.lower(), v) for k, v in handler.headers.items()},
+            "body": body,
+            "objects": None,
+            "status": status,
+            "started": started,
+            "finished": started if status is not None else None,
+        }
+        with self._lock:
+            self._log.append(entry)
+        return entry
+
     def _dispatch(self, handler: _Handler) -> None:
+        refusal = self._refusal(handler)
+        if refusal is not None:
+            self._refuse(handler, refusal)
+            return
         try:
-            body = _read_body(handler)
+            body = _read_body(handler, self.max_body)
         except _Unframed as err:
             # Where this request ends is unknown, so the connection cannot carry another one.
             handler.close_connection = True
@@ -349,19 +533,8 @@ class SandboxServer:
             self._send(handler, self._admin(method, path, body))
             return
 
-        entry: dict[str, Any] = {
-            "method": method,
-            "path": path,
-            "query": {k: (_REDACTED if k == "key" else v) for k, v in query},
-            "headers": {k: _redact(k, v) for k, v in headers.items()},
-            "body": body.decode("utf-8", "replace"),
-            "objects": None,
-            "status": None,
-            "started": started,
-            "finished": None,
-        }
-        with self._lock:
-            self._log.append(entry)
+        entry = self._log_request(handler, body.decode("utf-8", "replace"))
+        entry["started"] = started
 
         fault = self._take_fault(method, path)
         if fault is not None and fault.delay:
@@ -512,8 +685,84 @@ class _Unframed(Exception):
 _MAX_LINE = 65536
 
 
-def _read_body(handler: _Handler) -> bytes:
-    """The whole request body, by ``Content-Length`` or chunked transfer coding.
+def _declared_length(handler: _Handler) -> int | None:
+    """The body length ``Content-Length`` declares, or None (chunked, absent or invalid: the
+    body is then framed, or refused, by :func:`_read_body`)."""
+    if handler.headers.get("Transfer-Encoding") is not None:
+        return None
+    values = {v.strip() for v in handler.headers.get_all("Content-Length") or []}
+    if len(values) != 1:
+        return None
+    value = values.pop()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _too_large(limit: int) -> str:
+    return f"Request body too large (the sandbox accepts at most {limit} bytes)"
+
+
+def _carries_key(handler: _Handler, query: str) -> bool:
+    """Whether the request names an API key at all (the API decides whether it is valid)."""
+    if handler.headers.get("Zotero-API-Key") or handler.headers.get("Authorization"):
+        return True
+    return any(k == "key" for k, _ in parse_qsl(query, keep_blank_values=True))
+
+
+def _host_name(value: str | None) -> str | None:
+    """The host of a ``Host`` header without its port (``[::1]:80`` -> ``::1``)."""
+    if not value:
+        return None
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[1:end] if end > 0 else None
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _is_loopback(host: str) -> bool:
+    if host.rstrip(".") in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _discard(rfile: Any, length: int) -> bool:
+    """Read ``length`` bytes in chunks and drop them; False when the client went away."""
+    remaining = length
+    while remaining > 0:
+        try:
+            chunk = rfile.read(min(_CHUNK, remaining))
+        except OSError:
+            return False
+        if not chunk:
+            return False
+        remaining -= len(chunk)
+    return True
+
+
+def _linger(handler: _Handler) -> None:
+    """After answering a request whose body stays unread: stop sending, and drop what the
+    client still sends for a short while (bounded in bytes and time), so that it can read the
+    answer before the connection closes."""
+    connection = handler.connection
+    with contextlib.suppress(OSError):
+        handler.wfile.flush()
+        connection.shutdown(socket.SHUT_WR)
+        connection.settimeout(0.25)
+        deadline = time.monotonic() + _LINGER_SECONDS
+        drained = 0
+        while drained < _LINGER_BYTES and time.monotonic() < deadline:
+            data = connection.recv(_CHUNK)
+            if not data:
+                break
+            drained += len(data)
+
+
+def _read_body(handler: _Handler, limit: int = MAX_BODY) -> bytes:
+    """The whole request body, by ``Content-Length`` or chunked transfer coding (a chunked
+    body longer than ``limit`` is refused with 413 once it gets there).
 
     Every request is read to its very end, even one that is about to be refused: on a
     keep-alive connection, bytes left unread would be taken for the next request line.
@@ -522,7 +771,7 @@ def _read_body(handler: _Handler) -> bytes:
     if coding is not None:
         if coding.strip().lower() != "chunked":
             raise _Unframed(501, f"Transfer-Encoding {coding.strip()!r} is not supported")
-        return _read_chunked(handler.rfile)
+        return _read_chunked(handler.rfile, limit)
     lengths = {v.strip() for v in handler.headers.get_all("Content-Length") or []}
     if not lengths:
         return b""
@@ -536,8 +785,9 @@ def _read_body(handler: _Handler) -> bytes:
     return body
 
 
-def _read_chunked(rfile: Any) -> bytes:
+def _read_chunked(rfile: Any, limit: int = MAX_BODY) -> bytes:
     chunks: list[bytes] = []
+    total = 0
     while True:
         line = rfile.readline(_MAX_LINE + 1)
         if not line.endswith(b"\n"):
@@ -550,6 +800,9 @@ def _read_chunked(rfile: Any) -> bytes:
         size = int(size_text, 16)
         if size == 0:
             break
+        total += size
+        if total > limit:
+            raise _Unframed(413, _too_large(limit))
         chunk = rfile.read(size)
         if len(chunk) < size or rfile.readline(_MAX_LINE + 1) not in (b"\r\n", b"\n"):
             raise _Unframed(None if len(chunk) < size else 400, "Invalid chunk")

@@ -8,18 +8,22 @@ whose ``sleep`` records instead of sleeping, so that the waits the gateway was t
 
 from __future__ import annotations
 
+import http.server
 import logging
 import threading
 import traceback
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx2
 import pytest
 
+from syncd import zotero
 from syncd.errors import ConfigError, RemoteError
 from syncd.sandbox import SandboxServer
 from syncd.zotero import (
+    MAX_SERVER_WAIT,
     KeyAccess,
     RetryPolicy,
     VersionConflict,
@@ -647,3 +651,177 @@ def test_every_request_has_a_finite_timeout(
 def test_a_gateway_without_a_finite_timeout_is_refused(timeout: Any) -> None:
     with pytest.raises(ValueError, match="timeout"):
         ZoteroGateway(library_type="user", library_id=1, api_key=KEY, timeout=timeout)
+
+
+# ---- issue 9 §4: a server cannot make syncd sleep for ever ---------------------------------
+
+
+def test_a_huge_retry_after_is_capped(
+    sandbox: SandboxServer, gateway: ZoteroGateway, sleeps: list[float]
+) -> None:
+    sandbox.inject(status=429, method="GET", retry_after=999_999_999)
+    gateway.library_version()
+    assert sleeps == [pytest.approx(MAX_SERVER_WAIT, abs=1)]
+
+
+def test_a_huge_backoff_is_capped_logged_with_its_end_and_visible_meanwhile(
+    sandbox: SandboxServer,
+    make_gateway: MakeGateway,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[tuple[float, datetime | None]] = []
+    gateway = make_gateway(sleep=lambda s: seen.append((s, gateway.backoff_until)))
+    assert gateway.backoff_until is None
+    sandbox.inject(method="GET", backoff=999_999_999)
+    before = datetime.now(UTC)
+    gateway.library_version()
+    # The wait is known before it starts, to any caller (a daemon reports it).
+    until = gateway.backoff_until
+    assert until is not None and until.tzinfo is not None
+    assert until - before == pytest.approx(timedelta(seconds=MAX_SERVER_WAIT), abs=timedelta(5))
+    caplog.set_level(logging.WARNING, logger="syncd")
+    gateway.library_version()
+    assert [s for s, _ in seen] == [pytest.approx(MAX_SERVER_WAIT, abs=1)]
+    assert seen[0][1] == until  # still on record while sleeping
+    assert gateway.backoff_until is None  # and cleared once waited out
+    warning = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1
+    text = warning[0].getMessage()
+    assert "Backoff" in text and "users/1" in text
+    assert until.astimezone().strftime("%H:%M:%S") in text
+
+
+def test_a_sleep_that_raises_ends_the_call_and_leaves_the_wait_on_record(
+    sandbox: SandboxServer, make_gateway: MakeGateway
+) -> None:
+    class Stop(Exception):
+        pass
+
+    def interrupted(seconds: float) -> bool:
+        raise Stop
+
+    gateway = make_gateway(sleep=interrupted)
+    sandbox.inject(method="GET", backoff=120)
+    gateway.library_version()
+    sandbox.clear_requests()
+    with pytest.raises(Stop):
+        gateway.library_version()
+    assert sandbox.requests() == []  # nothing was sent
+    assert gateway.backoff_until is not None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["999999999", "Thu, 01 Jan 2099 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "1e308"],
+)
+def test_every_server_requested_wait_is_capped(value: str) -> None:
+    assert zotero._seconds(value) == MAX_SERVER_WAIT
+
+
+def test_short_server_requested_waits_are_kept() -> None:
+    assert zotero._seconds("7") == 7
+    assert zotero._seconds("Thu, 01 Jan 1970 00:00:00 GMT") == 0
+    assert zotero._seconds("soon") is None and zotero._seconds("nan") is None
+
+
+# ---- issue 9 §3 and §5: what a key or a server cannot make the gateway do -------------------
+
+
+@pytest.mark.parametrize(
+    "bad", [KEY + "\nsecondline", KEY[:23] + "é", f" {KEY}", "", KEY[:12] + "\r" + KEY[12:]]
+)
+def test_a_key_that_cannot_be_a_header_is_a_config_error_never_shown(
+    sandbox: SandboxServer, bad: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        ZoteroGateway(library_type="user", library_id=USER_ID, api_key=bad, api_url=sandbox.url)
+    assert KEY[:12] not in _everything_printed(info.value)
+    assert "secondline" not in _everything_printed(info.value)
+    assert sandbox.requests() == []
+
+
+def test_a_header_the_client_cannot_send_is_never_quoted(
+    sandbox: SandboxServer,
+    gateway: ZoteroGateway,
+    sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(self: httpx2.Client, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
+        raise httpx2.LocalProtocolError(f"Illegal header value b'{KEY}\\nsecondline'")
+
+    monkeypatch.setattr(httpx2.Client, "send", refuse)
+    with pytest.raises(RemoteError) as info:
+        gateway.library_version()
+    printed = _everything_printed(info.value)
+    assert KEY not in printed and "secondline" not in printed
+    assert "could not be sent" in info.value.message
+    assert not info.value.transient and sleeps == []  # not retried as a "network error"
+
+
+class _Redirector:
+    """A server that answers every request with a redirect to ``target``."""
+
+    def __init__(self, target: str) -> None:
+        outer = self
+        self.requests: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.requests.append(self.path)
+                self.send_response(307)
+                self.send_header("Location", target + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_GET
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_a_redirect_to_another_address_is_refused_and_the_key_stays_home(
+    sandbox: SandboxServer, host: str
+) -> None:
+    port = sandbox.url.rsplit(":", 1)[1]
+    redirector = _Redirector(f"http://{host}:{port}")
+    try:
+        with (
+            ZoteroGateway(
+                library_type="user", library_id=USER_ID, api_key=KEY, api_url=redirector.url
+            ) as gateway,
+            pytest.raises(RemoteError) as info,
+        ):
+            gateway.check_access()
+    finally:
+        redirector.close()
+    assert redirector.requests  # it was asked, and redirected
+    assert sandbox.requests() == []  # the key never went to the other address
+    message = info.value.message
+    assert "redirected" in message and f"http://{host}:{port}" in message
+    assert "may not" not in message and info.value.status != 403
+    assert "zotero.api_url" in (info.value.hint or "")
+
+
+def test_an_html_page_with_200_is_an_error_not_data(
+    sandbox: SandboxServer, gateway: ZoteroGateway
+) -> None:
+    for call in (
+        gateway.library_version,
+        lambda: gateway.item_versions(0),
+        lambda: gateway.get_items(["ABCD2345"]),
+        lambda: gateway.deleted_since(0),
+    ):
+        sandbox.inject(status=200, method="GET", body="<html><body>Sign in</body></html>")
+        with pytest.raises(RemoteError) as info:
+            call()
+        assert "text/html" in info.value.message and "not the JSON" in info.value.message
+        assert "zotero.api_url" in (info.value.hint or "")

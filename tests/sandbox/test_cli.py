@@ -68,7 +68,10 @@ def test_random_key_when_none_given() -> None:
         assert key and re.fullmatch(r"[A-Za-z0-9]{24}", key.group(1))
         url = re.search(r"http://127\.0\.0\.1:\d+", lines[0])
         assert url
-        assert Client(url.group(0)).get("/_sandbox/requests", key=None).status == 200
+        client = Client(url.group(0))
+        assert client.get("/_sandbox/requests", key=key.group(1)).status == 200
+        # Admin routes need the sandbox's key (issue 9 §6).
+        assert client.get("/_sandbox/requests", key=None).status == 403
     finally:
         proc.terminate()
         proc.communicate(timeout=20)

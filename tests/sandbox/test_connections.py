@@ -147,8 +147,8 @@ def test_keep_alive_clients_on_every_route_and_fault_never_wait_in_vain(
             lambda: client.post(items, headers=HEADERS, content=b""),
             lambda: client.patch(f"{items}/{key}", headers=HEADERS, json={"title": "x"}),
             lambda: client.get(f"{base}/itemTypes"),
-            lambda: client.get(f"{base}/_sandbox/libraries/users/{USER}"),
-            lambda: client.post(f"{base}/_sandbox/faults", content=b"{not json"),
+            lambda: client.get(f"{base}/_sandbox/libraries/users/{USER}", headers=HEADERS),
+            lambda: client.post(f"{base}/_sandbox/faults", headers=HEADERS, content=b"{not json"),
             lambda: client.get(f"{items}/{key}", headers=HEADERS),
         ]
         if i >= len(ops):

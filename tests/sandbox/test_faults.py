@@ -102,24 +102,22 @@ def test_request_log(sandbox: SandboxServer, client: Client) -> None:
 
 
 def test_admin_routes_over_http(sandbox: SandboxServer, client: Client) -> None:
-    assert (
-        client.post("/_sandbox/faults", {"status": 503, "retry_after": 4}, key=None).status == 204
-    )
+    assert client.post("/_sandbox/faults", {"status": 503, "retry_after": 4}).status == 204
     assert client.get(ITEMS).status == 503
-    client.post("/_sandbox/faults", {"status": 500, "times": 3}, key=None)
-    assert client.call("DELETE", "/_sandbox/faults", key=None).status == 204
+    client.post("/_sandbox/faults", {"status": 500, "times": 3})
+    assert client.call("DELETE", "/_sandbox/faults").status == 204
     assert client.get(ITEMS).status == 200
-    oob = client.post(f"/_sandbox/oob/users/{USER}/items", [article()], key=None)
+    oob = client.post(f"/_sandbox/oob/users/{USER}/items", [article()])
     assert oob.status == 200 and len(oob.json["success"]) == 1
-    assert client.get(f"/_sandbox/libraries/users/{USER}", key=None).json == {"version": 1}
-    client.post("/_sandbox/backoff", {"seconds": 9}, key=None)
+    assert client.get(f"/_sandbox/libraries/users/{USER}").json == {"version": 1}
+    client.post("/_sandbox/backoff", {"seconds": 9})
     assert client.get(ITEMS).headers["backoff"] == "9"
-    client.post("/_sandbox/backoff", {"seconds": None}, key=None)
-    log = client.get("/_sandbox/requests", key=None).json
+    client.post("/_sandbox/backoff", {"seconds": None})
+    log = client.get("/_sandbox/requests").json
     assert all(not e["path"].startswith("/_sandbox/") for e in log)
-    assert client.call("DELETE", "/_sandbox/requests", key=None).status == 204
-    assert client.get("/_sandbox/requests", key=None).json == []
-    assert client.post("/_sandbox/faults", {"bogus": 1}, key=None).status == 400
+    assert client.call("DELETE", "/_sandbox/requests").status == 204
+    assert client.get("/_sandbox/requests").json == []
+    assert client.post("/_sandbox/faults", {"bogus": 1}).status == 400
 
 
 def test_admin_routes_can_be_disabled() -> None:
@@ -127,7 +125,7 @@ def test_admin_routes_can_be_disabled() -> None:
     populate(server)
     with server:
         client = Client(server.url)
-        assert client.post("/_sandbox/faults", {"status": 500}, key=None).status == 404
+        assert client.post("/_sandbox/faults", {"status": 500}).status == 404
         assert client.get(ITEMS).status == 200
 
 

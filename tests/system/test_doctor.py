@@ -25,6 +25,7 @@ def sandbox(sandbox: SandboxServer) -> SandboxServer:
 
 def write_config(tmp_path: Path, sandbox: SandboxServer, key: str = KEY, extra: str = "") -> Path:
     (tmp_path / "key").write_text(key)
+    (tmp_path / "key").chmod(0o600)
     path = tmp_path / "config.toml"
     path.write_text(
         f'[zotero]\nlibrary_id = 1\napi_key_file = "key"\napi_url = "{sandbox.url}"\n{extra}'
@@ -94,4 +95,47 @@ def test_pending_rows_and_a_damaged_state_database(
         side.unlink()
     (tmp_path / "state.db").write_bytes(b"garbage" * 1000)
     code, out = doctor(cfg, capsys)
-    assert code == 1 and "[FAIL] state database" in out and "move the file away" in out
+    assert code == 1 and "[FAIL] state database" in out and "is damaged" in out
+    assert f"mv {tmp_path / 'state.db'} " in out
+
+
+# ---- issue 9 §3: what is wrong with the key or the transport, never the key itself ------------
+
+
+def test_a_key_file_with_a_second_line_is_a_config_problem_never_shown(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, sandbox, KEY + "\nsecondline\n")
+    code, out = doctor(cfg, capsys)
+    assert code == 1
+    assert "[FAIL] config:" in out and "does not hold a Zotero API key: it has 2 lines" in out
+    assert KEY not in out and "secondline" not in out
+    assert not sandbox.requests()  # refused before anything was sent
+
+
+@pytest.mark.parametrize(("mode", "verb"), [(0o666, "readable and writable"), (0o622, "writable")])
+def test_a_key_file_others_may_read_or_change_fails(
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    mode: int,
+    verb: str,
+) -> None:
+    cfg = write_config(tmp_path, sandbox)
+    (tmp_path / "key").chmod(mode)
+    code, out = doctor(cfg, capsys)
+    assert code == 1
+    assert f"[FAIL] config: {tmp_path / 'key'}: holds the Zotero API key" in out
+    assert f"is {verb} by its group" in out and f"chmod 600 {tmp_path / 'key'}" in out
+    assert KEY not in out
+
+
+def test_plain_http_to_another_host_fails(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, sandbox)
+    cfg.write_text(cfg.read_text().replace(sandbox.url, "http://zotero.example.org"))
+    code, out = doctor(cfg, capsys)
+    assert code == 1
+    assert "[FAIL] config:" in out and "plain http:// to 'zotero.example.org'" in out
+    assert "unencrypted" in out and KEY not in out

@@ -14,6 +14,9 @@ from syncd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "abcdefghijklmnopqrstuvwx"
+FROM_FILE = "FromFile0123456789abcdef"
+FROM_ENV = "FromEnv0123456789abcdefg"
+FROM_CRED = "FromCred0123456789abcdef"
 
 
 def write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
@@ -156,21 +159,22 @@ def test_library_string(tmp_path: Path) -> None:
 
 def test_key_sources_in_documented_order(tmp_path: Path) -> None:
     key_file = tmp_path / "key"
-    key_file.write_text("FROMFILE\n")
+    key_file.write_text(FROM_FILE + "\n")
+    key_file.chmod(0o600)
     creds = tmp_path / "creds"
     creds.mkdir()
-    (creds / "zotero-api-key").write_text("FROMCRED")
+    (creds / "zotero-api-key").write_text(FROM_CRED)
     inline = write(tmp_path, f"[zotero]\napi_key = '{KEY}'\n")
     with_file = tmp_path / "with_file.toml"
     with_file.write_text("[zotero]\napi_key_file = 'key'\n")
-    full = env(tmp_path, ZOTERO_API_KEY="FROMENV", CREDENTIALS_DIRECTORY=str(creds))
+    full = env(tmp_path, ZOTERO_API_KEY=FROM_ENV, CREDENTIALS_DIRECTORY=str(creds))
 
     cfg = load(with_file, full)
-    assert cfg.zotero.api_key == Secret("FROMFILE")
+    assert cfg.zotero.api_key == Secret(FROM_FILE)
     assert cfg.zotero.api_key_source == f"file {key_file}"
-    assert load(inline, full).zotero.api_key == Secret("FROMENV")
+    assert load(inline, full).zotero.api_key == Secret(FROM_ENV)
     no_env = {k: v for k, v in full.items() if k != "ZOTERO_API_KEY"}
-    assert load(inline, no_env).zotero.api_key == Secret("FROMCRED")
+    assert load(inline, no_env).zotero.api_key == Secret(FROM_CRED)
     assert load(inline, env(tmp_path)).zotero.api_key == Secret(KEY)
     # A credentials directory without our credential does not count.
     (creds / "zotero-api-key").unlink()
@@ -190,6 +194,7 @@ def test_unreadable_or_empty_key_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the API key file"):
         load(path, env(tmp_path))
     (tmp_path / "missing").write_text("  \n")
+    (tmp_path / "missing").chmod(0o600)
     with pytest.raises(ConfigError, match="is empty"):
         load(path, env(tmp_path))
 
@@ -224,3 +229,105 @@ def test_secret_never_shows_itself() -> None:
     assert KEY not in repr(cfg)
     with pytest.raises(TypeError):
         pickle.dumps(s)
+
+
+# --- issue 9 §3: the key is checked where it is read, and never shown ----------------------
+
+SECOND_LINE = KEY + "\nsecondline"
+
+
+@pytest.mark.parametrize(
+    ("content", "shape"),
+    [
+        (SECOND_LINE, "2 lines"),
+        (KEY[:20], "20 characters"),
+        (KEY[:23] + "é", "other than ASCII"),
+        (KEY[:23] + "-", "other than letters and digits"),
+        (KEY[:12] + " " + KEY[12:23], "other than letters and digits"),
+    ],
+)
+def test_a_key_that_is_not_24_alphanumerics_is_refused_unseen(
+    tmp_path: Path, content: str, shape: str
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(f"  {content}\n", encoding="utf-8")
+    key_file.chmod(0o600)
+    sources = {
+        "zotero.api_key_file": ("[zotero]\napi_key_file = 'key'\n", {}),
+        "$ZOTERO_API_KEY": ("[zotero]\n", {"ZOTERO_API_KEY": content}),
+    }
+    for where, (text, extra) in sources.items():
+        with pytest.raises(ConfigError) as exc:
+            load(write(tmp_path, text), env(tmp_path, **extra))
+        text = str(exc.value) + (exc.value.hint or "")
+        assert where in text and shape in text and "24 letters and digits" in text
+        assert KEY[:12] not in text and "secondline" not in text
+
+
+def test_surrounding_whitespace_is_not_part_of_the_key(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(f"\n  {KEY}\t\r\n\n")
+    key_file.chmod(0o600)
+    path = write(tmp_path, "[zotero]\napi_key_file = 'key'\n")
+    assert load(path, env(tmp_path)).zotero.api_key == Secret(KEY)
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [
+        (0o666, "readable and writable by its group and readable and writable by others"),
+        (0o644, "readable by its group and readable by others"),
+        (0o620, "writable by its group"),
+        (0o602, "writable by others"),
+        (0o640, "readable by its group"),
+    ],
+)
+def test_a_key_file_others_may_read_or_change_is_refused(
+    tmp_path: Path, mode: int, words: str
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY)
+    key_file.chmod(mode)
+    path = write(tmp_path, "[zotero]\napi_key_file = 'key'\n")
+    with pytest.raises(ConfigError) as exc:
+        load(path, env(tmp_path))
+    message = str(exc.value)
+    assert f"{key_file}: holds the Zotero API key (zotero.api_key_file) but is {words}" in message
+    assert f"(mode {mode:o})" in message
+    assert exc.value.hint == f"run 'chmod 600 {key_file}'"
+    assert KEY not in message
+
+
+def test_an_inline_key_in_a_writable_config_says_writable(tmp_path: Path) -> None:
+    path = write(tmp_path, f"[zotero]\napi_key = '{KEY}'\n", 0o602)
+    with pytest.raises(
+        ConfigError, match=r"holds an inline zotero\.api_key but is writable by others"
+    ):
+        load(path, env(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:23120",
+        "http://127.8.9.10",
+        "http://localhost:8080/",
+        "http://[::1]:23120",
+        "https://api.zotero.org",
+        "https://example.org:8443",
+    ],
+)
+def test_http_only_to_this_machine(tmp_path: Path, url: str) -> None:
+    path = write(tmp_path, f"[zotero]\napi_url = '{url}'\n")
+    assert load(path, env(tmp_path)).zotero.api_url == url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://api.zotero.org", "http://10.0.0.5:23120", "http://[2001:db8::1]/"]
+)
+def test_plain_http_to_another_machine_is_refused(tmp_path: Path, url: str) -> None:
+    path = write(tmp_path, f"[zotero]\napi_url = '{url}'\n")
+    with pytest.raises(ConfigError) as exc:
+        load(path, env(tmp_path))
+    assert "'zotero.api_url': plain http://" in str(exc.value)
+    assert "unencrypted" in str(exc.value) and "https://" in str(exc.value)

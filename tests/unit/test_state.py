@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syncd import state
-from syncd.errors import StateError
+from syncd.errors import StateDamagedError, StateError
 from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
 
 LIB = "users/1"
@@ -42,25 +42,27 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_not_a_database_is_a_state_error(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     db.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StateError, match="not a usable syncd state database"):
+    with pytest.raises(StateDamagedError, match="the state database is damaged") as exc:
         StateStore(db)
+    assert f"mv {db} {db}.damaged" in (exc.value.hint or "")
 
 
 def test_forward_migration_backs_up_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "state.db"
     with StateStore(db) as store:
         store.put_records(LIB, [RecordRow("pmid:1", "AAAAAAAA", "pushed", pmid="1")])
+    current = state.SCHEMA_VERSION
     migrations = dict(state.MIGRATIONS)
-    migrations[2] = ("ALTER TABLE records ADD COLUMN note TEXT",)
+    migrations[current + 1] = ("ALTER TABLE records ADD COLUMN note TEXT",)
     monkeypatch.setattr(state, "MIGRATIONS", migrations)
-    monkeypatch.setattr(state, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(state, "SCHEMA_VERSION", current + 1)
     with StateStore(db) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == current + 1
         assert store.records(LIB)[0].key == "AAAAAAAA"
-    backup = tmp_path / "state.db.v1.bak"
+    backup = tmp_path / f"state.db.v{current}.bak"
     assert backup.exists()
     old = sqlite3.connect(backup)
-    assert old.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert old.execute("PRAGMA user_version").fetchone()[0] == current
     assert old.execute("SELECT key FROM records").fetchone()[0] == "AAAAAAAA"
     cols = [r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(records)")]
     assert "note" in cols
