@@ -322,6 +322,7 @@ class Daemon:
         self._fatal = False
         self.ready = False
         self.files_with_problems = 0
+        self.backing_off_until: float | None = None
 
     @property
     def directory(self) -> Path:
@@ -416,6 +417,17 @@ class Daemon:
         """The gateway's and the engine's wait: ends early (raising :class:`Stopping`) when
         the daemon is asked to stop; keeps the heartbeat fresh meanwhile."""
         end = time.monotonic() + max(0.0, seconds)
+        if seconds >= 5 and self.store is not None:
+            # A long wait (the server's Backoff/Retry-After, or a retry): say so in the status.
+            self.backing_off_until = time.time() + seconds
+            with contextlib.suppress(SyncdError):
+                self._write_status()
+        try:
+            self._sleep_until(end)
+        finally:
+            self.backing_off_until = None
+
+    def _sleep_until(self, end: float) -> None:
         while True:
             self.heartbeat = time.monotonic()
             left = end - time.monotonic()
@@ -957,6 +969,8 @@ class Daemon:
         logger.info("next attempt in %.0f s", delay)
 
     def _status_line(self) -> str:
+        if self.backing_off_until and not self.trouble:
+            return f"Zotero asked to wait: backing off until {_local(self.backing_off_until)}"
         if self.trouble:
             line = self.trouble
             if self.waiting:
@@ -973,7 +987,12 @@ class Daemon:
 
     def _write_status(self, stopped: bool = False) -> None:
         assert self.store is not None
-        retry = _utc(self.retry_at) if self.trouble and self.waiting else None
+        retry = _utc(self.retry_at) if self.trouble else None
+        if self.backing_off_until:
+            retry = _utc(self.backing_off_until)
+        trouble = self.trouble
+        if trouble is None and self.backing_off_until:
+            trouble = self._status_line()
         row = DaemonRow(
             pid=os.getpid(),
             started_at=_utc(self.started),
@@ -984,7 +1003,7 @@ class Daemon:
             settling=len(self.settler),
             waiting=len(self.waiting),
             last_file=self.last_file,
-            trouble=self.trouble,
+            trouble=trouble,
             trouble_since=_utc(self.trouble_since) if self.trouble_since else None,
             retry_at=retry,
         )
@@ -995,6 +1014,10 @@ class Daemon:
         self.store.put_daemon(row)
         if not stopped:
             sdnotify.notify(f"STATUS={self._status_line()}")
+
+
+def _local(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().strftime("%H:%M:%S")
 
 
 def _today_utc() -> str:

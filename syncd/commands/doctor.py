@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_PARTIAL
     doc.add("config", True, str(config.source) if config.source else "no file; defaults")
     ready = _check_library(doc, config)
+    _check_watch(doc, config)
     _check_state(doc, config)
     failed = [c for c in doc.checks if not c.ok]
     if failed or not ready:
@@ -149,6 +150,35 @@ def _check_collection(doc: _Doctor, gw: object, spec: str) -> None:
         doc.add("collection", True, f"{spec!r} is collection {key}")
     else:
         doc.add("collection", True, f"{spec!r} does not exist yet; the first import creates it")
+
+
+def _check_watch(doc: _Doctor, config: Config) -> None:
+    """The folder `syncd run` would watch, and whether a daemon runs on this state."""
+    from syncd.commands.run import resolve
+    from syncd.daemon import holder
+
+    resolved, default = resolve(config, None)
+    folder = resolved.watch.directory
+    assert folder is not None
+    what = "your download folder" if default else "watch.directory"
+    if not folder.is_dir():
+        waits = config.watch.wait_for_directory
+        doc.add(
+            "watch folder",
+            waits,
+            f"{folder} ({what}) does not exist" + ("; syncd run waits for it" if waits else ""),
+            f"create it, or set watch.directory in {config.source or 'the config'}",
+        )
+    elif not os.access(folder, os.R_OK | os.X_OK):
+        doc.add("watch folder", False, f"{folder} ({what}) cannot be read", "check its permissions")
+    else:
+        note = "; at the first start the exports already there are left alone" if default else ""
+        doc.add("watch folder", True, f"{folder} ({what}){note}")
+    pid = holder(config.state.path)
+    if pid:
+        doc.add("daemon", True, f"syncd run is running (pid {pid})")
+    else:
+        doc.add("daemon", True, "syncd run is not running ('syncd service install --enable')")
 
 
 def _check_state(doc: _Doctor, config: Config) -> None:

@@ -291,6 +291,22 @@ def test_sigterm_during_a_batch_exits_0_within_5_s_and_loses_nothing(
     assert_exactly_once(sandbox, pmids)
 
 
+def test_a_server_backoff_is_shown_and_sigterm_interrupts_it(
+    daemon: Daemon, sandbox: SandboxServer
+) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    sandbox.set_backoff(120)
+    write_export(daemon.folder / "slow.nbib", [44100001])
+
+    def backing_off() -> bool:
+        return "backing off until" in (daemon.status()[1]["trouble"] or "")
+
+    wait_for(backing_off, 60, "the backoff in syncd status", daemon.tail())
+    code, took = daemon.stop(signal.SIGTERM)
+    assert code == 0 and took < 5.0, (code, took, daemon.tail())
+
+
 def test_ctrl_c_exits_130(daemon: Daemon) -> None:
     daemon.start()
     daemon.wait_ready()

@@ -27,8 +27,10 @@ def write_config(tmp_path: Path, sandbox: SandboxServer, key: str = KEY, extra: 
     (tmp_path / "key").write_text(key)
     (tmp_path / "key").chmod(0o600)
     path = tmp_path / "config.toml"
+    (tmp_path / "inbox").mkdir(exist_ok=True)
     path.write_text(
         f'[zotero]\nlibrary_id = 1\napi_key_file = "key"\napi_url = "{sandbox.url}"\n{extra}'
+        f'\n[watch]\ndirectory = "{tmp_path / "inbox"}"\n'
         f'\n[state]\npath = "{tmp_path / "state.db"}"\n'
     )
     return path
@@ -47,7 +49,19 @@ def test_a_good_setup_is_ready(
     assert "Ready to import." in out
     assert "[ok  ] write permission: can write to users/1" in out
     assert "'PubMed'" in out
+    assert f"[ok  ] watch folder: {tmp_path / 'inbox'} (watch.directory)" in out
+    assert "syncd run is not running" in out
     assert KEY not in out
+
+
+def test_a_missing_watch_folder_is_a_problem(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, sandbox)
+    (tmp_path / "inbox").rmdir()
+    code, out = doctor(cfg, capsys)
+    assert code == 1
+    assert f"[FAIL] watch folder: {tmp_path / 'inbox'} (watch.directory) does not exist" in out
 
 
 def test_key_without_write_access(
