@@ -183,3 +183,31 @@ def test_without_a_give_up_time_the_importer_waits_until_its_sleep_is_interrupte
     sandbox.clear_faults()
     report = Importer(config, store, gw).run([export])
     assert [e.pmid for e in report.created] == ["1"] and report.exit_code == 0
+
+
+def test_articles_another_syncd_created_while_this_one_sent_are_its_duplicates_with_rows(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    # Two machines, their own state databases, the same 100 articles. Machine B has read the
+    # library and planned its two batches; just before its first POST, machine A imports all
+    # 100 under the same derived keys. B's write is refused, B reads what changed and finds
+    # every article under the key it planned: A's items, not B's.
+    export = tmp_path / "a.nbib"
+    export.write_text("\n".join(article(n) for n in range(1, 101)))
+    config, store, gw = setup(tmp_path, sandbox)
+    a_db = tmp_path / "machine-a.db"
+    a_reports = []
+
+    def machine_a_imports() -> None:
+        with StateStore(a_db) as a_store, quick_gateway(ZoteroGateway, sandbox) as a_gw:
+            a_reports.append(import_paths([export], engine_config(sandbox, a_db), a_store, a_gw))
+
+    gw.before_create = machine_a_imports
+    report = import_paths([export], config, store, gw)
+    assert len(a_reports[0].created) == 100
+    assert report.created == [] and len(report.duplicates) == 100 and report.exit_code == 0
+    assert all("another writer" in e.reason for e in report.duplicates)
+    # Every record read has its row (the second batch, re-checked after the refresh of the
+    # first, used to update rows that were never inserted).
+    assert store.status_counts(LIB) == {"pushed": 100}
+    assert sorted(pmids(sandbox, gw), key=int) == [str(n) for n in range(1, 101)]
