@@ -413,7 +413,15 @@ def test_kill_9_at_many_points_then_rerun(
         if round_no % 2 == 1:
             machine.run(inbox)
             assert_exactly_once(sandbox, all_pmids)
-    machine.run(inbox)
+    # The final run reads every record again: each gets one outcome, and rows a kill left
+    # pending are settled as those records' outcomes (never listed twice, as recovered and as
+    # duplicates).
+    out = tmp_path / "final.json"
+    proc = machine.start(inbox, out=out)
+    assert proc.wait(timeout=RUN_TIMEOUT) == 0, machine.tail()
+    final = report_of(out)
+    assert_one_outcome_per_record(final)
+    assert final["counts"]["recovered"] == 0
     assert_exactly_once(sandbox, all_pmids)
     # More than 20 kills, at distinct points: (kind, batch, items in the library, pending and
     # pushed rows in syncd's state); several between the pending commit and the pushed one.
