@@ -27,11 +27,13 @@ why), merged items, failures (with the reason) and reading problems (``file:line
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -920,7 +922,19 @@ class _Run:
 
     def run(self, files: Sequence[Path]) -> Report:
         """Settle pending rows, then read, plan and send ``files`` (already listed)."""
-        self.settle_pending()
+        with _state_users(self.store.path) as alone:
+            return self._run(files, settle=alone)
+
+    def _run(self, files: Sequence[Path], *, settle: bool) -> Report:
+        if settle:
+            self.settle_pending()
+        else:
+            logger.info(
+                "%s: another syncd run is using %s; rows it left pending are its own (or are "
+                "settled by a later run)",
+                self.library,
+                self.store.path,
+            )
         if not files:
             self._list_settled()
             return self.report
@@ -1014,6 +1028,31 @@ class _Run:
                 self.library,
                 FileRow(f.path, size, mtime, sha, f.outcome, f.records, f.detail or None),
             )
+
+
+@contextlib.contextmanager
+def _state_users(path: Path) -> Iterator[bool]:
+    """Count this run among the runs using the state database at ``path`` (a shared ``flock`` on
+    ``<path>.runs``, released when the run ends or its process dies); yield whether it is the
+    only one. Only then are the rows left pending an interrupted run's to settle: with others
+    running, they may be rows another run is sending at this moment, which it will count."""
+    try:
+        import fcntl
+
+        fd = os.open(f"{path}.runs", os.O_RDWR | os.O_CREAT, 0o600)
+    except (ImportError, OSError):  # no flock here, or a read-only folder: settle as before
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
+        except OSError:
+            alone = False
+        fcntl.flock(fd, fcntl.LOCK_SH)  # from exclusive to shared, or wait for one to convert
+        yield alone
+    finally:
+        os.close(fd)
 
 
 def _duration(seconds: float) -> str:
