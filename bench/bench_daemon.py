@@ -126,7 +126,7 @@ def main(argv: list[str]) -> None:
                 time.sleep(0.2)
             latencies.sort()
             p50 = statistics.median(latencies)
-            p95 = latencies[max(0, int(round(0.95 * len(latencies))) - 1)]
+            p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
             print(f"drop -> item, {args.drops} drops, settle_seconds = {args.settle}:")
             print(
                 f"  p50 {p50:.2f} s (settle + {p50 - args.settle:.2f}), "

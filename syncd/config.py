@@ -234,6 +234,18 @@ SPEC: tuple[Key, ...] = (
         _choice("auto", "extra"),
     ),
     Key(
+        "zotero.conflict_timeout_seconds",
+        "float",
+        600.0,
+        "Other programs or syncd machines writing to the same library make Zotero refuse a "
+        "write made against an older library version; syncd then reads what changed and "
+        "tries again, waiting a growing random pause in between. A one-shot `syncd import` "
+        "gives up when none of its writes has been accepted for this many seconds: the "
+        "records not yet sent stay pending, it exits 1, and the next run sends them. "
+        "`syncd run` never gives up.",
+        _positive_number,
+    ),
+    Key(
         "tags.extra",
         "list",
         [],
@@ -406,6 +418,7 @@ class ZoteroConfig:
     api_url: str = DEFAULT_API_URL
     collection: str | None = None
     native_ids: str = "auto"
+    conflict_timeout_seconds: float = 600.0
 
     @property
     def library(self) -> str | None:
@@ -723,6 +736,7 @@ def from_values(
             api_url=str(get("zotero.api_url")).rstrip("/"),
             collection=get("zotero.collection"),
             native_ids=get("zotero.native_ids"),
+            conflict_timeout_seconds=float(get("zotero.conflict_timeout_seconds")),
         ),
         tags=TagsConfig(
             extra=tuple(dict.fromkeys(t.strip() for t in get("tags.extra") if t.strip())),

@@ -487,7 +487,10 @@ class Daemon:
         assert self.store is not None
         if self.importer is None:
             gateway = self.make_gateway(self.config, self.sleep)
-            self.importer = Importer(self.config, self.store, gateway)
+            # The daemon never gives up on a busy library; its waits end when it is stopped.
+            self.importer = Importer(
+                self.config, self.store, gateway, give_up_after=None, sleep=self.sleep
+            )
         try:
             report = self.importer.settle(progress=self._progress)
         except (RemoteError, StateError) as exc:

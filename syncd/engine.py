@@ -28,9 +28,13 @@ why), merged items, failures (with the reason) and reading problems (``file:line
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -59,11 +63,24 @@ from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
 logger = logging.getLogger(__name__)
 
 BATCH = 50
-# Refreshes of one batch before its records are reported failed (to be imported again). Every
-# write is guarded by the indexed library version: an unguarded write could create an article
-# that another process created meanwhile under an identity this process does not know.
-_MAX_CONFLICTS = 20
+# Every write is guarded by the indexed library version: an unguarded write could create an
+# article that another process created meanwhile under an identity this process does not know.
+# A write refused because the library changed (another writer) waits, then the index is
+# refreshed and the batch planned again: the n-th wait in a row is a random time between half
+# and all of min(CONFLICT_MAX_DELAY, CONFLICT_BASE_DELAY * 2 ** (n - 1)) seconds, so that
+# writers that collided do not come back together. There is no bound on the number of tries:
+# a one-shot import gives up on time (``give_up_after``), the daemon never does.
+CONFLICT_BASE_DELAY = 0.25
+CONFLICT_MAX_DELAY = 15.0
 _MAX_MERGE_TRIES = 4
+
+
+def conflict_delay(n: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait before trying again after the ``n``-th refused write in a row."""
+    cap = min(CONFLICT_MAX_DELAY, CONFLICT_BASE_DELAY * 2.0 ** max(0, n - 1))
+    return cap / 2 + (rng or random).uniform(0, cap / 2)
+
+
 _NOT_INDEXED = frozenset({"note", "attachment", "annotation"})
 
 Progress = Callable[[str, int, int], None]
@@ -99,9 +116,25 @@ class Entry:
     key: str | None = None
     reason: str = ""
     pmid: str | None = None
+    uncertain: bool = False
+    """Created under its planned key, but the answer to this process's write was lost (or the
+    row was left pending by an interrupted run): another writer may have created it at the
+    same moment under the same key."""
+    outcome: str = ""
+    """In ``recovered`` only: created | duplicate | failed | pending."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"where": self.where, "key": self.key, "reason": self.reason, "pmid": self.pmid}
+        out: dict[str, Any] = {
+            "where": self.where,
+            "key": self.key,
+            "reason": self.reason,
+            "pmid": self.pmid,
+        }
+        if self.uncertain:
+            out["uncertain"] = True
+        if self.outcome:
+            out["outcome"] = self.outcome
+        return out
 
 
 @dataclass
@@ -122,9 +155,12 @@ class Report:
     duplicates: list[Entry] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
     failed: list[Entry] = field(default_factory=list)
+    pending: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     records_read: int = 0
     collection: str | None = None
+    gave_up: str | None = None
+    """Why the import stopped sending (other writers kept changing the library), or None."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -132,19 +168,32 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 when everything went in; 1 when some records or files failed."""
-        bad = self.failed or self.errors or any(f.outcome == "unreadable" for f in self.files)
+        """0 when everything went in; 1 when some records or files failed, or were left
+        pending (to be settled by the next run)."""
+        bad = (
+            self.failed
+            or self.pending
+            or self.errors
+            or any(f.outcome == "unreadable" for f in self.files)
+            or any(e.outcome in ("failed", "pending") for e in self.recovered)
+        )
         return 1 if bad else 0
 
     def counts(self) -> dict[str, int]:
+        """Every record read in this run has exactly one outcome:
+        ``new + duplicates + failed + pending == records``. ``uncertain`` counts the ``new``
+        ones whose write lost its answer (another writer may have made them); ``recovered``
+        counts rows of earlier runs settled now whose records were not read in this run."""
         return {
             "files": len(self.files),
             "records": self.records_read,
             "new": len(self.created),
+            "uncertain": sum(1 for e in self.created if e.uncertain),
             "recovered": len(self.recovered),
             "duplicates": len(self.duplicates),
             "merged": len(self.merged),
             "failed": len(self.failed),
+            "pending": len(self.pending),
             "problems": len(self.problems),
         }
 
@@ -160,6 +209,8 @@ class Report:
             "duplicates": [e.as_dict() for e in self.duplicates],
             "merged": list(self.merged),
             "failed": [e.as_dict() for e in self.failed],
+            "pending": [e.as_dict() for e in self.pending],
+            "gave_up": self.gave_up,
             "problems": [
                 {"where": f"{p.source}:{p.line}", "message": p.message, "severity": p.severity}
                 for p in self.problems
@@ -266,6 +317,14 @@ class Importer:
     from the state database or built from the server once, then refreshed incrementally before
     each run). :meth:`run` imports one batch of files (the files that settled together, or the
     paths of one ``syncd import``) and returns that batch's :class:`Report`.
+
+    :param give_up_after: seconds without an accepted write, because other writers kept
+        changing the library, after which a run stops sending: the records not sent stay
+        pending (the next run settles them) and the report says so (``Report.gave_up``, exit
+        1). None (the default, for the daemon) never gives up.
+    :param sleep: how to wait between refused writes (``sleep(seconds)``); the daemon passes one
+        that returns early by raising when it is asked to stop (the records being sent stay
+        pending and are settled by the next run).
     """
 
     def __init__(
@@ -275,12 +334,17 @@ class Importer:
         gateway: Gateway,
         *,
         dry_run: bool = False,
+        give_up_after: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self.store = store
         self.gw = gateway
         self.library = gateway.library
         self.dry_run = dry_run
+        self.give_up_after = give_up_after
+        self.sleep = sleep
+        self.rng = random.Random()
         self.options = dedup_options(config)
         self.index = Index()
         self.version = 0  # the library version the index reflects
@@ -474,6 +538,8 @@ class _Run:
         self._file_meta: dict[str, tuple[str, int, int]] = {}
         self._sent = 0
         self._to_send = 0
+        self._stalled_since: float | None = None  # the first refused write since one went in
+        self._settled: list[Entry] = []  # outcomes of rows of earlier runs settled now
 
     # The index and the version it reflects belong to the importer (they outlive the run).
     @property
@@ -550,7 +616,9 @@ class _Run:
 
     def settle_pending(self) -> None:
         """Rows left pending by an interrupted run: already in the library (its key is in the
-        index) → pushed; now a duplicate of another item → duplicate; else sent again."""
+        index) → pushed; now a duplicate of another item → duplicate; else sent again. Their
+        outcomes are kept apart (:attr:`_settled`): a record read again in this run takes its
+        outcome from there, the others are listed as ``recovered``."""
         rows = self.store.records(self.library, ["pending"])
         if not rows:
             return
@@ -559,7 +627,7 @@ class _Run:
         )
         if self.dry_run:
             for row in rows:
-                self.report.recovered.append(
+                self._settled.append(
                     Entry(f"{row.source}:{row.line}", row.key, "would be settled", row.pmid)
                 )
             return
@@ -569,9 +637,19 @@ class _Run:
             where = f"{row.source}:{row.line}"
             held = self.index.get(row.key)
             if held is not None and _same_article(held.ids, _row_ids(row)):
+                # The interrupted run's write was applied, or another syncd created the same
+                # article under the same (derived) key meanwhile: no way to tell which.
                 updates.append((row.identity, "pushed", None))
-                self.report.recovered.append(
-                    Entry(where, row.key, "was created; confirmed in the library", row.pmid)
+                self._settled.append(
+                    Entry(
+                        where,
+                        row.key,
+                        "in the library under its planned key (created by the interrupted "
+                        "run, or by another writer at the same moment)",
+                        row.pmid,
+                        uncertain=True,
+                        outcome="created",
+                    )
                 )
                 continue
             d = decide(_row_ids(row), self.index, {}, {}, self.options, library=self.library)
@@ -581,9 +659,11 @@ class _Run:
                     self.library,
                     [replace(row, key=d.key, status="duplicate", error=d.reason, payload=None)],
                 )
-                self.report.recovered.append(Entry(where, d.key, d.reason, row.pmid))
+                self._settled.append(Entry(where, d.key, d.reason, row.pmid, outcome="duplicate"))
             elif row.payload is None:
-                updates.append((row.identity, "failed", "pending without its item; import again"))
+                reason = "pending without its item; import again"
+                updates.append((row.identity, "failed", reason))
+                self._settled.append(Entry(where, row.key, reason, row.pmid, outcome="failed"))
             else:
                 resend.append((row, row.payload))
         self.store.set_status(self.library, updates)
@@ -597,21 +677,20 @@ class _Run:
                     payload=payload,
                     where=f"{row.source}:{row.line}",
                     recovered=True,
+                    maybe_sent=True,  # the interrupted run may have sent it
                 )
                 for row, payload in chunk
             ]
             self._send(jobs)
 
     def _send(self, jobs: list[_Job]) -> None:
-        """Record ``jobs`` as pending and create them (one batch, <= 50), handling conflicts."""
-        conflicts = rounds = 0
+        """Record ``jobs`` as pending and create them (one batch, <= 50), handling conflicts:
+        a write refused because the library changed waits (:func:`conflict_delay`), refreshes
+        the index and plans the batch again, until it is accepted or the run gives up."""
+        conflicts = 0
         while jobs:
-            rounds += 1
-            # The second bound cannot be reached unless the server keeps contradicting the
-            # index; it is there so that this never loops.
-            if conflicts >= _MAX_CONFLICTS or rounds > _MAX_CONFLICTS + 5:
-                for job in jobs:
-                    self._failed(job, "the library kept changing under this record; import again")
+            if self.report.gave_up is not None:
+                self._leave_pending(jobs)
                 return
             with self.store.transaction():
                 jobs = self._recheck(jobs)
@@ -622,18 +701,100 @@ class _Run:
             try:
                 result = self.gw.create_items([j.payload for j in jobs], if_unmodified_since=guard)
             except RemoteError as exc:
-                if exc.status == 412 and guard is not None:
-                    conflicts += 1
-                    logger.info(
-                        "%s: the library changed since version %d; refreshing and planning "
-                        "the batch again",
-                        self.library,
-                        guard,
-                    )
-                    self.refresh()
-                    continue
-                raise
-            jobs = self._outcomes(jobs, result, guarded=guard is not None)
+                if exc.status != 412:
+                    raise
+                if getattr(exc, "answer_lost", False):
+                    # An earlier attempt of this POST may have been applied: the change that
+                    # refused it may be our own write.
+                    for job in jobs:
+                        job.maybe_sent = True
+                conflicts += 1
+                if not self._wait_after_conflict(conflicts, guard):
+                    self._leave_pending(jobs)
+                    return
+                self.refresh()
+                continue
+            self._stalled_since = None
+            jobs = self._outcomes(jobs, result)
+
+    def _wait_after_conflict(self, n: int, guard: int) -> bool:
+        """Wait before the ``n``-th try in a row of a refused write; False when the run gives
+        up instead (no write accepted for ``give_up_after`` seconds)."""
+        now = time.monotonic()
+        if self._stalled_since is None:
+            self._stalled_since = now
+        limit = self.imp.give_up_after
+        stalled = now - self._stalled_since
+        if limit is not None and stalled >= limit:
+            self.report.gave_up = (
+                f"other writers kept changing the library: no write accepted for "
+                f"{_duration(stalled)}"
+            )
+            logger.warning(
+                "%s: %s; giving up (zotero.conflict_timeout_seconds = %g); the records not "
+                "sent stay pending and are settled by the next run",
+                self.library,
+                self.report.gave_up,
+                limit,
+            )
+            return False
+        delay = conflict_delay(n, self.imp.rng)
+        if limit is not None:
+            delay = min(delay, max(0.0, limit - stalled))
+        logger.info(
+            "%s: the library changed since version %d (another writer); trying again in %.1f s",
+            self.library,
+            guard,
+            delay,
+        )
+        self.imp.sleep(delay)
+        return True
+
+    def _leave_pending(self, jobs: list[_Job]) -> None:
+        """The run gave up: record ``jobs`` as pending (with their items, so that the next run
+        sends them) unless they turn out to be duplicates now."""
+        with self.store.transaction():
+            jobs = self._recheck(jobs)
+            self.store.put_records(self.library, [j.row("pending") for j in jobs])
+        for job in jobs:
+            reason = "not sent: other writers kept changing the library; the next run sends it"
+            self._emit(job, "pending", Entry(job.where, job.key, reason, job.ids.pmid))
+            for ref in job.refs:
+                self.outcome[ref] = "pending"
+
+    def _emit(self, job: _Job, outcome: str, entry: Entry) -> None:
+        """Report ``job``'s outcome: in this run's lists, or apart when it is a row of an
+        earlier run being settled."""
+        if job.recovered:
+            entry.outcome = outcome
+            self._settled.append(entry)
+        else:
+            {
+                "created": self.report.created,
+                "duplicate": self.report.duplicates,
+                "failed": self.report.failed,
+                "pending": self.report.pending,
+            }[outcome].append(entry)
+
+    def _ours(self, job: _Job, reason: str, uncertain: bool) -> None:
+        """``job``'s item is in the library under its planned key, written by this run (or,
+        when ``uncertain``, maybe by another writer at the same moment)."""
+        self.store.put_records(self.library, [job.row("pushed")])
+        if uncertain:
+            reason += " (the answer to its write was lost: another writer may have created it)"
+        self._emit(job, "created", Entry(job.where, job.key, reason, job.ids.pmid, uncertain))
+        for ref in job.refs:
+            self.outcome[ref] = "created"
+
+    def _theirs(self, job: _Job) -> None:
+        """Another syncd created the article under the same derived key before this run's
+        write: a duplicate of that item. The row says pushed (syncd's item under syncd's key),
+        so that a later deletion in Zotero is respected like one of this process's items."""
+        self.store.put_records(self.library, [job.row("pushed")])
+        reason = f"created by another writer meanwhile as item {job.key}"
+        self._emit(job, "duplicate", Entry(job.where, job.key, reason, job.ids.pmid))
+        for ref in job.refs:
+            self.outcome[ref] = "duplicate"
 
     def _recheck(self, jobs: list[_Job]) -> list[_Job]:
         """Re-decide a batch against the fresh index and every syncd process's rows (read in
@@ -654,15 +815,13 @@ class _Run:
                 taken=taken - {job.key},
             )
             if isinstance(d, Duplicate) and d.key == job.key:
-                # Our own item: a write of ours that was applied although its answer was lost
-                # (the refresh after the conflict found it).
-                self.store.set_status(self.library, [(job.identity, "pushed", None)])
-                entry = Entry(
-                    job.where, job.key, "in the library under its planned key", job.ids.pmid
-                )
-                (self.report.recovered if job.recovered else self.report.created).append(entry)
-                for ref in job.refs:
-                    self.outcome[ref] = "created"
+                # In the library under the key planned for it. Ours only when a write of ours
+                # may have been applied although its answer was lost; otherwise another syncd
+                # process (which derives the same key) created it first.
+                if job.maybe_sent:
+                    self._ours(job, "in the library under its planned key", uncertain=True)
+                else:
+                    self._theirs(job)
                 self._sent += 1
             elif isinstance(d, New):
                 if d.key != job.key:
@@ -670,6 +829,7 @@ class _Run:
                     taken.add(d.key)
                     job.key = d.key
                     job.payload = {**job.payload, "key": d.key}
+                    job.maybe_sent = False  # nothing was ever sent under the new key
                 keep.append(job)
             elif isinstance(d, Duplicate | Deleted):
                 self._duplicate(job, d.key, d.reason)
@@ -681,19 +841,18 @@ class _Run:
         current = self.store.record(self.library, job.identity)
         if current is None or current.status != "pushed":
             self.store.put_records(self.library, [job.row("duplicate", key=key, error=reason)])
-        entry = Entry(job.where, key, reason, job.ids.pmid)
-        (self.report.recovered if job.recovered else self.report.duplicates).append(entry)
+        self._emit(job, "duplicate", Entry(job.where, key, reason, job.ids.pmid))
         for ref in job.refs:
             self.outcome[ref] = "duplicate"
 
     def _failed(self, job: _Job, reason: str) -> None:
         self.store.set_status(self.library, [(job.identity, "failed", reason)])
         self.store.note_records(self.library, [job.row("failed", error=reason)])
-        self.report.failed.append(Entry(job.where, job.key, reason, job.ids.pmid))
+        self._emit(job, "failed", Entry(job.where, job.key, reason, job.ids.pmid))
         for ref in job.refs:
             self.outcome[ref] = "failed"
 
-    def _outcomes(self, jobs: list[_Job], result: Any, *, guarded: bool) -> list[_Job]:
+    def _outcomes(self, jobs: list[_Job], result: Any) -> list[_Job]:
         """Record a write's outcomes; return the jobs to send again (key collisions)."""
         pushed: list[tuple[str, str, str | None]] = []
         new_items: list[KnownItem] = []
@@ -708,14 +867,16 @@ class _Run:
             )
             new_items.append(made)
             pushed.append((job.identity, "pushed", None))
-            entry = Entry(job.where, key, "created", job.ids.pmid)
-            (self.report.recovered if job.recovered else self.report.created).append(entry)
+            self._emit(job, "created", Entry(job.where, key, "created", job.ids.pmid))
             for ref in job.refs:
                 self.outcome[ref] = "created"
         again: list[_Job] = []
+        theirs: list[_Job] = []
+        ours: list[_Job] = []
         if result.existing:
             # The key exists: our own earlier write (a lost response, a crash) or another
             # syncd process. Check that it is this article before believing it.
+            lost = bool(getattr(result, "answer_lost", False))
             keys = [result.existing[i] for i in sorted(result.existing)]
             found = {o["key"]: o for o in self.gw.get_items(keys)}
             for i in sorted(result.existing):
@@ -725,11 +886,7 @@ class _Run:
                 if item is not None:
                     new_items.append(item)
                 if item is not None and _same_article(item.ids, job.ids):
-                    pushed.append((job.identity, "pushed", None))
-                    entry = Entry(job.where, job.key, "already created under its key", job.ids.pmid)
-                    (self.report.recovered if job.recovered else self.report.created).append(entry)
-                    for ref in job.refs:
-                        self.outcome[ref] = "created"
+                    (ours if lost or job.maybe_sent else theirs).append(job)
                 else:
                     # Another article holds the key (or it vanished): plan it again, which
                     # picks the next key now that the index knows the holder.
@@ -740,7 +897,7 @@ class _Run:
                     again.append(job)
         for item in new_items:
             self.index.add(item)
-        if guarded and not again:
+        if not again:
             # The write was accepted at exactly our indexed version, so the library now differs
             # from the index only by what this write did, and the index has all of it.
             self.version = max(self.version, int(result.library_version))
@@ -752,6 +909,10 @@ class _Run:
                 version=self.version,
             )
             self.store.forget_deleted(self.library, [k for k, _ in result.created.values()])
+            for job in ours:
+                self._ours(job, "already created under its key", uncertain=True)
+            for job in theirs:
+                self._theirs(job)
         for i, (code, message) in result.failed.items():
             self._failed(jobs[i], f"Zotero refused it ({code}): {message}")
         self._sent += len(jobs) - len(again)
@@ -762,8 +923,21 @@ class _Run:
 
     def run(self, files: Sequence[Path]) -> Report:
         """Settle pending rows, then read, plan and send ``files`` (already listed)."""
-        self.settle_pending()
+        with _state_users(self.store.path) as alone:
+            return self._run(files, settle=alone)
+
+    def _run(self, files: Sequence[Path], *, settle: bool) -> Report:
+        if settle:
+            self.settle_pending()
+        else:
+            logger.info(
+                "%s: another syncd run is using %s; rows it left pending are its own (or are "
+                "settled by a later run)",
+                self.library,
+                self.store.path,
+            )
         if not files:
+            self._list_settled()
             return self.report
         records = self.read(files, mapping_options(self.config, self.imp.native))
         candidates = [Candidate(r.ids, r.where, r.error) for r in records]
@@ -771,14 +945,23 @@ class _Run:
         merges: dict[str, list[int]] = {}
         jobs: list[_Job] = []
         notes: list[RecordRow] = []
+        settled = {e.key: e for e in self._settled}
         for action in p.actions:
             rec = records[action.ref]
+            # A record read in this run whose row an interrupted run left pending (settled
+            # above) is this run's record: its outcome is counted here, once, not apart.
+            done = settled.pop(action.key, None) if not isinstance(action, Fail) else None
             if isinstance(action, Create):
                 assert rec.item is not None
                 payload = {**rec.item, "key": action.key, "version": 0}
                 jobs.append(
                     _Job(action.identity, action.key, rec.ids, payload, rec.where, action.members)
                 )
+            elif done is not None and done.outcome == "created":
+                self.report.created.append(
+                    replace(done, where=rec.where, pmid=rec.ids.pmid, outcome="")
+                )
+                self.outcome[action.ref] = "created"
             elif isinstance(action, Merge | Skip):
                 self.report.duplicates.append(
                     Entry(rec.where, action.key, action.reason, rec.ids.pmid)
@@ -793,6 +976,8 @@ class _Run:
                 self.outcome[action.ref] = "failed"
                 if identity(rec.ids):
                     notes.append(_note(rec, "failed", "", action.reason))
+        self._settled = list(settled.values())
+        self._list_settled()
         self._to_send = len(jobs)
         if self.dry_run:
             for job in jobs:
@@ -810,6 +995,13 @@ class _Run:
                 self.report.merged.append(key)
         self._record_files(records)
         return self.report
+
+    def _list_settled(self) -> None:
+        """Rows of earlier runs settled now whose records this run did not read: listed apart
+        (``recovered``), not counted among this run's records. (Settled rows found again
+        among a run's records take their outcome there: see :meth:`run`.)"""
+        self.report.recovered.extend(self._settled)
+        self._settled = []
 
     def _would_merge(self, key: str, refs: list[int], records: list[_Record]) -> bool:
         item = self.index.get(key)
@@ -839,6 +1031,37 @@ class _Run:
             )
 
 
+@contextlib.contextmanager
+def _state_users(path: Path) -> Iterator[bool]:
+    """Count this run among the runs using the state database at ``path`` (a shared ``flock`` on
+    ``<path>.runs``, released when the run ends or its process dies); yield whether it is the
+    only one. Only then are the rows left pending an interrupted run's to settle: with others
+    running, they may be rows another run is sending at this moment, which it will count."""
+    try:
+        import fcntl
+
+        fd = os.open(f"{path}.runs", os.O_RDWR | os.O_CREAT, 0o600)
+    except (ImportError, OSError):  # no flock here, or a read-only folder: settle as before
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
+        except OSError:
+            alone = False
+        fcntl.flock(fd, fcntl.LOCK_SH)  # from exclusive to shared, or wait for one to convert
+        yield alone
+    finally:
+        os.close(fd)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min"
+
+
 def _note(rec: _Record, status: str, key: str, reason: str) -> RecordRow:
     return RecordRow(
         identity=identity(rec.ids) or rec.where,
@@ -866,6 +1089,10 @@ class _Job:
     refs: tuple[int, ...] = ()
     recovered: bool = False
     attempt: int = 0
+    maybe_sent: bool = False
+    """A write of this item under ``key`` may have been applied without its answer arriving
+    (or the row was left pending by an interrupted run): finding it in the library under
+    ``key`` is then no proof that another writer made it."""
 
     def row(self, status: str, *, key: str | None = None, error: str | None = None) -> RecordRow:
         source, _, line = self.where.rpartition(":")
@@ -901,10 +1128,20 @@ def import_paths(
     again (for the daemon's rescans). ``syncd import`` reads it, which costs no request beyond
     the index refresh, so that its report lists every record with the item it matched.
 
+    A write that other writers' changes keep refusing is tried again for
+    ``zotero.conflict_timeout_seconds`` without an accepted write; then the records not sent
+    stay pending (``Report.gave_up``; the next run sends them).
+
     Raises :class:`syncd.errors.RemoteError` for fatal server answers (no access, or the
     server failing beyond the retries; records already recorded as pending are settled by the
     next run), :class:`InputError` for a path that does not exist, :class:`StateError` for an
     unusable state database.
     """
-    importer = Importer(config, store, gateway, dry_run=dry_run)
+    importer = Importer(
+        config,
+        store,
+        gateway,
+        dry_run=dry_run,
+        give_up_after=config.zotero.conflict_timeout_seconds,
+    )
     return importer.run(paths, progress=progress, skip_unchanged=skip_unchanged)

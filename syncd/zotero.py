@@ -127,10 +127,19 @@ class WriteResult:
     """index -> (code, message): per-object 400 / 409 / 413 and the like."""
     library_version: int = 0
     """``Last-Modified-Version`` of the final response."""
+    answer_lost: bool = False
+    """An earlier attempt of this POST may have been applied without its answer arriving (a
+    network error or a 5xx other than 503 before the retry that answered): an item reported
+    ``existing`` may then be this write's own."""
 
 
 class VersionConflict(RemoteError):
-    """The object changed on the server since the version we sent (HTTP 412)."""
+    """The object changed on the server since the version we sent (HTTP 412).
+
+    ``answer_lost``: an earlier attempt of the same request may have been applied without its
+    answer arriving, so the change may be that request's own."""
+
+    answer_lost: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,6 +365,7 @@ class ZoteroGateway:
         self._channel = _channel(self.api_url, self.library)
         self._last_status: int | None = None
         self._last_text = ""
+        self._answer_lost = False
         self._native_ids: bool | None = None
         # The server may take a while to acknowledge 50 items (pyzotero suggests 60 s).
         self._write_timeout = 2 * timeout
@@ -532,12 +542,15 @@ class ZoteroGateway:
         try:
             result = self._call(f"POST {len(payload)} items", request)
         except VersionConflict as exc:
-            raise VersionConflict(
+            conflict = VersionConflict(
                 f"library {self.library} changed since version {if_unmodified_since}; "
                 "nothing was created",
                 hint="refresh the library index and plan again",
                 status=412,
-            ) from exc
+            )
+            conflict.answer_lost = self._answer_lost
+            raise conflict from exc
+        result.answer_lost = self._answer_lost
         logger.debug(
             "%s: %d created, %d existing, %d failed (library version %d)",
             self.library,
@@ -738,6 +751,9 @@ class ZoteroGateway:
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Run one pyzotero call under the library's lock, retrying transient failures."""
         attempt = 0
+        # Whether an attempt may have been applied without its answer arriving: a network error
+        # or a 5xx other than 503 (429 and 503 are refusals before anything is done).
+        self._answer_lost = False
         while True:
             attempt += 1
             with self._channel.lock:
@@ -747,6 +763,8 @@ class ZoteroGateway:
                         return fn()
                 except _Retryable as exc:
                     failure = exc
+            if failure.status not in (429, 503):
+                self._answer_lost = True
             what = f"HTTP {failure.status}" if failure.status else "network error"
             if attempt >= self._retry.max_attempts:
                 raise RemoteError(

@@ -9,8 +9,9 @@ new items, duplicates (with the key each matched), merged items, failures with r
 account needed; data kept under $XDG_STATE_HOME/syncd/sandbox, so a second run finds only
 duplicates).
 
-Exit status: 0 everything went in, 1 some records failed, 2 a configuration, usage or fatal
-error (nothing or not everything was done).
+Exit status: 0 everything went in, 1 some records failed (or were left pending because other
+writers kept changing the library: the next run settles them), 2 a configuration, usage or
+fatal error (nothing or not everything was done).
 """
 
 from __future__ import annotations
@@ -200,6 +201,14 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def _some(lines: list[str]) -> None:
+    """The first lines of a list, and how many more the JSON report has."""
+    for line in lines[:_SHOWN]:
+        print(f"      {line}")
+    if len(lines) > _SHOWN:
+        print(f"      ... and {len(lines) - _SHOWN} more (--json lists them all)")
+
+
 def print_summary(report: Report) -> None:
     c = report.counts()
     verb = "Would import" if report.dry_run else "Imported"
@@ -211,28 +220,40 @@ def print_summary(report: Report) -> None:
     for f in report.files:
         if f.outcome == "unreadable":
             print(f"  {f.path}: unreadable: {f.detail}")
-    if report.recovered:
-        print(
-            f"  {_plural(len(report.recovered), 'record')} left pending by an interrupted run, "
-            + ("to be settled" if report.dry_run else "now settled")
-        )
     if report.dry_run:
         print(f"  {_plural(c['new'], 'item')} would be created")
     else:
         print(f"  {_plural(c['new'], 'new item')}")
+    if c["uncertain"]:
+        print(
+            f"      of which {c['uncertain']} found under their planned keys after the answer "
+            "to their write was lost: created by this run or, at the same moment, by another "
+            "syncd writing to this library"
+        )
     print(
         f"  {_plural(c['duplicates'], 'duplicate')} (already in the library, or repeated in "
         "the input)"
     )
-    for e in report.duplicates[:_SHOWN]:
-        print(f"      {e.where}: {e.reason}")
-    if len(report.duplicates) > _SHOWN:
-        print(f"      ... and {len(report.duplicates) - _SHOWN} more (--json lists them all)")
+    _some([f"{e.where}: {e.reason}" for e in report.duplicates])
     merged = "would be merged" if report.dry_run else "merged"
     print(f"  {_plural(c['merged'], 'item')} {merged} (missing tags or the collection added)")
     print(f"  {c['failed']} failed")
     for e in report.failed:
         print(f"      {e.where}: {e.reason}")
+    if report.pending:
+        print(
+            f"  {_plural(c['pending'], 'record')} not sent, left pending: they will be "
+            "settled by the next run"
+        )
+        _some([e.where for e in report.pending])
+    if report.recovered:
+        print(
+            f"  {_plural(len(report.recovered), 'record')} of earlier runs (left pending by an "
+            "interrupted run) "
+            + ("to be settled" if report.dry_run else "now settled")
+            + ", not counted above:"
+        )
+        _some([f"{e.where}: {e.outcome or 'pending'}: {e.reason}" for e in report.recovered])
     errors = report.errors
     warnings = [p for p in report.problems if p.severity != "error"]
     if errors:
@@ -241,9 +262,12 @@ def print_summary(report: Report) -> None:
             print(f"      {p}")
     if warnings:
         print(f"  {_plural(len(warnings), 'warning')}:")
-        for p in warnings[:_SHOWN]:
-            print(f"      {p}")
-        if len(warnings) > _SHOWN:
-            print(f"      ... and {len(warnings) - _SHOWN} more (--json lists them all)")
+        _some([str(p) for p in warnings])
+    if report.gave_up:
+        print(
+            f"Stopped sending: {report.gave_up} (zotero.conflict_timeout_seconds). Nothing "
+            "failed: the records not sent are recorded as pending and the next run (syncd "
+            "import again, or syncd run) settles them."
+        )
     if report.dry_run:
         print("Dry run: nothing was sent to Zotero or recorded.")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import random
 import signal
@@ -105,17 +106,21 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
 class Machine:
     """One syncd installation: its own config and state database, driving ``syncd import``."""
 
-    def __init__(self, home: Path, sandbox: SandboxServer) -> None:
+    def __init__(
+        self, home: Path, sandbox: SandboxServer, *, zotero: str = "", state: Path | None = None
+    ) -> None:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
+        self.state = state or home / "state.db"
         self.config = home / "config.toml"
         self.config.write_text(
             "[zotero]\n"
             'library_type = "user"\n'
             f"library_id = {USER_ID}\n"
             f'api_url = "{sandbox.url}"\n'
+            f"{zotero}"
             "[state]\n"
-            f'path = "{home / "state.db"}"\n',
+            f'path = "{self.state}"\n',
             encoding="utf-8",
         )
         self.config.chmod(0o600)
@@ -130,22 +135,32 @@ class Machine:
         }
         self.log = home / "syncd.log"
 
-    def command(self, *paths: Path) -> list[str]:
-        return [sys.executable, "-m", "syncd", "import", *map(str, paths)]
+    def command(self, *paths: Path, json: bool = False) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "syncd",
+            "import",
+            *(["--json"] if json else []),
+            *map(str, paths),
+        ]
 
-    def start(self, *paths: Path) -> subprocess.Popen[str]:
+    def start(self, *paths: Path, out: Path | None = None) -> subprocess.Popen[str]:
+        """Start ``syncd import``; with ``out``, its JSON report goes there."""
+        command = self.command(*paths, json=out is not None)
         with self.log.open("a", encoding="utf-8") as log:
-            log.write(f"--- {' '.join(self.command(*paths))}\n")
+            log.write(f"--- {' '.join(command)}\n")
             log.flush()
-            return subprocess.Popen(
-                self.command(*paths),
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                text=True,
-            )
+            with (out or self.log).open("a", encoding="utf-8") as stdout:
+                return subprocess.Popen(
+                    command,
+                    cwd=ROOT,
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=stdout,
+                    stderr=log,
+                    text=True,
+                )
 
     def run(self, *paths: Path, expect: int = 0) -> None:
         proc = self.start(*paths)
@@ -398,7 +413,15 @@ def test_kill_9_at_many_points_then_rerun(
         if round_no % 2 == 1:
             machine.run(inbox)
             assert_exactly_once(sandbox, all_pmids)
-    machine.run(inbox)
+    # The final run reads every record again: each gets one outcome, and rows a kill left
+    # pending are settled as those records' outcomes (never listed twice, as recovered and as
+    # duplicates).
+    out = tmp_path / "final.json"
+    proc = machine.start(inbox, out=out)
+    assert proc.wait(timeout=RUN_TIMEOUT) == 0, machine.tail()
+    final = report_of(out)
+    assert_one_outcome_per_record(final)
+    assert final["counts"]["recovered"] == 0
     assert_exactly_once(sandbox, all_pmids)
     # More than 20 kills, at distinct points: (kind, batch, items in the library, pending and
     # pushed rows in syncd's state); several between the pending commit and the pushed one.
@@ -442,3 +465,136 @@ def test_two_imports_of_overlapping_files_at_the_same_time(
         refused += sum(1 for p in item_posts(sandbox) if p["status"] == 412)
         sandbox.clear_requests()
     print("POSTs refused because the other process had written meanwhile:", refused)
+
+
+# ---- several writers on one library (issue 9, §1) --------------------------------------------
+
+
+def report_of(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def assert_one_outcome_per_record(report: dict[str, Any]) -> None:
+    """Every record read in the run has exactly one outcome; rows of earlier runs settled now
+    are listed apart, never also among the run's records."""
+    c = report["counts"]
+    assert c["new"] + c["duplicates"] + c["failed"] + c.get("pending", 0) == c["records"], c
+    places = [
+        e["where"]
+        for k in ("created", "duplicates", "failed", "pending")
+        for e in report.get(k, [])
+    ]
+    assert len(places) == len(set(places)) == c["records"], c
+    assert not {e["where"] for e in report["recovered"]} & set(places)
+
+
+def record_rows(db: Path) -> dict[str, int]:
+    uri = f"file:{db}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as conn:
+        return dict(conn.execute("SELECT status, count(*) FROM records GROUP BY status"))
+
+
+WRITE_LATENCY = 0.15
+# 1,500 / 100 / 100 / 1,500 records: a and d share 500; b and c each share 50 with one of them
+# and bring 50 of their own (which no one else writes).
+WRITERS = {
+    "a": range(0, 1500),
+    "b": range(2450, 2550),
+    "c": range(-50, 50),
+    "d": range(1000, 2500),
+}
+
+
+def test_four_writers_with_their_own_state_all_finish_and_count_each_article_once(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    base = 34000000
+    machines = {name: Machine(tmp_path / name, sandbox) for name in WRITERS}
+    for name, span in WRITERS.items():
+        write_export(tmp_path / f"in-{name}" / "export.nbib", [base + n for n in span])
+    expected = sorted({base + n for span in WRITERS.values() for n in span})
+    # Writes take a while, as on a real server (the sandbox answers in a millisecond): while
+    # the large imports write batch after batch, a refused write tried again at once is
+    # refused again, and the small imports starved (a bound on tries made their records fail).
+    sandbox.inject(method="POST", path=ITEMS_PATH, delay=WRITE_LATENCY, times=10**6)
+    procs: dict[str, subprocess.Popen[str]] = {}
+    # The two large imports start together, the two small ones a second later.
+    for names in ("ad", "bc"):
+        for name in names:
+            procs[name] = machines[name].start(
+                tmp_path / f"in-{name}", out=tmp_path / f"{name}.json"
+            )
+        time.sleep(1.0)
+    for name, proc in procs.items():
+        assert proc.wait(timeout=240) == 0, machines[name].tail()
+    sandbox.clear_faults()
+    assert_exactly_once(sandbox, expected)
+    reports = {name: report_of(tmp_path / f"{name}.json") for name in WRITERS}
+    for name, report in reports.items():
+        assert_one_outcome_per_record(report)
+        assert report["counts"]["records"] == len(WRITERS[name])
+        assert report["counts"]["failed"] == report["counts"].get("pending", 0) == 0
+        # No answer was lost: whoever did not create an article knows it did not.
+        assert report["counts"].get("uncertain", 0) == 0
+        # Every record read has its row, none left pending.
+        rows = record_rows(machines[name].state)
+        assert sum(rows.values()) == len(WRITERS[name]) and "pending" not in rows, rows
+    assert sum(r["counts"]["new"] for r in reports.values()) == len(expected)
+    refused = sum(1 for p in item_posts(sandbox) if p["status"] == 412)
+    print("new per writer:", {n: r["counts"]["new"] for n, r in reports.items()})
+    print("POSTs refused because another writer had written meanwhile:", refused)
+
+
+def test_three_imports_sharing_one_state_database_count_each_article_once(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    base = 35000000
+    shared = tmp_path / "shared-state.db"
+    spans = [range(0, 400), range(200, 600), range(100, 500)]
+    machines = [Machine(tmp_path / f"m{i}", sandbox, state=shared) for i in range(3)]
+    for i, span in enumerate(spans):
+        write_export(tmp_path / f"in-{i}" / "export.nbib", [base + n for n in span])
+    sandbox.inject(method="POST", path=ITEMS_PATH, delay=0.02, times=60)  # interleave them
+    procs = [
+        m.start(tmp_path / f"in-{i}", out=tmp_path / f"{i}.json") for i, m in enumerate(machines)
+    ]
+    for m, proc in zip(machines, procs, strict=True):
+        assert proc.wait(timeout=RUN_TIMEOUT) == 0, m.tail()
+    assert_exactly_once(sandbox, [base + n for n in range(600)])
+    reports = [report_of(tmp_path / f"{i}.json") for i in range(3)]
+    for report in reports:
+        assert_one_outcome_per_record(report)
+        assert report["counts"]["failed"] == report["counts"].get("pending", 0) == 0
+    created = sum(len(r["created"]) + len(r["recovered"]) for r in reports)
+    uncertain = sum(r["counts"].get("uncertain", 0) for r in reports)
+    print("new per import:", [r["counts"]["new"] for r in reports], "uncertain:", uncertain)
+    # Each item created is claimed by one import only (a run does not settle the rows another
+    # live run is sending); no answer was lost, so nothing is uncertain.
+    assert (created, uncertain) == (600, 0)
+    assert record_rows(shared) == {"pushed": 600}
+
+
+def test_an_import_that_other_writers_keep_refusing_gives_up_on_time_leaving_records_pending(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    machine = Machine(tmp_path / "m", sandbox, zotero="conflict_timeout_seconds = 2\n")
+    inbox = tmp_path / "inbox"
+    pmids = write_export(inbox / "a.nbib", range(36000000, 36000060))
+    # Every write is refused as if the library had just changed.
+    sandbox.inject(method="POST", path=ITEMS_PATH, status=412, times=100_000)
+    started = time.monotonic()
+    machine.run(inbox, expect=1)
+    assert 2.0 <= time.monotonic() - started < 60
+    assert "not sent, left pending" in machine.tail() and "next run" in machine.tail()
+    # 60 records: 50 sent and refused, 10 never sent; all pending (with their items), none
+    # failed; tries were spaced out, not hammered.
+    assert record_rows(machine.state) == {"pending": 60}
+    assert 2 <= len(item_posts(sandbox)) <= 20
+    sandbox.clear_faults()
+    out = tmp_path / "again.json"
+    proc = machine.start(inbox, out=out)
+    assert proc.wait(timeout=RUN_TIMEOUT) == 0, machine.tail()
+    report = report_of(out)
+    assert_one_outcome_per_record(report)
+    assert report["counts"]["new"] == 60 and report["counts"]["recovered"] == 0
+    assert_exactly_once(sandbox, pmids)

@@ -13,7 +13,7 @@ import pytest
 from syncd.config import Config
 from syncd.core.identity import item_identifiers
 from syncd.core.keys import item_key
-from syncd.engine import import_paths
+from syncd.engine import CONFLICT_BASE_DELAY, CONFLICT_MAX_DELAY, Importer, import_paths
 from syncd.progress import Bar, progress_for
 from syncd.sandbox import SandboxServer
 from syncd.state import StateStore
@@ -115,16 +115,16 @@ def test_progress_line_only_on_a_terminal() -> None:
     assert stream.getvalue().endswith("\r")
 
 
-def test_a_library_that_never_stops_changing_fails_the_batch_and_creates_nothing_unguarded(
+def test_a_library_that_never_stops_changing_waits_then_gives_up_leaving_records_pending(
     tmp_path: Path, sandbox: SandboxServer
 ) -> None:
     # Another client writes before every one of our POSTs: every guarded create gets a 412.
-    # After the bound on conflicts the records are reported failed (to be imported again);
-    # nothing is ever sent without the version guard.
+    # The importer waits between tries (growing, jittered, capped), never sends unguarded,
+    # and gives up on time: the records stay pending (not failed), the next run sends them.
     export = tmp_path / "a.nbib"
     export.write_text(article(1) + "\n" + article(2))
     config, store, gw = setup(tmp_path, sandbox)
-    other = iter(range(900, 1000))
+    other = iter(range(900, 2000))
 
     class Restless(Meddling):
         def create_items(self, items: Sequence[Any], **kw: Any) -> Any:  # type: ignore[override]
@@ -134,12 +134,80 @@ def test_a_library_that_never_stops_changing_fails_the_batch_and_creates_nothing
             return super().create_items(items, **kw)
 
     gw.__class__ = Restless
-    report = import_paths([export], config, store, gw)
-    assert len(report.failed) == 2
-    assert all("kept changing" in entry.reason for entry in report.failed)
+    waits: list[float] = []
+    importer = Importer(config, store, gw, give_up_after=0.5, sleep=waits.append)
+    report = importer.run([export])
+    assert report.failed == [] and [e.pmid for e in report.pending] == ["1", "2"]
+    assert report.gave_up is not None and "kept changing" in report.gave_up
+    assert report.exit_code == 1
+    assert store.status_counts(LIB) == {"pending": 2}
     assert pmids(sandbox, gw).count("1") == 0
-    # The next run, with a quiet library, imports both.
+    # Exponential and jittered: the n-th wait is half to all of base * 2 ** (n - 1) (the last
+    # one may be cut short by the give-up time).
+    assert len(waits) >= 2
+    for n, wait in enumerate(waits[:-1]):
+        cap = min(CONFLICT_MAX_DELAY, CONFLICT_BASE_DELAY * 2**n)
+        assert cap / 2 <= wait <= cap
+    # The next run, with a quiet library, imports both (its own records: counted as new).
     gw.__class__ = Meddling
     report = import_paths([export], config, store, gw)
-    assert len(report.created) == 2
+    assert len(report.created) == 2 and report.recovered == [] and report.exit_code == 0
     assert pmids(sandbox, gw).count("1") == 1 and pmids(sandbox, gw).count("2") == 1
+
+
+def test_without_a_give_up_time_the_importer_waits_until_its_sleep_is_interrupted(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    # The daemon's importer never gives up; its sleep raises when the daemon is told to stop.
+    export = tmp_path / "a.nbib"
+    export.write_text(article(1))
+    config, store, gw = setup(tmp_path, sandbox)
+    sandbox.inject(method="POST", path=r"^/users/1/items$", status=412, times=10_000)
+
+    class Stop(Exception):
+        pass
+
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 30:
+            raise Stop
+
+    importer = Importer(config, store, gw, give_up_after=None, sleep=sleep)
+    with pytest.raises(Stop):
+        importer.run([export])
+    assert len(waits) == 30 and max(waits) <= CONFLICT_MAX_DELAY
+    assert max(waits) >= CONFLICT_MAX_DELAY / 2  # the cap was reached and held
+    assert store.status_counts(LIB) == {"pending": 1}
+    sandbox.clear_faults()
+    report = Importer(config, store, gw).run([export])
+    assert [e.pmid for e in report.created] == ["1"] and report.exit_code == 0
+
+
+def test_articles_another_syncd_created_while_this_one_sent_are_its_duplicates_with_rows(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    # Two machines, their own state databases, the same 100 articles. Machine B has read the
+    # library and planned its two batches; just before its first POST, machine A imports all
+    # 100 under the same derived keys. B's write is refused, B reads what changed and finds
+    # every article under the key it planned: A's items, not B's.
+    export = tmp_path / "a.nbib"
+    export.write_text("\n".join(article(n) for n in range(1, 101)))
+    config, store, gw = setup(tmp_path, sandbox)
+    a_db = tmp_path / "machine-a.db"
+    a_reports = []
+
+    def machine_a_imports() -> None:
+        with StateStore(a_db) as a_store, quick_gateway(ZoteroGateway, sandbox) as a_gw:
+            a_reports.append(import_paths([export], engine_config(sandbox, a_db), a_store, a_gw))
+
+    gw.before_create = machine_a_imports
+    report = import_paths([export], config, store, gw)
+    assert len(a_reports[0].created) == 100
+    assert report.created == [] and len(report.duplicates) == 100 and report.exit_code == 0
+    assert all("another writer" in e.reason for e in report.duplicates)
+    # Every record read has its row (the second batch, re-checked after the refresh of the
+    # first, used to update rows that were never inserted).
+    assert store.status_counts(LIB) == {"pushed": 100}
+    assert sorted(pmids(sandbox, gw), key=int) == [str(n) for n in range(1, 101)]
