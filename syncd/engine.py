@@ -433,7 +433,10 @@ class Importer:
                 if item is not None:
                     upserts.append(item)
         removed, _ = self.gw.deleted_since(self.version)
-        removed = [k for k in removed if k in self.index or k in versions]
+        # Every deleted key is remembered, also one the index never held: a write of ours
+        # whose answer was lost and whose item the user deleted before we saw it must not be
+        # sent again. A key listed as changed too exists again (restored): it stays.
+        removed = [k for k in removed if k not in versions]
         for item in upserts:
             self.index.add(item)
         for key in removed:
@@ -453,17 +456,19 @@ class Importer:
     # ---- memory of earlier runs -------------------------------------------------------------
 
     def memory(self, rows: Iterable[RecordRow] | None = None) -> Memory:
-        """What syncd recorded before: pending/pushed rows, and pushed items since deleted."""
+        """What syncd recorded before: pending/pushed rows, and the items it created or found
+        an article in that the user deleted since (so that the article is not made again)."""
         if rows is None:
-            rows = self.store.records(self.library, ["pending", "pushed"])
+            rows = self.store.records(self.library, ["pending", "pushed", "duplicate"])
         deleted = self.store.deleted_keys(self.library)
         own: dict[str, tuple[str, str]] = {}
         deleted_own: dict[str, str] = {}
         for row in rows:
+            gone = row.key in deleted and row.key not in self.index
             for dk in dedup_keys(_row_ids(row), self.options.match):
-                if row.status == "pushed" and row.key in deleted and row.key not in self.index:
+                if row.status in ("pushed", "duplicate") and gone:
                     deleted_own.setdefault(dk, row.key)
-                else:
+                elif row.status != "duplicate":
                     own.setdefault(dk, (row.key, row.status))
         return Memory(own=own, deleted_own=deleted_own)
 
@@ -633,9 +638,24 @@ class _Run:
             return
         resend: list[tuple[RecordRow, dict[str, Any]]] = []
         updates: list[tuple[str, str, str | None]] = []
+        deleted = self.store.deleted_keys(self.library)
         for row in rows:
             where = f"{row.source}:{row.line}"
             held = self.index.get(row.key)
+            if held is None and row.key in deleted:
+                # Its key was deleted, so the write was applied (only syncd makes this key for
+                # this article) and the user removed the item since: respect that.
+                updates.append((row.identity, "pushed", None))
+                self._settled.append(
+                    Entry(
+                        where,
+                        row.key,
+                        "was created, then deleted in Zotero; not created again",
+                        row.pmid,
+                        outcome="created",
+                    )
+                )
+                continue
             if held is not None and _same_article(held.ids, _row_ids(row)):
                 # The interrupted run's write was applied, or another syncd created the same
                 # article under the same (derived) key meanwhile: no way to tell which.
