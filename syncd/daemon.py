@@ -167,12 +167,12 @@ def move_file(src: Path, directory: Path) -> Path:
         return target
 
 
-def desktop_notify(summary: str, body: str) -> None:
+def desktop_notify(summary: str, body: str) -> threading.Thread | None:
     """A desktop notification through notify-send, in the background; never raises."""
     exe = shutil.which("notify-send")
     if exe is None:
         logger.debug("notify-send not found; no desktop notification")
-        return
+        return None
 
     def show() -> None:
         try:
@@ -185,7 +185,9 @@ def desktop_notify(summary: str, body: str) -> None:
         except (OSError, subprocess.SubprocessError) as exc:
             logger.debug("desktop notification failed: %s", exc)
 
-    threading.Thread(target=show, name="syncd-notify", daemon=True).start()
+    thread = threading.Thread(target=show, name="syncd-notify", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
@@ -323,6 +325,7 @@ class Daemon:
         self.ready = False
         self.files_with_problems = 0
         self.backing_off_until: float | None = None
+        self._notifying: list[threading.Thread | None] = []
 
     @property
     def directory(self) -> Path:
@@ -547,6 +550,9 @@ class Daemon:
                 break
             self._drain(max(0.0, min(self._next_wakeup() - time.time(), 1.0)))
             self._tick()
+        for thread in self._notifying:  # --once: let the notifications out before exiting
+            if thread is not None:
+                thread.join(5.0)
         if self.files_with_problems:
             self.exit_code = 1
         if self.trouble:
@@ -896,7 +902,7 @@ class Daemon:
                 body = f"{path.name}: {counts.new} new, {counts.duplicates} already there"
                 if counts.failed or counts.errors:
                     body += f", {len(counts.errors)} problem(s)"
-            desktop_notify("PubMed → Zotero", body)
+            self._notifying.append(desktop_notify("PubMed → Zotero", body))
         try:
             self._after_import(path, counts)
         except OSError as exc:
@@ -945,7 +951,7 @@ class Daemon:
                 logger.error("  hint: %s", hint)
             if fatal and self.config.notify.desktop and self._notified_fatal != message:
                 self._notified_fatal = message
-                desktop_notify("syncd needs you", text)
+                self._notifying.append(desktop_notify("syncd needs you", text))
         self.trouble = message
         if fatal and self.importer is not None:
             self.importer.opened = False  # check the key again before the next attempt

@@ -357,6 +357,26 @@ def test_under_journald_one_line_per_file_with_priorities_and_never_the_key(
     assert KEY not in daemon.log.read_text(encoding="utf-8")
 
 
+def test_desktop_notifications_through_notify_send(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "notify-send.calls"
+    stub = bin_dir / "notify-send"
+    stub.write_text(f'#!/bin/sh\nprintf "%s|" "$@" >> "{calls}"\necho >> "{calls}"\n')
+    stub.chmod(0o755)
+    d = Daemon(tmp_path / "m", sandbox.url, watch="[notify]\ndesktop = true")
+    daemons.append(d)
+    d.env["PATH"] = f"{bin_dir}:{d.env['PATH']}"
+    write_export(d.folder / "citations.nbib", range(40600001, 40600004))
+    assert d.run("--once") == 0, d.tail()
+    wait_for(calls.exists, 10, "the notification")
+    assert calls.read_text().splitlines() == [
+        "--app-name=syncd|PubMed → Zotero|citations.nbib: 3 new, 0 already there|"
+    ]
+
+
 def test_a_second_daemon_on_the_same_state_is_refused(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:

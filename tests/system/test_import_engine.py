@@ -211,3 +211,24 @@ def test_articles_another_syncd_created_while_this_one_sent_are_its_duplicates_w
     # first, used to update rows that were never inserted).
     assert store.status_counts(LIB) == {"pushed": 100}
     assert sorted(pmids(sandbox, gw), key=int) == [str(n) for n in range(1, 101)]
+
+
+def test_a_long_lived_importer_checks_an_unchanged_library_with_one_request(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    export = tmp_path / "a.nbib"
+    export.write_text(article(33000001) + "\n" + article(33000002), encoding="utf-8")
+    config = engine_config(sandbox, tmp_path / "state.db")
+    with (
+        StateStore(tmp_path / "state.db") as store,
+        quick_gateway(ZoteroGateway, sandbox) as gw,
+    ):
+        importer = Importer(config, store, gw)
+        first = importer.run([export])
+        assert len(first.created) == 2
+        sandbox.clear_requests()
+        # The daemon's next batch: the key, the schema and the collection are not asked again,
+        # and the library, unchanged since, costs one request.
+        again = importer.run([export])
+        assert [r["method"] for r in sandbox.requests()] == ["GET"]
+        assert len(again.created) == 0 and len(again.duplicates) == 2
