@@ -902,11 +902,15 @@ class Daemon:
                 body = f"{path.name}: {counts.new} new, {counts.duplicates} already there"
                 if counts.failed or counts.errors:
                     body += f", {len(counts.errors)} problem(s)"
-            self._notifying.append(desktop_notify("PubMed → Zotero", body))
+            self._notify("PubMed → Zotero", body)
         try:
             self._after_import(path, counts)
         except OSError as exc:
             logger.warning("%s: could not tidy up after the import: %s", path, exc)
+
+    def _notify(self, summary: str, body: str) -> None:
+        self._notifying = [t for t in self._notifying if t is not None and t.is_alive()]
+        self._notifying.append(desktop_notify(summary, body))
 
     def _after_import(self, path: Path, counts: FileCounts) -> None:
         w = self.config.watch
@@ -951,7 +955,7 @@ class Daemon:
                 logger.error("  hint: %s", hint)
             if fatal and self.config.notify.desktop and self._notified_fatal != message:
                 self._notified_fatal = message
-                self._notifying.append(desktop_notify("syncd needs you", text))
+                self._notify("syncd needs you", text)
         self.trouble = message
         if fatal and self.importer is not None:
             self.importer.opened = False  # check the key again before the next attempt
