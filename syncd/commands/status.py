@@ -8,7 +8,8 @@ the library index version, and the current trouble (Zotero unreachable, fatal: .
 
 Failed records: fix the file (or the config), then `syncd status --retry` to have the daemon
 read the files with failures again (it is told at once when it runs), or `syncd import FILE`.
-`syncd status --clear` forgets the failed records instead.
+`syncd status --clear` forgets the failed records instead. `syncd status --prune DAYS` forgets
+the file history older than DAYS days (the state database otherwise keeps one row per file).
 
 Exit status: 0 healthy, 1 failures unresolved or waiting on trouble, 2 cannot tell (no state
 database, or it cannot be read).
@@ -22,10 +23,11 @@ import os
 import signal
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from syncd.errors import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, StateError
+from syncd.errors import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, StateError, UsageError
 
 if TYPE_CHECKING:
     from syncd.config import Config
@@ -55,6 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     action.add_argument(
         "--clear", action="store_true", help="forget the failed records and files with failures"
     )
+    action.add_argument(
+        "--prune",
+        type=int,
+        metavar="DAYS",
+        help="forget the history of files imported more than DAYS days ago (the counts shrink; "
+        "what exactly-once needs is kept)",
+    )
 
 
 def _state_path(args: argparse.Namespace, config: Config) -> Path:
@@ -73,6 +82,14 @@ def run(args: argparse.Namespace) -> int:
     config = load(args.config)
     path = _state_path(args, config)
     pid = holder(path)
+    if args.prune is not None:
+        if args.prune < 0:
+            raise UsageError("--prune takes a number of days, 0 or more")
+        with StateStore(path) as store:
+            before = (datetime.now(UTC) - timedelta(days=args.prune)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            n = store.prune_history(before)
+        print(f"Forgot {n} history row{'' if n == 1 else 's'} from before {before}.")
+        return EXIT_OK
     if args.retry or args.clear:
         with StateStore(path) as store:
             return _act(args, store, _library(args, config, store), pid)

@@ -511,6 +511,18 @@ def test_status_without_a_daemon_and_with_failures(
     code, status = d.status()
     assert code == 0 and not status["running"] and status["total"]["new"] == 1
     assert status["last_files"][0]["path"].endswith("ok.nbib")
+    import subprocess
+    import sys
+
+    for days, left in (("1", 1), ("0", 0)):
+        time.sleep(1.1)  # the history has one-second time stamps
+        subprocess.run(
+            [sys.executable, "-m", "syncd", "status", "--prune", days],
+            env=d.env,
+            check=True,
+            capture_output=True,
+        )
+        assert d.status()[1]["total"]["files"] == left
 
 
 def test_the_notify_socket_helper_is_a_real_datagram_socket() -> None:
