@@ -138,6 +138,17 @@ def holder(state_path: Path) -> int | None:
 
 # --- small helpers --------------------------------------------------------------------------
 
+_REPORT_HEADER = "# syncd: problems importing"
+
+
+def _is_our_report(path: Path) -> bool:
+    """Whether ``path`` is a problem report syncd wrote (which it may replace or remove)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(_REPORT_HEADER)) == _REPORT_HEADER.encode()
+    except OSError:
+        return False
+
 
 def free_name(directory: Path, name: str) -> Path:
     """``directory/name``, or ``name (1)``, ``name (2)``, ... when taken: never overwrite."""
@@ -389,14 +400,19 @@ class Daemon:
                         )
                     break
                 # Pings start after READY=1, and stop when the worker stops beating (hung).
-                if interval and self.ready and time.monotonic() - self.heartbeat < 4 * interval:
+                if interval and self.ready and time.monotonic() - self.heartbeat < 2 * interval:
                     sdnotify.notify("WATCHDOG=1")
         finally:
             if in_main:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
-        if self._worker_error is not None and not self.stop.is_set():
-            raise self._worker_error
+        error = self._worker_error
+        if error is not None and not self.stop.is_set():
+            if isinstance(error, SyncdError):
+                raise error  # a configuration or state problem: exit 2, no restart loop
+            # A bug: say so with the traceback, and exit 1 so that systemd restarts us.
+            logger.critical("syncd run stopped on an unexpected error", exc_info=error)
+            return 1
         if self.signal_name == "SIGINT":
             return 130
         return self.exit_code
@@ -915,17 +931,22 @@ class Daemon:
     def _after_import(self, path: Path, counts: FileCounts) -> None:
         w = self.config.watch
         settled = counts.outcome in ("imported", "unchanged") and not counts.errors
+        ours = path.with_name(path.name + _ERRORS_SUFFIX)
         if not settled:
             target_dir = w.failed_directory or path.parent
             moved = move_file(path, target_dir) if w.failed_directory else path
-            report = free_name(target_dir, moved.name + _ERRORS_SUFFIX)
-            with report.open("x", encoding="utf-8") as fh:
-                fh.write(f"# syncd: problems importing {path} ({_utc()})\n")
+            report = moved.with_name(moved.name + _ERRORS_SUFFIX)
+            if not _is_our_report(report):
+                report = free_name(target_dir, report.name)
+            with report.open("w", encoding="utf-8") as fh:
+                fh.write(f"{_REPORT_HEADER} {path} ({_utc()})\n")
                 for line in counts.errors or (f"{path}: {counts.detail}",):
                     fh.write(line + "\n")
             if w.failed_directory:
                 logger.info("%s moved to %s (problems listed in %s)", path.name, moved, report)
             return
+        if _is_our_report(ours):
+            ours.unlink()  # the file went in this time: our old problem report is out of date
         if w.after_import == "delete":
             path.unlink()
             logger.info("%s deleted (watch.after_import = delete)", path.name)

@@ -94,7 +94,7 @@ def test_a_partial_download_is_read_only_after_the_rename(
 def test_a_slow_copy_in_chunks_is_read_once_whole(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
-    d = Daemon(tmp_path / "m", sandbox.url, settle=1.0)
+    d = Daemon(tmp_path / "m", sandbox.url, settle=1.5)
     daemons.append(d)
     d.start()
     d.wait_ready()
@@ -168,6 +168,10 @@ def test_other_text_files_are_ignored_and_a_broken_export_is_reported(
     assert code == 1  # the broken file waits for the user
     assert [Path(f["path"]).name for f in status["files_with_problems"]] == ["broken.nbib"]
     assert status["running"] and status["directory"] == str(daemon.folder)
+    # The user fixes the file: it goes in, and syncd's stale problem report goes away.
+    fixed = write_export(daemon.folder / "broken.nbib", [40300010])
+    wait_for_pmids(sandbox, fixed, 30, daemon)
+    wait_for(lambda: not errors.exists(), 10, "the stale report removed", daemon.tail())
 
 
 def test_after_import_move_and_failed_directory_never_overwrite(
