@@ -278,6 +278,35 @@ def test_four_daemons_on_one_group_library_make_no_duplicates(
     assert_exactly_once(sandbox, everything, "group", 77)
 
 
+def test_four_daemons_1500_100_100_1500_with_overlap_all_land_once(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    # Issue 9's lab case with daemons: busy neighbours make a daemon wait, never fail.
+    sandbox.inject(method="POST", path=ITEMS_POST, delay=0.05, times=100_000)
+    base = 52000000
+    loads = {
+        "a": range(base, base + 1500),
+        "b": range(base + 1450, base + 1550),
+        "c": range(base + 1500, base + 1600),
+        "d": range(base + 1100, base + 2600),
+    }
+    machines = {n: Daemon(tmp_path / n, sandbox.url) for n in loads}
+    daemons += machines.values()
+    for m in machines.values():
+        m.start()
+    for m in machines.values():
+        m.wait_ready()
+    for n, pmids in loads.items():
+        write_export(tmp_path / "staging" / f"{n}.nbib", pmids)
+        (tmp_path / "staging" / f"{n}.nbib").rename(machines[n].folder / f"{n}.nbib")
+        time.sleep(0.3)
+    wait_for_pmids(sandbox, range(base, base + 2600), 240, *machines.values())
+    for m in machines.values():
+        wait_for(lambda m=m: len(m.history()) == 1, 60, "the history row", m.tail())
+        assert m.history()[0][1] == "imported", m.tail()
+    assert_exactly_once(sandbox, range(base, base + 2600))
+
+
 def test_sigterm_during_a_batch_exits_0_within_5_s_and_loses_nothing(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
