@@ -258,12 +258,12 @@ class DaemonModel(RuleBasedStateMachine):
         s.items[key] = (s.version, {"itemType": "journalArticle", "PMID": str(pmid)})
 
     def _known(self) -> list[str]:
-        """Items syncd has seen (in its index): an article the user deletes before syncd ever
-        saw it cannot be told apart from a new one, by syncd or anyone."""
+        """Items syncd created or matched an imported article to (``recreate_deleted`` is about
+        articles syncd imported): one it never imported is, once deleted, simply not there."""
         if not self.config.state.path.exists():
             return []
         with StateStore(self.config.state.path, readonly=True) as store:
-            seen = {i.key for i in store.load_index("users/1")}
+            seen = {r.key for r in store.records("users/1", ["pushed", "duplicate"])}
         return sorted(k for k in self.server.items if k in seen)
 
     @rule(data=st.data())
