@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from syncd.commands import add_config_option
 from syncd.errors import EXIT_OK, EXIT_PARTIAL, ConfigError, RemoteError, StateError
 
 if TYPE_CHECKING:
@@ -25,12 +25,7 @@ KEYS_PAGE = "https://www.zotero.org/settings/keys"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="config file (default: $SYNCD_CONFIG, else $XDG_CONFIG_HOME/syncd/config.toml)",
-    )
+    add_config_option(parser)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from syncd.commands import add_config_option
 from syncd.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -55,12 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="import into a local Zotero sandbox started for this run (a trial, no account)",
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="config file (default: $SYNCD_CONFIG, else $XDG_CONFIG_HOME/syncd/config.toml)",
-    )
+    add_config_option(parser)
 
 
 def sandbox_dir() -> Path:
@@ -90,15 +86,20 @@ def run(args: argparse.Namespace) -> int:
     _refuse_link_loops(args.paths)
     if args.sandbox:
         return _with_sandbox(args, config)
+    require_library(config)
+    return _import(args, config, None)
+
+
+def require_library(config: Config) -> None:
+    """Refuse a configuration without a library or an API key, saying how to give them."""
     if config.zotero.library_id is None:
         raise not_configured_error(config)
     if config.zotero.api_key is None:
         raise ConfigError(
             f"no API key for {config.zotero.library}",
-            hint="set zotero.api_key_file in the config, or $ZOTERO_API_KEY "
-            "(create a key at https://www.zotero.org/settings/keys)",
+            hint="set zotero.api_key_file in the config, or $ZOTERO_API_KEY, or the systemd "
+            "credential zotero-api-key (create a key at https://www.zotero.org/settings/keys)",
         )
-    return _import(args, config, None)
 
 
 def _refuse_link_loops(paths: list[str]) -> None:

@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syncd.errors import ConfigError
+from syncd.commands import add_config_option
 
 if TYPE_CHECKING:
     from syncd.config import Config
@@ -36,12 +36,7 @@ HELP = "watch the download folder and import each new export (the daemon)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="config file (default: $SYNCD_CONFIG, else $XDG_CONFIG_HOME/syncd/config.toml)",
-    )
+    add_config_option(parser)
     parser.add_argument(
         "--directory",
         type=Path,
@@ -98,46 +93,26 @@ def run(args: argparse.Namespace) -> int:
     import faulthandler
     import signal
 
-    from syncd.commands.import_ import not_configured_error, sandbox_session
+    from syncd.commands.import_ import require_library, sandbox_config, sandbox_session
     from syncd.config import load
-    from syncd.daemon import Daemon
 
     # A hung daemon is killed by the systemd watchdog with SIGABRT: leave every thread's stack
     # in the journal; SIGUSR1 shows them without stopping it.
     faulthandler.enable()
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     config = load(args.config)
-    if args.sandbox:
-        with sandbox_session(config) as (sandboxed, note):
-            print(note, flush=True)
-            url = sandboxed.zotero.api_url
+    if not args.sandbox:
+        require_library(config)
+        return _daemon(args, config, lambda: load(args.config))
+    with sandbox_session(config) as (sandboxed, note):
+        print(note, flush=True)
+        url = sandboxed.zotero.api_url
+        return _daemon(args, sandboxed, lambda: sandbox_config(load(args.config), url))
 
-            def reload() -> Config:
-                from syncd.commands.import_ import sandbox_config
 
-                return resolve(sandbox_config(load(args.config), url), args.directory)[0]
-
-            config, default = resolve(sandboxed, args.directory)
-            daemon = Daemon(
-                config,
-                make_gateway,
-                default_dir=default,
-                import_existing=args.import_existing,
-                once=args.once,
-                reload=reload,
-            )
-            return daemon.run()
-    if config.zotero.library_id is None:
-        raise not_configured_error(config)
-    if config.zotero.api_key is None:
-        raise ConfigError(
-            f"no API key for {config.zotero.library}",
-            hint="set zotero.api_key_file in the config, or $ZOTERO_API_KEY, or the systemd "
-            "credential zotero-api-key (see 'syncd service install')",
-        )
-
-    def reload_config() -> Config:
-        return resolve(load(args.config), args.directory)[0]
+def _daemon(args: argparse.Namespace, config: Config, load_again: Callable[[], Config]) -> int:
+    """Run the daemon on ``config``; SIGHUP takes the config from ``load_again``."""
+    from syncd.daemon import Daemon
 
     config, default = resolve(config, args.directory)
     daemon = Daemon(
@@ -146,6 +121,6 @@ def run(args: argparse.Namespace) -> int:
         default_dir=default,
         import_existing=args.import_existing,
         once=args.once,
-        reload=reload_config,
+        reload=lambda: resolve(load_again(), args.directory)[0],
     )
     return daemon.run()

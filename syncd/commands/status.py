@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from syncd.commands import add_config_option
 from syncd.errors import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, StateError, UsageError
 
 if TYPE_CHECKING:
@@ -39,12 +40,7 @@ _SHOWN = 20
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="config file (default: $SYNCD_CONFIG, else $XDG_CONFIG_HOME/syncd/config.toml)",
-    )
+    add_config_option(parser)
     parser.add_argument(
         "--sandbox", action="store_true", help="the status of the local sandbox's imports"
     )
