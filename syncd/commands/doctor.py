@@ -1,6 +1,6 @@
 """Check the set-up and say what is wrong and how to fix it: the config file, the library, the
 API key (GET /keys/current: whose it is, access to the library, write permission), the
-collection, and the state database.
+collection, the folder `syncd run` watches (and whether it runs), and the state database.
 
 Exit status: 0 everything is ready to import, 1 something needs fixing (each problem is
 printed with its fix), 2 the command itself could not run.
@@ -19,7 +19,7 @@ from syncd.errors import EXIT_OK, EXIT_PARTIAL, ConfigError, RemoteError, StateE
 if TYPE_CHECKING:
     from syncd.config import Config
 
-HELP = "check the config, the API key, the library, the collection and the state database"
+HELP = "check the config, the API key, the library, the watch folder and the state database"
 
 KEYS_PAGE = "https://www.zotero.org/settings/keys"
 
