@@ -5,11 +5,13 @@ index); each :meth:`Importer.run` imports one batch of files. ``syncd import`` m
 for one run (:func:`import_paths`); ``syncd run`` keeps one for as long as it runs. In order:
 
 1. once per importer: check the key (read and write access to the library),
-2. before each run: refresh the library index in the state database: built once (every item, trash included),
-   then incremental (``item_versions(since)``, then only the changed items, then ``/deleted``),
+2. before each run: refresh the library index in the state database (:mod:`syncd.index`):
+   built once, page by page and resumable (every item, trash included, and the keys deleted
+   so far), then incremental (``item_versions(since)``, the changed items, ``/deleted``),
 3. settle rows left ``pending`` by an interrupted run before anything new is sent,
 4. read the files (an unchanged file already fully imported costs one hash), map every record
-   with :mod:`syncd.core.mapping`, and plan with :func:`syncd.core.plan.plan` (pure),
+   with :mod:`syncd.core.mapping`, and plan with :func:`syncd.core.plan.plan` (pure), in
+   batches of :data:`PLAN_BATCH` records (each batch also planned and sent before the next),
 5. send the creates in batches of at most 50: for each batch, in ONE state transaction,
    re-check it against the index and other syncd processes' rows and record it as pending;
    then POST with ``If-Unmodified-Since-Version`` = the indexed library version (a change
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,7 +41,6 @@ from syncd.core.dedup import (
     DedupOptions,
     Deleted,
     Duplicate,
-    Index,
     KnownItem,
     Memory,
     New,
@@ -48,16 +49,24 @@ from syncd.core.dedup import (
     identity,
 )
 from syncd.core.identity import Identifiers, item_identifiers, record_identifiers
+from syncd.core.keys import item_key
 from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
 from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.errors import InputError, RemoteError
+from syncd.index import LibraryIndex, from_row, to_row
 from syncd.reading import iter_export_files, read_path
 from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
 
 logger = logging.getLogger(__name__)
 
 BATCH = 50
+PLAN_BATCH = 1000
+"""Records read, mapped and planned together: memory follows this, not the export's size."""
+_INDEX_PAGE = 100
+"""Items per read while the index is first built (``itemKey`` takes up to 100)."""
+_DERIVED_ATTEMPTS = 3
+"""Derived keys of an article checked against the server's deleted keys (issue 9 §2)."""
 # Refreshes of one batch before its records are reported failed (to be imported again). Every
 # write is guarded by the indexed library version: an unguarded write could create an article
 # that another process created meanwhile under an identity this process does not know.
@@ -78,6 +87,9 @@ class Gateway(Protocol):
     def check_access(self, *, require_write: bool = True) -> Any: ...
     def has_native_ids(self) -> bool: ...
     def item_versions(self, since: int) -> tuple[dict[str, int], int]: ...
+    def stream_item_versions(
+        self, since: int, sink: Callable[[list[tuple[str, int]]], None]
+    ) -> int: ...
     def get_items(self, keys: Sequence[str]) -> list[dict[str, Any]]: ...
     def deleted_since(self, since: int) -> tuple[list[str], int]: ...
     def create_items(
@@ -205,22 +217,11 @@ def known_item(obj: dict[str, Any]) -> KnownItem | None:
 
 
 def _to_row(item: KnownItem) -> IndexedItem:
-    return IndexedItem(
-        key=item.key,
-        version=item.version,
-        pmid=item.ids.pmid,
-        pmcid=item.ids.pmcid,
-        doi=item.ids.doi,
-        fingerprint=item.ids.fingerprint,
-        trashed=item.trashed,
-        tags=item.tags,
-        collections=item.collections,
-    )
+    return to_row(item)
 
 
 def _from_row(row: IndexedItem) -> KnownItem:
-    ids = Identifiers(pmid=row.pmid, doi=row.doi, pmcid=row.pmcid, fingerprint=row.fingerprint)
-    return KnownItem(row.key, ids, row.version, row.trashed, row.tags, row.collections)
+    return from_row(row)
 
 
 def _row_ids(row: RecordRow) -> Identifiers:
@@ -281,7 +282,7 @@ class Importer:
         self.library = gateway.library
         self.dry_run = dry_run
         self.options = dedup_options(config)
-        self.index = Index()
+        self.index = LibraryIndex(store, self.library)
         self.version = 0  # the library version the index reflects
         self.collection: str | None = None
         self.collection_name: str | None = None
@@ -336,19 +337,65 @@ class Importer:
     # ---- index ----------------------------------------------------------------------------
 
     def load_index(self) -> None:
+        """Use the index in the state database, refreshed; build it first when there is none
+        (or finish a build that was interrupted). The index lives in the database, also for
+        a dry run: it is a copy of the library, not something the import did."""
         stored = self.store.library_version(self.library)
-        self.index = Index(_from_row(r) for r in self.store.load_index(self.library))
         if stored is None:
-            versions, version = self.gw.item_versions(0)
-            logger.info("%s: building the library index (%d items)", self.library, len(versions))
-            items = [k for k in (known_item(o) for o in self.gw.get_items(list(versions))) if k]
-            for item in items:
-                self.index.add(item)
-            self.version = version
-            if not self.dry_run:
-                self.store.update_index(self.library, map(_to_row, items), version=version)
+            self.build_index()
         else:
             self.version = stored
+            self.refresh()
+
+    def build_index(self) -> None:
+        """Build the index from the server, page by page into the state database.
+
+        One ``format=versions`` request lists every key (streamed into the database's queue,
+        never held whole), one ``/deleted?since=0`` request gives the keys deleted so far (so
+        that an article syncd created and the user deleted is known without any earlier
+        state: issue 9 §2), then the items are read 100 keys a request, each page written
+        together with its keys taken off the queue. A build interrupted anywhere after the
+        listing resumes with the keys still queued: nothing is read twice. A resumed build is
+        refreshed from the version it started at, since the library may have changed.
+        """
+        build = self.store.index_build(self.library)
+        resumed = build is not None and build[1]
+        if build is not None and build[1]:
+            version = build[0]
+            logger.info(
+                "%s: resuming the library index build (%d items still to read)",
+                self.library,
+                self.store.queued_index_size(self.library),
+            )
+        else:
+            self.store.start_index_build(self.library)
+            listed = 0
+
+            def queue(pairs: list[tuple[str, int]]) -> None:
+                nonlocal listed
+                listed += len(pairs)
+                self.store.queue_index_keys(self.library, (k for k, _ in pairs))
+
+            version = self.gw.stream_item_versions(0, queue)
+            deleted, _ = self.gw.deleted_since(0)
+            self.store.finish_index_listing(self.library, version, deleted)
+            logger.info(
+                "%s: building the library index (%d items, %d deleted keys)",
+                self.library,
+                listed,
+                len(deleted),
+            )
+        while keys := self.store.queued_index_keys(self.library, _INDEX_PAGE):
+            rows = [
+                to_row(item)
+                for item in (known_item(o) for o in self.gw.get_items(keys))
+                if item is not None
+            ]
+            self.store.put_index_page(self.library, rows, keys)
+        self.store.finish_index_build(self.library, version)
+        self.version = version
+        self.index.clear()
+        if resumed:
             self.refresh()
 
     def refresh(self) -> None:
@@ -356,11 +403,8 @@ class Importer:
         versions, version = self.gw.item_versions(self.version)
         if version == self.version and not versions:
             return
-        changed = [
-            k
-            for k, v in versions.items()
-            if (held := self.index.get(k)) is None or held.version != v
-        ]
+        held = self.store.index_versions(self.library, versions)
+        changed = [k for k, v in versions.items() if held.get(k) != v]
         upserts: list[KnownItem] = []
         if changed:
             for obj in self.gw.get_items(changed):
@@ -368,7 +412,8 @@ class Importer:
                 if item is not None:
                     upserts.append(item)
         removed, _ = self.gw.deleted_since(self.version)
-        removed = [k for k in removed if k in self.index or k in versions]
+        known = set(self.store.index_versions(self.library, removed))
+        removed = [k for k in removed if k in known or k in versions]
         for item in upserts:
             self.index.add(item)
         for key in removed:
@@ -382,16 +427,29 @@ class Importer:
             len(removed),
         )
         self.version = version
-        if not self.dry_run:
-            self.store.update_index(self.library, map(_to_row, upserts), removed, version)
+        self.store.update_index(self.library, map(_to_row, upserts), removed, version)
 
     # ---- memory of earlier runs -------------------------------------------------------------
 
-    def memory(self, rows: Iterable[RecordRow] | None = None) -> Memory:
-        """What syncd recorded before: pending/pushed rows, and pushed items since deleted."""
-        if rows is None:
-            rows = self.store.records(self.library, ["pending", "pushed"])
-        deleted = self.store.deleted_keys(self.library)
+    def memory(
+        self, rows: Iterable[RecordRow] | None = None, ids: Iterable[Identifiers] = ()
+    ) -> Memory:
+        """What syncd recorded before about these articles: pending/pushed ``rows`` (by
+        default the rows sharing an identifier with ``ids``), and the articles syncd created
+        that the user has deleted since: a pushed row whose key is deleted, or (without any
+        row, e.g. after the state database was lost) a key in the server's deleted list that
+        is the key syncd derives for the article, which only syncd would have given it."""
+        ids = list(ids)
+        rows = list(self.store.records_like(self.library, ids) if rows is None else rows)
+        derived: dict[str, list[Identifiers]] = {}
+        for one in ids:
+            ident = identity(one)
+            if ident is not None:
+                for attempt in range(_DERIVED_ATTEMPTS):
+                    derived.setdefault(item_key(self.library, ident, attempt), []).append(one)
+        deleted = self.store.deleted_among(
+            self.library, [r.key for r in rows if r.status == "pushed"] + list(derived)
+        )
         own: dict[str, tuple[str, str]] = {}
         deleted_own: dict[str, str] = {}
         for row in rows:
@@ -400,6 +458,12 @@ class Importer:
                     deleted_own.setdefault(dk, row.key)
                 else:
                     own.setdefault(dk, (row.key, row.status))
+        for key in sorted(deleted & derived.keys()):
+            if key in self.index:
+                continue  # created again since (dedup.recreate_deleted)
+            for one in derived[key]:
+                for dk in dedup_keys(one, self.options.match):
+                    deleted_own.setdefault(dk, key)
         return Memory(own=own, deleted_own=deleted_own)
 
     # ---- merging ----------------------------------------------------------------------------
@@ -471,12 +535,13 @@ class _Run:
         self.report.collection = imp.collection_name
         self.outcome: dict[int, str] = {}  # record number -> created|duplicate|failed|pending
         self._file_meta: dict[str, tuple[str, int, int]] = {}
+        self._ranges: dict[str, tuple[int, int]] = {}  # file -> its records' numbers
         self._sent = 0
         self._to_send = 0
 
     # The index and the version it reflects belong to the importer (they outlive the run).
     @property
-    def index(self) -> Index:
+    def index(self) -> LibraryIndex:
         return self.imp.index
 
     @property
@@ -490,16 +555,20 @@ class _Run:
     def refresh(self) -> None:
         self.imp.refresh()
 
-    def memory(self, rows: Iterable[RecordRow] | None = None) -> Memory:
-        return self.imp.memory(rows)
+    def memory(
+        self, rows: Iterable[RecordRow] | None = None, ids: Iterable[Identifiers] = ()
+    ) -> Memory:
+        return self.imp.memory(rows, ids)
 
     def merge(self, key: str, tags: list[dict[str, Any]]) -> bool:
         return self.imp.merge(key, tags)
 
     # ---- reading ----------------------------------------------------------------------------
 
-    def read(self, paths: Sequence[Path], mapping: MappingOptions) -> list[_Record]:
-        records: list[_Record] = []
+    def read(self, paths: Sequence[Path], mapping: MappingOptions) -> Iterator[_Record]:
+        """The records of ``paths``, read and mapped one at a time (nothing is held: the
+        caller plans them in bounded batches). Each file's records are numbered on from the
+        last file's, and ``self._ranges`` keeps each file's range of numbers."""
         imported = self.store.imported_hashes(self.library)
         for path in paths:
             source = str(path)
@@ -516,21 +585,23 @@ class _Run:
             file_report = FileReport(source, detail="imported before" if sha in imported else "")
             self.report.files.append(file_report)
             self._file_meta[source] = (sha, size, mtime)
+            first = self.report.records_read
             try:
                 for got in read_path(path):
                     if isinstance(got, Problem):
                         self.report.problems.append(got)
                         continue
-                    records.append(self._map(got, mapping))
+                    rec = self._map(got, mapping)
                     file_report.records += 1
                     self.report.records_read += 1
+                    self._ranges[source] = (first, self.report.records_read)
                     if self.report.records_read % 500 == 0:
                         self.progress("read", self.report.records_read, 0)
+                    yield rec
             except InputError as exc:
                 file_report.outcome = "unreadable"
                 file_report.detail = exc.message
         self.progress("read", self.report.records_read, self.report.records_read)
-        return records
 
     def _map(self, record: MedlineRecord, mapping: MappingOptions) -> _Record:
         where = f"{record.source}:{record.line}"
@@ -760,55 +831,99 @@ class _Run:
     # ---- the whole run ----------------------------------------------------------------------
 
     def run(self, files: Sequence[Path]) -> Report:
-        """Settle pending rows, then read, plan and send ``files`` (already listed)."""
+        """Settle pending rows, then read, plan and send ``files`` (already listed), in
+        batches of :data:`PLAN_BATCH` records: each batch is read and mapped, its index
+        entries and earlier records fetched from the state database, planned and sent before
+        the next is read. Articles met earlier in the run (``seen``: their dedup keys) carry
+        over from batch to batch, so that a repeat in a later batch is still "the same
+        article as" its first record."""
         self.settle_pending()
         if not files:
             return self.report
-        records = self.read(files, mapping_options(self.config, self.imp.native))
+        mapping = mapping_options(self.config, self.imp.native)
+        seen: dict[str, tuple[str, str]] = {}
+        merged: set[str] = set()
+        batch: list[_Record] = []
+        offset = 0
+        for rec in self.read(files, mapping):
+            batch.append(rec)
+            if len(batch) >= PLAN_BATCH:
+                self._batch(batch, offset, seen, merged)
+                offset += len(batch)
+                batch = []
+        if batch:
+            self._batch(batch, offset, seen, merged)
+        if not self.dry_run:
+            self._record_files()
+        return self.report
+
+    def _batch(
+        self,
+        records: list[_Record],
+        offset: int,
+        seen: dict[str, tuple[str, str]],
+        merged: set[str],
+    ) -> None:
+        """Plan and send one batch of records (numbered from ``offset`` in the run)."""
+        ids = [r.ids for r in records if r.error is None]
+        index = self.index
+        index.clear()
+        derived = [item_key(self.library, i, 0) for i in filter(None, map(identity, ids))]
+        index.prefetch(ids, derived)
+        memory = self.memory(ids=ids)
         candidates = [Candidate(r.ids, r.where, r.error) for r in records]
-        p = plan(candidates, self.index, self.memory(), self.options, library=self.library)
+        p = plan(
+            candidates,
+            index,
+            Memory(seen_in_run=seen, own=memory.own, deleted_own=memory.deleted_own),
+            self.options,
+            library=self.library,
+        )
+        seen.update(p.seen)
         merges: dict[str, list[int]] = {}
         jobs: list[_Job] = []
         notes: list[RecordRow] = []
         for action in p.actions:
             rec = records[action.ref]
+            ref = offset + action.ref
             if isinstance(action, Create):
                 assert rec.item is not None
                 payload = {**rec.item, "key": action.key, "version": 0}
-                jobs.append(
-                    _Job(action.identity, action.key, rec.ids, payload, rec.where, action.members)
-                )
+                members = tuple(offset + m for m in action.members)
+                jobs.append(_Job(action.identity, action.key, rec.ids, payload, rec.where, members))
             elif isinstance(action, Merge | Skip):
                 self.report.duplicates.append(
                     Entry(rec.where, action.key, action.reason, rec.ids.pmid)
                 )
-                self.outcome[action.ref] = "duplicate"
+                self.outcome[ref] = "duplicate"
                 if isinstance(action, Merge):
                     merges.setdefault(action.key, []).append(action.ref)
                 if action.origin == "library":
                     notes.append(_note(rec, "duplicate", action.key, action.reason))
             elif isinstance(action, Fail):
                 self.report.failed.append(Entry(rec.where, None, action.reason, rec.ids.pmid))
-                self.outcome[action.ref] = "failed"
+                self.outcome[ref] = "failed"
                 if identity(rec.ids):
                     notes.append(_note(rec, "failed", "", action.reason))
-        self._to_send = len(jobs)
+        self._to_send += len(jobs)
         if self.dry_run:
             for job in jobs:
                 self.report.created.append(
                     Entry(job.where, job.key, "would be created", job.ids.pmid)
                 )
-            self.report.merged = [k for k in merges if self._would_merge(k, merges[k], records)]
-            return self.report
+            for key, refs in merges.items():
+                if key not in merged and self._would_merge(key, refs, records):
+                    merged.add(key)
+                    self.report.merged.append(key)
+            return
         self.store.note_records(self.library, notes)
         for start in range(0, len(jobs), BATCH):
             self._send(jobs[start : start + BATCH])
         for key, refs in merges.items():
             tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
-            if self.merge(key, tags):
+            if self.merge(key, tags) and key not in merged:
+                merged.add(key)
                 self.report.merged.append(key)
-        self._record_files(records)
-        return self.report
 
     def _would_merge(self, key: str, refs: list[int], records: list[_Record]) -> bool:
         item = self.index.get(key)
@@ -818,15 +933,13 @@ class _Run:
         tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
         return any(t["tag"] not in have for t in tags) or bool(self.report.collection)
 
-    def _record_files(self, records: list[_Record]) -> None:
-        by_file: dict[str, list[str]] = {}
-        for n, rec in enumerate(records):
-            by_file.setdefault(rec.file, []).append(self.outcome.get(n, "pending"))
+    def _record_files(self) -> None:
         bad_lines = {p.source for p in self.report.errors}
         for f in self.report.files:
             if f.outcome in ("unchanged", "unreadable"):
                 continue
-            outcomes = by_file.get(f.path, [])
+            first, end = self._ranges.get(f.path, (0, 0))
+            outcomes = [self.outcome.get(n, "pending") for n in range(first, end)]
             failed = outcomes.count("failed") + outcomes.count("pending")
             if failed or f.path in bad_lines:
                 f.outcome = "partial"

@@ -17,7 +17,20 @@ Tables (all keyed by library, ``users/1`` or ``groups/2``, so one database can s
 ``items``      the index of the target library: key, version, PMID, PMCID, DOI, fingerprint,
                trashed, and the tags and collections (for merges without a request).
 ``libraries``  the library version the index reflects.
-``deleted``    keys the server reported as deleted since the index was built.
+``deleted``    keys the server reported as deleted: everything in ``/deleted`` when the index
+               was first built (so that articles syncd created and the user deleted are known
+               even after the state database was lost), then what each refresh reports.
+``index_builds`` / ``index_queue``  a first build of the index in progress: the library
+               version it started from and the keys still to read (each page of items is
+               written with its keys taken off the queue in one transaction, so that a build
+               interrupted by a crash resumes where it stopped).
+
+The index is queried where it lies (indexed PMID, PMCID, DOI, fingerprint and key columns),
+batch by batch; it is never loaded whole into memory (see :mod:`syncd.index`).
+
+History can be pruned (:meth:`StateStore.prune_history`): the ``duplicate`` and ``failed``
+rows of ``records`` are notes for reports, and can go once they are old; ``pending`` and
+``pushed`` rows, the index and ``deleted`` are what exactly-once rests on and are never pruned.
 
 The schema version is SQLite's ``PRAGMA user_version``. Opening an older database migrates it
 forward after copying it to ``state.db.v<N>.bak``; a database from a newer syncd is refused.
@@ -39,7 +52,7 @@ from syncd.errors import StateError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 
 # MIGRATIONS[n] takes a database at version n-1 to version n. Only ever append.
@@ -93,8 +106,37 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (library, key)
         )""",
     ),
+    # Version 2 belongs to the daemon's tables (status, watch baselines, per-file history),
+    # added on another branch; this placeholder keeps the numbering until the two meet.
+    2: (),
+    # The library index is queried in the database (issue 10): every identifier it is looked
+    # up by is indexed, and a first build is resumable.
+    3: (
+        "CREATE INDEX items_by_pmid ON items (library, pmid)",
+        "CREATE INDEX items_by_pmcid ON items (library, pmcid)",
+        "CREATE INDEX items_by_doi ON items (library, doi)",
+        "CREATE INDEX items_by_fingerprint ON items (library, fingerprint)",
+        "CREATE INDEX records_by_pmid ON records (library, pmid)",
+        "CREATE INDEX records_by_doi ON records (library, doi)",
+        "CREATE INDEX records_by_fingerprint ON records (library, fingerprint)",
+        """CREATE TABLE index_builds (
+            library TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,       -- the library version the listed keys reflect
+            listed INTEGER NOT NULL DEFAULT 0,  -- 1 once every key is in index_queue
+            started_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE index_queue (
+            library TEXT NOT NULL,
+            key TEXT NOT NULL,
+            PRIMARY KEY (library, key)
+        ) WITHOUT ROWID""",
+    ),
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
+
+
+_IN_CHUNK = 500  # values per ``IN (...)``: well under SQLite's limit on parameters
+_ITEM_COLUMNS = "key, version, pmid, pmcid, doi, fingerprint, trashed, tags, collections"
 
 
 def _now() -> str:
@@ -139,6 +181,14 @@ class IndexedItem:
     trashed: bool = False
     tags: tuple[tuple[str, int], ...] = ()  # (name, type)
     collections: tuple[str, ...] = ()
+
+
+def _indexed(r: Sequence[Any]) -> IndexedItem:
+    """An ``items`` row (the columns of ``_ITEM_COLUMNS``) as an :class:`IndexedItem`."""
+    tags = tuple((t[0], t[1]) for t in json.loads(r[7]))
+    return IndexedItem(
+        r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), tags, tuple(json.loads(r[8]))
+    )
 
 
 class StateStore:
@@ -269,25 +319,125 @@ class StateStore:
         return None if row is None else int(row[0])
 
     def load_index(self, library: str) -> list[IndexedItem]:
+        """Every indexed item of ``library`` (for tests and tools: the engine queries)."""
         rows = self._conn.execute(
-            "SELECT key, version, pmid, pmcid, doi, fingerprint, trashed, tags, collections "
-            "FROM items WHERE library = ?",
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE library = ?",  # noqa: S608
             (library,),
         )
-        return [
-            IndexedItem(
-                key=r[0],
-                version=r[1],
-                pmid=r[2],
-                pmcid=r[3],
-                doi=r[4],
-                fingerprint=r[5],
-                trashed=bool(r[6]),
-                tags=tuple((t[0], t[1]) for t in json.loads(r[7])),
-                collections=tuple(json.loads(r[8])),
+        return [_indexed(r) for r in rows]
+
+    def _select_in(self, sql: str, library: str, values: Iterable[str]) -> Iterator[Any]:
+        """Rows of ``sql`` (ending in ``IN``, its first parameter the library) for every
+        value, a chunk of values per query."""
+        wanted = sorted(set(values))
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            yield from self._conn.execute(
+                f"{sql} ({', '.join('?' * len(chunk))})", [library, *chunk]
             )
-            for r in rows
-        ]
+
+    def index_items(
+        self,
+        library: str,
+        *,
+        keys: Iterable[str] = (),
+        pmids: Iterable[str] = (),
+        dois: Iterable[str] = (),
+        fingerprints: Iterable[str] = (),
+    ) -> list[IndexedItem]:
+        """Indexed items with any of these keys or identifiers (a few indexed queries)."""
+        out: dict[str, IndexedItem] = {}
+        for column, values in (
+            ("key", keys),
+            ("pmid", pmids),
+            ("doi", dois),
+            ("fingerprint", fingerprints),
+        ):
+            sql = f"SELECT {_ITEM_COLUMNS} FROM items WHERE library = ? AND {column} IN"  # noqa: S608
+            for r in self._select_in(sql, library, values):
+                if r[0] not in out:
+                    out[r[0]] = _indexed(r)
+        return list(out.values())
+
+    def index_versions(self, library: str, keys: Iterable[str]) -> dict[str, int]:
+        """key -> version of the indexed items among ``keys``."""
+        sql = "SELECT key, version FROM items WHERE library = ? AND key IN"
+        return dict(self._select_in(sql, library, keys))
+
+    def deleted_among(self, library: str, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` the server reported as deleted."""
+        sql = "SELECT key FROM deleted WHERE library = ? AND key IN"
+        return {r[0] for r in self._select_in(sql, library, keys)}
+
+    # --- a first build of the index, resumable ----------------------------------------------
+
+    def index_build(self, library: str) -> tuple[int, bool] | None:
+        """(library version, every key listed) of a first build in progress, or None."""
+        row = self._conn.execute(
+            "SELECT version, listed FROM index_builds WHERE library = ?", (library,)
+        ).fetchone()
+        return None if row is None else (int(row[0]), bool(row[1]))
+
+    def start_index_build(self, library: str) -> None:
+        """Start (or restart, when its listing was interrupted) a first build."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM index_queue WHERE library = ?", (library,))
+            conn.execute("DELETE FROM items WHERE library = ?", (library,))
+            conn.execute(
+                "INSERT OR REPLACE INTO index_builds (library, version, listed, started_at) "
+                "VALUES (?, 0, 0, ?)",
+                (library, _now()),
+            )
+
+    def queue_index_keys(self, library: str, keys: Iterable[str]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO index_queue (library, key) VALUES (?, ?)",
+                [(library, k) for k in keys],
+            )
+
+    def finish_index_listing(self, library: str, version: int, deleted: Iterable[str]) -> None:
+        """Every key is queued, as of library ``version``; ``deleted``: the server's list of
+        deleted keys at that version."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO deleted (library, key) VALUES (?, ?)",
+                [(library, k) for k in deleted],
+            )
+            conn.execute(
+                "UPDATE index_builds SET version = ?, listed = 1 WHERE library = ?",
+                (version, library),
+            )
+
+    def queued_index_keys(self, library: str, limit: int) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT key FROM index_queue WHERE library = ? ORDER BY key LIMIT ?", (library, limit)
+        )
+        return [r[0] for r in rows]
+
+    def queued_index_size(self, library: str) -> int:
+        return int(
+            self._conn.execute(
+                "SELECT count(*) FROM index_queue WHERE library = ?", (library,)
+            ).fetchone()[0]
+        )
+
+    def put_index_page(
+        self, library: str, items: Iterable[IndexedItem], done: Sequence[str]
+    ) -> None:
+        """One page of a first build: its items in, its keys off the queue, together."""
+        with self.transaction() as conn:
+            self.update_index(library, items)
+            conn.executemany(
+                "DELETE FROM index_queue WHERE library = ? AND key = ?",
+                [(library, k) for k in done],
+            )
+
+    def finish_index_build(self, library: str, version: int) -> None:
+        with self.transaction() as conn:
+            self.update_index(library, version=version)
+            conn.execute("DELETE FROM index_queue WHERE library = ?", (library,))
+            conn.execute("DELETE FROM index_builds WHERE library = ?", (library,))
 
     def index_size(self, library: str) -> int:
         return int(
@@ -486,6 +636,21 @@ class StateStore:
             sql += " WHERE library = ?"
             args = (library,)
         return {r[0]: r[1] for r in self._conn.execute(sql + " GROUP BY status", args)}
+
+    def prune_history(self, older_than: datetime, library: str | None = None) -> int:
+        """Delete ``duplicate`` and ``failed`` record rows last touched before
+        ``older_than`` (UTC); return how many went. These rows only feed reports: a record
+        met again is decided afresh against the library index. ``pending`` and ``pushed`` rows
+        (what syncd created, and what it is about to) are never pruned. Run ``VACUUM`` after a
+        large prune to give the space back to the file system."""
+        cutoff = older_than.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        sql = "DELETE FROM records WHERE status IN ('duplicate', 'failed') AND updated_at < ?"
+        args: list[Any] = [cutoff]
+        if library is not None:
+            sql += " AND library = ?"
+            args.append(library)
+        with self.transaction() as conn:
+            return int(conn.execute(sql, args).rowcount)
 
     # --- files -----------------------------------------------------------------------------
 
