@@ -441,12 +441,20 @@ class Importer:
         is the key syncd derives for the article, which only syncd would have given it."""
         ids = list(ids)
         rows = list(self.store.records_like(self.library, ids) if rows is None else rows)
+        # The key syncd derives for each article; when another item holds it, the next
+        # ones too (syncd moves on to them then).
         derived: dict[str, list[Identifiers]] = {}
+        by_identity: dict[str, list[Identifiers]] = {}
         for one in ids:
-            ident = identity(one)
-            if ident is not None:
-                for attempt in range(_DERIVED_ATTEMPTS):
-                    derived.setdefault(item_key(self.library, ident, attempt), []).append(one)
+            if (ident := identity(one)) is not None:
+                by_identity.setdefault(ident, []).append(one)
+        first = {item_key(self.library, ident, 0): ident for ident in by_identity}
+        self.index.prefetch((), first)
+        for key, ident in first.items():
+            derived[key] = by_identity[ident]
+            if key in self.index:
+                for attempt in range(1, _DERIVED_ATTEMPTS):
+                    derived[item_key(self.library, ident, attempt)] = by_identity[ident]
         deleted = self.store.deleted_among(
             self.library, [r.key for r in rows if r.status == "pushed"] + list(derived)
         )
@@ -868,9 +876,8 @@ class _Run:
         ids = [r.ids for r in records if r.error is None]
         index = self.index
         index.clear()
-        derived = [item_key(self.library, i, 0) for i in filter(None, map(identity, ids))]
-        index.prefetch(ids, derived)
-        memory = self.memory(ids=ids)
+        index.prefetch(ids)
+        memory = self.memory(ids=ids)  # prefetches the keys the batch's articles would get
         candidates = [Candidate(r.ids, r.where, r.error) for r in records]
         p = plan(
             candidates,

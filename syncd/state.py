@@ -554,22 +554,22 @@ class StateStore:
 
     def records_like(self, library: str, ids: Iterable[Any]) -> list[RecordRow]:
         """Pending and pushed rows that share a PMID, DOI or fingerprint with any of ``ids``
-        (objects with ``pmid``, ``doi``, ``fingerprint`` attributes)."""
+        (objects with ``pmid``, ``doi``, ``fingerprint`` attributes).
+
+        One indexed query per kind of identifier: a single query with ``OR`` and the status
+        would let SQLite walk every pending and pushed row of the library instead."""
         ids = list(ids)
-        clauses: list[str] = []
-        args: list[Any] = [library]
+        out: dict[str, RecordRow] = {}
         for column in ("pmid", "doi", "fingerprint"):
-            values = sorted({v for i in ids if (v := getattr(i, column))})
-            if values:
-                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
-                args += values
-        if not clauses:
-            return []
-        sql = (
-            f"SELECT {self._RECORD_COLUMNS} FROM records WHERE library = ? "  # noqa: S608
-            f"AND status IN ('pending', 'pushed') AND ({' OR '.join(clauses)})"
-        )
-        return [self._record(r) for r in self._conn.execute(sql, args)]
+            values = [v for i in ids if (v := getattr(i, column))]
+            sql = (
+                f"SELECT {self._RECORD_COLUMNS} FROM records "  # noqa: S608
+                f"WHERE library = ? AND {column} IN"
+            )
+            for r in self._select_in(sql, library, values):
+                if r[2] in ("pending", "pushed") and r[0] not in out:
+                    out[r[0]] = self._record(r)
+        return list(out.values())
 
     def record(self, library: str, identity: str) -> RecordRow | None:
         row = self._conn.execute(

@@ -112,9 +112,22 @@ def normalize_pmcid(value: str | None) -> str | None:
     return None
 
 
+class _Marks(dict[int, int | None]):
+    """``str.translate`` table that drops combining marks, filled as characters are met (the
+    answer for each character is worked out once, then looked up in C)."""
+
+    def __missing__(self, char: int) -> int | None:
+        kept = None if unicodedata.combining(chr(char)) else char
+        self[char] = kept
+        return kept
+
+
+_DROP_MARKS = _Marks()
+
+
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = decomposed if decomposed.isascii() else decomposed.translate(_DROP_MARKS)
     return _NON_ALNUM.sub(" ", plain).strip()
 
 
