@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import bench_import  # noqa: E402
 from bench.bench_import import KEY, USER_ID, export_text, write_config  # noqa: E402
 from syncd.sandbox import SandboxServer  # noqa: E402
 
@@ -76,42 +76,11 @@ def prefilled(cache: Path, items: int) -> Path:
 
 
 def run_import(config: Path, export: Path, sandbox: SandboxServer) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "SYNCD_CONFIG": str(config),
-        "ZOTERO_API_KEY": KEY,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "PYTHONPATH": str(ROOT),
-    }
-    sandbox.clear_requests()
-    rss_file = config.with_suffix(".rss")
-    env["SYNCD_BENCH_RSS"] = str(rss_file)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "measured.py"), "import", "--json", str(export)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=err,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        sys.stderr.write(stdout + stderr)
-        raise SystemExit(f"syncd import exited {proc.returncode}")
-    requests = sandbox.requests()
-    counts = json.loads(stdout).get("counts", {})
+    run = bench_import.run_import(config, export, sandbox)
+    counts = run["summary"].get("counts", {})
     return {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_mb": int(rss_file.read_text()) / 1024,
-        "requests": len(requests),
-        "server": sum((r["finished"] or r["started"]) - r["started"] for r in requests),
+        **{k: run[k] for k in ("wall", "cpu", "rss_mb", "server")},
+        "requests": run["total"],
         "new": counts.get("new"),
         "duplicates": counts.get("duplicates"),
     }
