@@ -311,6 +311,8 @@ class Importer:
             self._index_loaded = True
         else:
             self.refresh()
+        # Everything learnt is in the state database: a long-lived importer keeps no copy.
+        self.index.clear()
 
     def run(
         self,

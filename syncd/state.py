@@ -452,8 +452,8 @@ class StateStore:
                     i.doi,
                     i.fingerprint,
                     int(i.trashed),
-                    json.dumps([list(t) for t in i.tags], ensure_ascii=False),
-                    json.dumps(list(i.collections)),
+                    json.dumps([list(t) for t in i.tags], ensure_ascii=False) if i.tags else "[]",
+                    json.dumps(list(i.collections)) if i.collections else "[]",
                 )
                 for i in items
             ],

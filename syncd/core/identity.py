@@ -137,12 +137,13 @@ def fingerprint(title: str | None, date: str | None, first_author: str | None) -
     Case, accents, punctuation and spacing do not matter; a missing year or author stays
     empty rather than guessed, so two records match only on what both have.
     """
-    if not title or not _fold(title):
+    folded = _fold(title) if title else ""
+    if not folded:
         return None
     year_match = _YEAR.search(date or "")
     year = year_match.group(1) if year_match else ""
-    author = _fold(first_author or "").split(" ")[0] if first_author else ""
-    return f"{_fold(title)}|{year}|{author}"
+    author = _fold(first_author).split(" ")[0] if first_author else ""
+    return f"{folded}|{year}|{author}"
 
 
 def doi_of(value: str) -> str | None:
