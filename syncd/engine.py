@@ -54,15 +54,18 @@ from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
 from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.errors import InputError, RemoteError
-from syncd.index import LibraryIndex, from_row, to_row
+from syncd.index import LibraryIndex, WithoutRun, from_row, to_row
 from syncd.reading import iter_export_files, read_path
 from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
 
 logger = logging.getLogger(__name__)
 
 BATCH = 50
-PLAN_BATCH = 1000
-"""Records read, mapped and planned together: memory follows this, not the export's size."""
+PLAN_BATCH = 250
+"""Records read, mapped and planned together: memory follows this, not the export's size
+(a mapped record holds some 20 KB of Python objects). A multiple of :data:`BATCH`; the creates
+of a batch that do not fill a write are sent with the next batch's, so that batching never
+costs a write."""
 _INDEX_PAGE = 100
 """Items per read while the index is first built (``itemKey`` takes up to 100)."""
 _DERIVED_ATTEMPTS = 3
@@ -546,6 +549,8 @@ class _Run:
         self.outcome: dict[int, str] = {}  # record number -> created|duplicate|failed|pending
         self._file_meta: dict[str, tuple[str, int, int]] = {}
         self._ranges: dict[str, tuple[int, int]] = {}  # file -> its records' numbers
+        self._carry: list[_Job] = []  # creates planned, waiting to fill a write
+        self._planned: set[str] = set()  # keys of the items this run planned to create
         self._sent = 0
         self._to_send = 0
 
@@ -863,6 +868,9 @@ class _Run:
                 batch = []
         if batch:
             self._batch(batch, offset, seen, merged)
+        if self._carry:
+            self._send(self._carry)
+            self._carry = []
         if not self.dry_run:
             self._record_files()
         return self.report
@@ -883,7 +891,7 @@ class _Run:
         candidates = [Candidate(r.ids, r.where, r.error) for r in records]
         p = plan(
             candidates,
-            index,
+            WithoutRun(index, self._planned),
             Memory(seen_in_run=seen, own=memory.own, deleted_own=memory.deleted_own),
             self.options,
             library=self.library,
@@ -897,6 +905,7 @@ class _Run:
             ref = offset + action.ref
             if isinstance(action, Create):
                 assert rec.item is not None
+                self._planned.add(action.key)
                 payload = {**rec.item, "key": action.key, "version": 0}
                 members = tuple(offset + m for m in action.members)
                 jobs.append(_Job(action.identity, action.key, rec.ids, payload, rec.where, members))
@@ -926,8 +935,11 @@ class _Run:
                     self.report.merged.append(key)
             return
         self.store.note_records(self.library, notes)
-        for start in range(0, len(jobs), BATCH):
+        jobs = self._carry + jobs
+        full = len(jobs) - len(jobs) % BATCH
+        for start in range(0, full, BATCH):
             self._send(jobs[start : start + BATCH])
+        self._carry = jobs[full:]
         for key, refs in merges.items():
             tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
             if self.merge(key, tags) and key not in merged:

@@ -153,3 +153,20 @@ class LibraryIndex:
             for dk in dedup_keys(item.ids):
                 if dk in self._by:
                     self._by[dk].add(row.key)
+
+
+class WithoutRun:
+    """``index`` without the items this run created (``created``): the run's own memory of
+    them (``seen_in_run``) decides a later record of the same article, which is then "the
+    same article as" its first record, as if the two had been planned together."""
+
+    def __init__(self, index: LibraryIndex, created: set[str]) -> None:
+        self.index = index
+        self.created = created
+
+    def get(self, key: str) -> KnownItem | None:
+        # Such a key is also among the run's taken keys, so it is never given out again.
+        return None if key in self.created else self.index.get(key)
+
+    def lookup(self, dedup_key: str) -> list[KnownItem]:
+        return [i for i in self.index.lookup(dedup_key) if i.key not in self.created]

@@ -196,10 +196,9 @@ class IndexedItem:
 
 def _indexed(r: Sequence[Any]) -> IndexedItem:
     """An ``items`` row (the columns of ``_ITEM_COLUMNS``) as an :class:`IndexedItem`."""
-    tags = tuple((t[0], t[1]) for t in json.loads(r[7]))
-    return IndexedItem(
-        r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), tags, tuple(json.loads(r[8]))
-    )
+    tags = tuple((t[0], t[1]) for t in json.loads(r[7])) if r[7] != "[]" else ()
+    collections = tuple(json.loads(r[8])) if r[8] != "[]" else ()
+    return IndexedItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), tags, collections)
 
 
 class StateStore:

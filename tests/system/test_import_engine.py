@@ -143,3 +143,40 @@ def test_a_library_that_never_stops_changing_fails_the_batch_and_creates_nothing
     report = import_paths([export], config, store, gw)
     assert len(report.created) == 2
     assert pmids(sandbox, gw).count("1") == 1 and pmids(sandbox, gw).count("2") == 1
+
+
+def test_an_export_is_planned_in_bounded_batches_with_every_article_once(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records are read, planned and sent a batch at a time (issue 10). A repeat of an article
+    in a later batch is still "the same article as" its first record, one already in the
+    library is a duplicate in whichever batch it comes, and batching costs no write: creates
+    that do not fill a write wait for the next batch's."""
+    from syncd import engine
+
+    monkeypatch.setattr(engine, "PLAN_BATCH", 50)
+    held = {"itemType": "journalArticle", "title": "Held", "extra": "PMID: 500"}
+    sandbox.oob_write(LIB, [held])
+    numbers = [*range(1, 61), 5, 500, *range(61, 121), 30, 120, 500]
+    path = tmp_path / "a.nbib"
+    path.write_text("\n".join(article(n) for n in numbers))
+    config, store, gw = setup(tmp_path, sandbox)
+    with store, gw:
+        report = import_paths([path], config, store, gw)
+        assert pmids(sandbox, gw) == sorted(str(n) for n in [*range(1, 121), 500])
+    assert report.records_read == len(numbers)
+    assert len(report.created) == 120 and not report.failed
+    assert gw.posted == [50, 50, 20]
+
+    def line(n: int) -> int:
+        return 7 * numbers.index(n) + 1
+
+    held_key = report.duplicates[1].key
+    assert [(d.pmid, d.reason) for d in report.duplicates] == [
+        ("5", f"same article as {path}:{line(5)}"),
+        ("500", f"PMID 500 is item {held_key}"),
+        ("30", f"same article as {path}:{line(30)}"),
+        ("120", f"same article as {path}:{line(120)}"),
+        ("500", f"PMID 500 is item {held_key}"),
+    ]
+    assert report.exit_code == 0
