@@ -68,6 +68,8 @@ of a batch that do not fill a write are sent with the next batch's, so that batc
 costs a write."""
 _INDEX_PAGE = 100
 """Items per read while the index is first built (``itemKey`` takes up to 100)."""
+_COLUMNS = (("pmid", "pmid"), ("doi", "doi"), ("fingerprint", "title"))
+"""State columns of the identifiers, with the ``dedup.match`` kind each stands for."""
 _DERIVED_ATTEMPTS = 3
 """Derived keys of an article checked against the server's deleted keys (issue 9 §2)."""
 # Refreshes of one batch before its records are reported failed (to be imported again). Every
@@ -445,7 +447,11 @@ class Importer:
         row, e.g. after the state database was lost) a key in the server's deleted list that
         is the key syncd derives for the article, which only syncd would have given it."""
         ids = list(ids)
-        rows = list(self.store.records_like(self.library, ids) if rows is None else rows)
+        if rows is None:
+            match = self.options.match
+            columns = [c for c, kind in _COLUMNS if kind in match]
+            rows = self.store.records_like(self.library, ids, columns)
+        rows = list(rows)
         # The key syncd derives for each article; when another item holds it, the next
         # ones too (syncd moves on to them then).
         derived: dict[str, list[Identifiers]] = {}
@@ -886,7 +892,7 @@ class _Run:
         ids = [r.ids for r in records if r.error is None]
         index = self.index
         index.clear()
-        index.prefetch(ids)
+        index.prefetch(ids, match=self.options.match)
         memory = self.memory(ids=ids)  # prefetches the keys the batch's articles would get
         candidates = [Candidate(r.ids, r.where, r.error) for r in records]
         p = plan(

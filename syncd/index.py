@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from syncd.core.dedup import KnownItem, dedup_keys
+from syncd.core.dedup import MATCH_KINDS, KnownItem, dedup_keys
 from syncd.core.identity import Identifiers
 from syncd.state import IndexedItem, StateStore
 
@@ -80,12 +80,19 @@ class LibraryIndex:
 
     # ---- batches ----------------------------------------------------------------------------
 
-    def prefetch(self, ids: Iterable[Identifiers], keys: Iterable[str] = ()) -> None:
-        """Read every indexed item sharing an identifier with ``ids``, and the items with
-        ``keys``, in a few queries; later questions about them cost nothing."""
+    def prefetch(
+        self,
+        ids: Iterable[Identifiers],
+        keys: Iterable[str] = (),
+        match: Iterable[str] = MATCH_KINDS,
+    ) -> None:
+        """Read every indexed item sharing an identifier of the kinds in ``match`` with
+        ``ids``, and the items with ``keys``, in a few queries; later questions about them
+        cost nothing."""
+        match = tuple(match)
         wanted: set[str] = set()
         for one in ids:
-            wanted.update(dedup_keys(one))
+            wanted.update(dedup_keys(one, match))
         keys = [k for k in keys if k not in self._items]
         self._load_dedup(sorted(wanted - self._by.keys()), keys)
         for key in keys:

@@ -579,15 +579,21 @@ class StateStore:
             args += list(statuses)
         return [self._record(r) for r in self._conn.execute(sql + " ORDER BY rowid", args)]
 
-    def records_like(self, library: str, ids: Iterable[Any]) -> list[RecordRow]:
-        """Pending and pushed rows that share a PMID, DOI or fingerprint with any of ``ids``
-        (objects with ``pmid``, ``doi``, ``fingerprint`` attributes).
+    def records_like(
+        self,
+        library: str,
+        ids: Iterable[Any],
+        columns: Sequence[str] = ("pmid", "doi", "fingerprint"),
+    ) -> list[RecordRow]:
+        """Pending and pushed rows that share a PMID, DOI or fingerprint (of ``columns``)
+        with any of ``ids`` (objects with ``pmid``, ``doi``, ``fingerprint`` attributes).
 
         One indexed query per kind of identifier: a single query with ``OR`` and the status
         would let SQLite walk every pending and pushed row of the library instead."""
         ids = list(ids)
         out: dict[str, RecordRow] = {}
-        for column in ("pmid", "doi", "fingerprint"):
+        for column in columns:
+            assert column in ("pmid", "doi", "fingerprint")
             values = [v for i in ids if (v := getattr(i, column))]
             sql = (
                 f"SELECT {self._RECORD_COLUMNS} FROM records "  # noqa: S608
