@@ -114,6 +114,7 @@ def run_import(config: Path, export: Path, sandbox: SandboxServer) -> dict[str, 
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
+        "cpu_sys": usage.ru_stime,
         "rss_mb": int(rss_file.read_text()) / 1024,
         "requests": dict(by_kind),
         "total": len(requests),

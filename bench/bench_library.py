@@ -79,7 +79,7 @@ def run_import(config: Path, export: Path, sandbox: SandboxServer) -> dict[str, 
     run = bench_import.run_import(config, export, sandbox)
     counts = run["summary"].get("counts", {})
     return {
-        **{k: run[k] for k in ("wall", "cpu", "rss_mb", "server")},
+        **{k: run[k] for k in ("wall", "cpu", "cpu_sys", "rss_mb", "server")},
         "requests": run["total"],
         "new": counts.get("new"),
         "duplicates": counts.get("duplicates"),

@@ -451,7 +451,7 @@ class StateStore:
                     i.doi,
                     i.fingerprint,
                     int(i.trashed),
-                    json.dumps([list(t) for t in i.tags], ensure_ascii=False) if i.tags else "[]",
+                    json.dumps(i.tags, ensure_ascii=False) if i.tags else "[]",
                     json.dumps(list(i.collections)) if i.collections else "[]",
                 )
                 for i in items
