@@ -331,7 +331,10 @@ class Importer:
         if not self.opened:
             self.open()
         self.sync_index()
-        return _Run(self, progress, skip_unchanged).run(files)
+        try:
+            return _Run(self, progress, skip_unchanged).run(files)
+        finally:
+            self.index.clear()  # what the run learnt is in the state database
 
     def settle(self, progress: Progress | None = None) -> Report:
         """Settle rows left pending by an interrupted run (or a run that lost the server),

@@ -180,3 +180,26 @@ def test_an_export_is_planned_in_bounded_batches_with_every_article_once(
         ("500", f"PMID 500 is item {held_key}"),
     ]
     assert report.exit_code == 0
+
+
+def test_a_long_lived_importer_holds_no_index_and_syncs_in_one_request(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    """The daemon's importer: the index is in the state database, not in the process, and an
+    unchanged library costs one request to confirm."""
+    from syncd.engine import Importer
+
+    path = tmp_path / "a.nbib"
+    path.write_text("\n".join(article(n) for n in range(1, 121)))
+    config, store, gw = setup(tmp_path, sandbox)
+    with store, gw:
+        importer = Importer(config, store, gw)
+        assert importer.run([path]).exit_code == 0
+        assert store.index_size(LIB) == 120
+        assert importer.index._items == {}  # nothing kept between runs
+        sandbox.clear_requests()
+        importer.sync_index()
+        assert [r["query"].get("format") for r in sandbox.requests()] == ["versions"]
+        sandbox.oob_write(LIB, [{"itemType": "journalArticle", "title": "New", "extra": "PMID: 9"}])
+        importer.sync_index()
+        assert store.index_size(LIB) == 121 and importer.index._items == {}
