@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # The reader first; the others only if they are there (each helper's branch adds its own).
-BENCHMARKS = ["bench_reader", "bench_mapping", "bench_import"]
+BENCHMARKS = ["bench_reader", "bench_mapping", "bench_import", "bench_library"]
 
 
 def main() -> None:
