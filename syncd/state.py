@@ -146,6 +146,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
 
+_BUILD_CACHE_KB = 16_000  # SQLite page cache while a first build moves into the index
 _IN_CHUNK = 500  # values per ``IN (...)``: well under SQLite's limit on parameters
 _ITEM_COLUMNS = "key, version, pmid, pmcid, doi, fingerprint, trashed, tags, collections"
 
@@ -472,7 +473,20 @@ class StateStore:
             )
 
     def finish_index_build(self, library: str, version: int) -> None:
-        """Move the staged items into the index (one transaction) and record ``version``."""
+        """Move the staged items into the index (one transaction) and record ``version``.
+
+        The move inserts every item into four indexes in no useful order; with SQLite's
+        default 2 MB page cache that pages the file in and out (0.5 s of system time for
+        100,000 items, most of the 23 s for a million), so the cache is raised for the move
+        and given back after it."""
+        self._conn.execute(f"PRAGMA cache_size = -{_BUILD_CACHE_KB}")
+        try:
+            self._move_staged(library, version)
+        finally:
+            self._conn.execute("PRAGMA cache_size = -2000")
+            self._conn.execute("PRAGMA shrink_memory")
+
+    def _move_staged(self, library: str, version: int) -> None:
         with self.transaction() as conn:
             conn.execute(
                 f"INSERT OR REPLACE INTO items ({_ITEM_COLUMNS}, library) "  # noqa: S608
