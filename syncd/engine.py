@@ -342,7 +342,10 @@ class Importer:
         if not self.opened:
             self.open()
         self.sync_index()
-        return _Run(self, progress, False).run([])
+        try:
+            return _Run(self, progress, False).run([])
+        finally:
+            self.index.clear()
 
     # ---- index ----------------------------------------------------------------------------
 

