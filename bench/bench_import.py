@@ -82,30 +82,40 @@ def run_import(config: Path, export: Path, sandbox: SandboxServer) -> dict[str, 
         "PYTHONPATH": str(ROOT),
     }
     sandbox.clear_requests()
+    rss_file = config.with_suffix(".rss")
+    env["SYNCD_BENCH_RSS"] = str(rss_file)
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "syncd", "import", "--json", str(export)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise SystemExit(f"syncd import exited {proc.returncode}")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "measured.py"), "import", "--json", str(export)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.stderr.write(stdout + stderr)
+        raise SystemExit(f"syncd import exited {code}")
     requests = sandbox.requests()
     by_kind = collections.Counter(kind(r) for r in requests)
     written = sum(r["objects"] or 0 for r in requests if r["method"] == "POST")
     # Time the sandbox spent answering (its own cost, not syncd's).
     server = sum((r["finished"] or r["started"]) - r["started"] for r in requests)
     try:
-        summary = json.loads(proc.stdout)
+        summary = json.loads(stdout)
     except json.JSONDecodeError:
         summary = {}
     return {
         "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "cpu_sys": usage.ru_stime,
+        "rss_mb": int(rss_file.read_text()) / 1024,
         "requests": dict(by_kind),
         "total": len(requests),
         "objects_written": written,
@@ -142,6 +152,8 @@ def table(n: int, runs: dict[str, dict[str, Any]]) -> str:
         "|---|" + "---:|" * len(runs),
         row("wall time (s)", [f"{r['wall']:.1f}" for r in runs.values()]),
         row("records/s", [f"{n / r['wall']:,.0f}" for r in runs.values()]),
+        row("CPU in syncd, user+sys (s)", [f"{r['cpu']:.2f}" for r in runs.values()]),
+        row("peak RSS of syncd (MB)", [f"{r['rss_mb']:.0f}" for r in runs.values()]),
         row("of which the sandbox answering (s)", [f"{r['server']:.1f}" for r in runs.values()]),
         row("new items", new),
         row("duplicates", [c.get("duplicates", "?") for c in counts]),

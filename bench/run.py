@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench_convert",
     "bench_hostile",
     "bench_import",
+    "bench_library",
     "bench_writers",
     "bench_daemon",
 ]

@@ -5,12 +5,13 @@ index); each :meth:`Importer.run` imports one batch of files. ``syncd import`` m
 for one run (:func:`import_paths`); ``syncd run`` keeps one for as long as it runs. In order:
 
 1. once per importer: check the key (read and write access to the library),
-2. before each run: refresh the library index in the state database: built once (every
-   item, trash included), then incremental (``item_versions(since)``, then only the changed
-   items, then ``/deleted``),
+2. before each run: refresh the library index in the state database (:mod:`syncd.index`):
+   built once, page by page and resumable (every item, trash included, and the keys deleted
+   so far), then incremental (``item_versions(since)``, the changed items, ``/deleted``),
 3. settle rows left ``pending`` by an interrupted run before anything new is sent,
 4. read the files (an unchanged file already fully imported costs one hash), map every record
-   with :mod:`syncd.core.mapping`, and plan with :func:`syncd.core.plan.plan` (pure),
+   with :mod:`syncd.core.mapping`, and plan with :func:`syncd.core.plan.plan` (pure), in
+   batches of :data:`PLAN_BATCH` records (each batch also planned and sent before the next),
 5. send the creates in batches of at most 50: for each batch, in ONE state transaction,
    re-check it against the index and other syncd processes' rows and record it as pending;
    then POST with ``If-Unmodified-Since-Version`` = the indexed library version (a change
@@ -44,7 +45,6 @@ from syncd.core.dedup import (
     DedupOptions,
     Deleted,
     Duplicate,
-    Index,
     KnownItem,
     Memory,
     New,
@@ -53,10 +53,12 @@ from syncd.core.dedup import (
     identity,
 )
 from syncd.core.identity import Identifiers, item_identifiers, record_identifiers
+from syncd.core.keys import item_key
 from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
 from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.errors import InputError, RemoteError
+from syncd.index import LibraryIndex, WithoutRun, from_row, to_row
 from syncd.reading import iter_export_files, read_path
 from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
 
@@ -72,6 +74,17 @@ BATCH = 50
 # a one-shot import gives up on time (``give_up_after``), the daemon never does.
 CONFLICT_BASE_DELAY = 0.25
 CONFLICT_MAX_DELAY = 15.0
+PLAN_BATCH = 250
+"""Records read, mapped and planned together: memory follows this, not the export's size
+(a mapped record holds some 20 KB of Python objects). A multiple of :data:`BATCH`; the creates
+of a batch that do not fill a write are sent with the next batch's, so that batching never
+costs a write."""
+_INDEX_PAGE = 100
+"""Items per read while the index is first built (``itemKey`` takes up to 100)."""
+_COLUMNS = (("pmid", "pmid"), ("doi", "doi"), ("fingerprint", "title"))
+"""State columns of the identifiers, with the ``dedup.match`` kind each stands for."""
+_DERIVED_ATTEMPTS = 3
+"""Derived keys of an article checked against the server's deleted keys (issue 9 §2)."""
 _MAX_MERGE_TRIES = 4
 
 
@@ -96,6 +109,9 @@ class Gateway(Protocol):
     def check_access(self, *, require_write: bool = True) -> Any: ...
     def has_native_ids(self) -> bool: ...
     def item_versions(self, since: int) -> tuple[dict[str, int], int]: ...
+    def stream_item_versions(
+        self, since: int, sink: Callable[[list[tuple[str, int]]], None]
+    ) -> int: ...
     def get_items(self, keys: Sequence[str]) -> list[dict[str, Any]]: ...
     def deleted_since(self, since: int) -> tuple[list[str], int]: ...
     def create_items(
@@ -257,22 +273,11 @@ def known_item(obj: dict[str, Any]) -> KnownItem | None:
 
 
 def _to_row(item: KnownItem) -> IndexedItem:
-    return IndexedItem(
-        key=item.key,
-        version=item.version,
-        pmid=item.ids.pmid,
-        pmcid=item.ids.pmcid,
-        doi=item.ids.doi,
-        fingerprint=item.ids.fingerprint,
-        trashed=item.trashed,
-        tags=item.tags,
-        collections=item.collections,
-    )
+    return to_row(item)
 
 
 def _from_row(row: IndexedItem) -> KnownItem:
-    ids = Identifiers(pmid=row.pmid, doi=row.doi, pmcid=row.pmcid, fingerprint=row.fingerprint)
-    return KnownItem(row.key, ids, row.version, row.trashed, row.tags, row.collections)
+    return from_row(row)
 
 
 def _row_ids(row: RecordRow) -> Identifiers:
@@ -346,7 +351,7 @@ class Importer:
         self.sleep = sleep
         self.rng = random.Random()
         self.options = dedup_options(config)
-        self.index = Index()
+        self.index = LibraryIndex(store, self.library)
         self.version = 0  # the library version the index reflects
         self.collection: str | None = None
         self.collection_name: str | None = None
@@ -375,6 +380,8 @@ class Importer:
             self._index_loaded = True
         else:
             self.refresh()
+        # Everything learnt is in the state database: a long-lived importer keeps no copy.
+        self.index.clear()
 
     def run(
         self,
@@ -388,7 +395,10 @@ class Importer:
         if not self.opened:
             self.open()
         self.sync_index()
-        return _Run(self, progress, skip_unchanged).run(files)
+        try:
+            return _Run(self, progress, skip_unchanged).run(files)
+        finally:
+            self.index.clear()  # what the run learnt is in the state database
 
     def settle(self, progress: Progress | None = None) -> Report:
         """Settle rows left pending by an interrupted run (or a run that lost the server),
@@ -396,24 +406,73 @@ class Importer:
         if not self.opened:
             self.open()
         self.sync_index()
-        return _Run(self, progress, False).run([])
+        try:
+            return _Run(self, progress, False).run([])
+        finally:
+            self.index.clear()
 
     # ---- index ----------------------------------------------------------------------------
 
     def load_index(self) -> None:
+        """Use the index in the state database, refreshed; build it first when there is none
+        (or finish a build that was interrupted). The index lives in the database, also for
+        a dry run: it is a copy of the library, not something the import did."""
         stored = self.store.library_version(self.library)
-        self.index = Index(_from_row(r) for r in self.store.load_index(self.library))
         if stored is None:
-            versions, version = self.gw.item_versions(0)
-            logger.info("%s: building the library index (%d items)", self.library, len(versions))
-            items = [k for k in (known_item(o) for o in self.gw.get_items(list(versions))) if k]
-            for item in items:
-                self.index.add(item)
-            self.version = version
-            if not self.dry_run:
-                self.store.update_index(self.library, map(_to_row, items), version=version)
+            self.build_index()
         else:
             self.version = stored
+            self.refresh()
+
+    def build_index(self) -> None:
+        """Build the index from the server, page by page into the state database.
+
+        One ``format=versions`` request lists every key (streamed into the database's queue,
+        never held whole), one ``/deleted?since=0`` request gives the keys deleted so far (so
+        that an article syncd created and the user deleted is known without any earlier
+        state: issue 9 §2), then the items are read 100 keys a request, each page written
+        together with its keys taken off the queue. A build interrupted anywhere after the
+        listing resumes with the keys still queued: nothing is read twice. A resumed build is
+        refreshed from the version it started at, since the library may have changed.
+        """
+        build = self.store.index_build(self.library)
+        resumed = build is not None and build[1]
+        if build is not None and build[1]:
+            version = build[0]
+            logger.info(
+                "%s: resuming the library index build (%d items still to read)",
+                self.library,
+                self.store.queued_index_size(self.library),
+            )
+        else:
+            self.store.start_index_build(self.library)
+            listed = 0
+
+            def queue(pairs: list[tuple[str, int]]) -> None:
+                nonlocal listed
+                listed += len(pairs)
+                self.store.queue_index_keys(self.library, (k for k, _ in pairs))
+
+            version = self.gw.stream_item_versions(0, queue)
+            deleted, _ = self.gw.deleted_since(0)
+            self.store.finish_index_listing(self.library, version, deleted)
+            logger.info(
+                "%s: building the library index (%d items, %d deleted keys)",
+                self.library,
+                listed,
+                len(deleted),
+            )
+        while keys := self.store.queued_index_keys(self.library, _INDEX_PAGE):
+            rows = [
+                to_row(item)
+                for item in (known_item(o) for o in self.gw.get_items(keys))
+                if item is not None
+            ]
+            self.store.put_index_page(self.library, rows, keys)
+        self.store.finish_index_build(self.library, version)
+        self.version = version
+        self.index.clear()
+        if resumed:
             self.refresh()
 
     def refresh(self) -> None:
@@ -421,11 +480,8 @@ class Importer:
         versions, version = self.gw.item_versions(self.version)
         if version == self.version and not versions:
             return
-        changed = [
-            k
-            for k, v in versions.items()
-            if (held := self.index.get(k)) is None or held.version != v
-        ]
+        held = self.store.index_versions(self.library, versions)
+        changed = [k for k, v in versions.items() if held.get(k) != v]
         upserts: list[KnownItem] = []
         if changed:
             for obj in self.gw.get_items(changed):
@@ -450,17 +506,42 @@ class Importer:
             len(removed),
         )
         self.version = version
-        if not self.dry_run:
-            self.store.update_index(self.library, map(_to_row, upserts), removed, version)
+        self.store.update_index(self.library, map(_to_row, upserts), removed, version)
 
     # ---- memory of earlier runs -------------------------------------------------------------
 
-    def memory(self, rows: Iterable[RecordRow] | None = None) -> Memory:
-        """What syncd recorded before: pending/pushed rows, and the items it created or found
-        an article in that the user deleted since (so that the article is not made again)."""
+    def memory(
+        self, rows: Iterable[RecordRow] | None = None, ids: Iterable[Identifiers] = ()
+    ) -> Memory:
+        """What syncd recorded before about these articles: pending/pushed ``rows`` (by
+        default the rows sharing an identifier with ``ids``), and the articles syncd created
+        that the user has deleted since: a pushed row whose key is deleted, or (without any
+        row, e.g. after the state database was lost) a key in the server's deleted list that
+        is the key syncd derives for the article, which only syncd would have given it."""
+        ids = list(ids)
         if rows is None:
-            rows = self.store.records(self.library, ["pending", "pushed", "duplicate"])
-        deleted = self.store.deleted_keys(self.library)
+            match = self.options.match
+            columns = [c for c, kind in _COLUMNS if kind in match]
+            rows = self.store.records_like(self.library, ids, columns)
+        rows = list(rows)
+        # The key syncd derives for each article; when another item holds it, the next
+        # ones too (syncd moves on to them then).
+        derived: dict[str, list[Identifiers]] = {}
+        by_identity: dict[str, list[Identifiers]] = {}
+        for one in ids:
+            if (ident := identity(one)) is not None:
+                by_identity.setdefault(ident, []).append(one)
+        first = {item_key(self.library, ident, 0): ident for ident in by_identity}
+        self.index.prefetch((), first)
+        for key, ident in first.items():
+            derived[key] = by_identity[ident]
+            if key in self.index:
+                for attempt in range(1, _DERIVED_ATTEMPTS):
+                    derived[item_key(self.library, ident, attempt)] = by_identity[ident]
+        deleted = self.store.deleted_among(
+            self.library,
+            [r.key for r in rows if r.status in ("pushed", "duplicate")] + list(derived),
+        )
         own: dict[str, tuple[str, str]] = {}
         deleted_own: dict[str, str] = {}
         for row in rows:
@@ -470,6 +551,12 @@ class Importer:
                     deleted_own.setdefault(dk, row.key)
                 elif row.status != "duplicate":
                     own.setdefault(dk, (row.key, row.status))
+        for key in sorted(deleted & derived.keys()):
+            if key in self.index:
+                continue  # created again since (dedup.recreate_deleted)
+            for one in derived[key]:
+                for dk in dedup_keys(one, self.options.match):
+                    deleted_own.setdefault(dk, key)
         return Memory(own=own, deleted_own=deleted_own)
 
     # ---- merging ----------------------------------------------------------------------------
@@ -541,6 +628,9 @@ class _Run:
         self.report.collection = imp.collection_name
         self.outcome: dict[int, str] = {}  # record number -> created|duplicate|failed|pending
         self._file_meta: dict[str, tuple[str, int, int]] = {}
+        self._ranges: dict[str, tuple[int, int]] = {}  # file -> its records' numbers
+        self._carry: list[_Job] = []  # creates planned, waiting to fill a write
+        self._planned: set[str] = set()  # keys of the items this run planned to create
         self._sent = 0
         self._to_send = 0
         self._stalled_since: float | None = None  # the first refused write since one went in
@@ -548,7 +638,7 @@ class _Run:
 
     # The index and the version it reflects belong to the importer (they outlive the run).
     @property
-    def index(self) -> Index:
+    def index(self) -> LibraryIndex:
         return self.imp.index
 
     @property
@@ -562,16 +652,20 @@ class _Run:
     def refresh(self) -> None:
         self.imp.refresh()
 
-    def memory(self, rows: Iterable[RecordRow] | None = None) -> Memory:
-        return self.imp.memory(rows)
+    def memory(
+        self, rows: Iterable[RecordRow] | None = None, ids: Iterable[Identifiers] = ()
+    ) -> Memory:
+        return self.imp.memory(rows, ids)
 
     def merge(self, key: str, tags: list[dict[str, Any]]) -> bool:
         return self.imp.merge(key, tags)
 
     # ---- reading ----------------------------------------------------------------------------
 
-    def read(self, paths: Sequence[Path], mapping: MappingOptions) -> list[_Record]:
-        records: list[_Record] = []
+    def read(self, paths: Sequence[Path], mapping: MappingOptions) -> Iterator[_Record]:
+        """The records of ``paths``, read and mapped one at a time (nothing is held: the
+        caller plans them in bounded batches). Each file's records are numbered on from the
+        last file's, and ``self._ranges`` keeps each file's range of numbers."""
         imported = self.store.imported_hashes(self.library)
         for path in paths:
             source = str(path)
@@ -588,21 +682,23 @@ class _Run:
             file_report = FileReport(source, detail="imported before" if sha in imported else "")
             self.report.files.append(file_report)
             self._file_meta[source] = (sha, size, mtime)
+            first = self.report.records_read
             try:
                 for got in read_path(path):
                     if isinstance(got, Problem):
                         self.report.problems.append(got)
                         continue
-                    records.append(self._map(got, mapping))
+                    rec = self._map(got, mapping)
                     file_report.records += 1
                     self.report.records_read += 1
+                    self._ranges[source] = (first, self.report.records_read)
                     if self.report.records_read % 500 == 0:
                         self.progress("read", self.report.records_read, 0)
+                    yield rec
             except InputError as exc:
                 file_report.outcome = "unreadable"
                 file_report.detail = exc.message
         self.progress("read", self.report.records_read, self.report.records_read)
-        return records
 
     def _map(self, record: MedlineRecord, mapping: MappingOptions) -> _Record:
         where = f"{record.source}:{record.line}"
@@ -942,7 +1038,12 @@ class _Run:
     # ---- the whole run ----------------------------------------------------------------------
 
     def run(self, files: Sequence[Path]) -> Report:
-        """Settle pending rows, then read, plan and send ``files`` (already listed)."""
+        """Settle pending rows, then read, plan and send ``files`` (already listed), in
+        batches of :data:`PLAN_BATCH` records: each batch is read and mapped, its index
+        entries and earlier records fetched from the state database, planned and sent before
+        the next is read. Articles met earlier in the run (``seen``: their dedup keys) carry
+        over from batch to batch, so that a repeat in a later batch is still "the same
+        article as" its first record."""
         with _state_users(self.store.path) as alone:
             return self._run(files, settle=alone)
 
@@ -959,62 +1060,107 @@ class _Run:
         if not files:
             self._list_settled()
             return self.report
-        records = self.read(files, mapping_options(self.config, self.imp.native))
+        mapping = mapping_options(self.config, self.imp.native)
+        seen: dict[str, tuple[str, str]] = {}
+        merged: set[str] = set()
+        batch: list[_Record] = []
+        offset = 0
+        for rec in self.read(files, mapping):
+            batch.append(rec)
+            if len(batch) >= PLAN_BATCH:
+                self._batch(batch, offset, seen, merged)
+                offset += len(batch)
+                batch = []
+        if batch:
+            self._batch(batch, offset, seen, merged)
+        if self._carry:
+            self._send(self._carry)
+            self._carry = []
+        self._list_settled()
+        if not self.dry_run:
+            self._record_files()
+        return self.report
+
+    def _batch(
+        self,
+        records: list[_Record],
+        offset: int,
+        seen: dict[str, tuple[str, str]],
+        merged: set[str],
+    ) -> None:
+        """Plan and send one batch of records (numbered from ``offset`` in the run)."""
+        ids = [r.ids for r in records if r.error is None]
+        index = self.index
+        index.clear()
+        index.prefetch(ids, match=self.options.match)
+        memory = self.memory(ids=ids)  # prefetches the keys the batch's articles would get
         candidates = [Candidate(r.ids, r.where, r.error) for r in records]
-        p = plan(candidates, self.index, self.memory(), self.options, library=self.library)
+        p = plan(
+            candidates,
+            WithoutRun(index, self._planned),
+            Memory(seen_in_run=seen, own=memory.own, deleted_own=memory.deleted_own),
+            self.options,
+            library=self.library,
+        )
+        seen.update(p.seen)
         merges: dict[str, list[int]] = {}
         jobs: list[_Job] = []
         notes: list[RecordRow] = []
         settled = {e.key: e for e in self._settled}
         for action in p.actions:
             rec = records[action.ref]
+            ref = offset + action.ref
             # A record read in this run whose row an interrupted run left pending (settled
             # above) is this run's record: its outcome is counted here, once, not apart.
             done = settled.pop(action.key, None) if not isinstance(action, Fail) else None
             if isinstance(action, Create):
                 assert rec.item is not None
+                self._planned.add(action.key)
                 payload = {**rec.item, "key": action.key, "version": 0}
-                jobs.append(
-                    _Job(action.identity, action.key, rec.ids, payload, rec.where, action.members)
-                )
+                members = tuple(offset + m for m in action.members)
+                jobs.append(_Job(action.identity, action.key, rec.ids, payload, rec.where, members))
             elif done is not None and done.outcome == "created":
                 self.report.created.append(
                     replace(done, where=rec.where, pmid=rec.ids.pmid, outcome="")
                 )
-                self.outcome[action.ref] = "created"
+                self.outcome[ref] = "created"
             elif isinstance(action, Merge | Skip):
                 self.report.duplicates.append(
                     Entry(rec.where, action.key, action.reason, rec.ids.pmid)
                 )
-                self.outcome[action.ref] = "duplicate"
+                self.outcome[ref] = "duplicate"
                 if isinstance(action, Merge):
                     merges.setdefault(action.key, []).append(action.ref)
                 if action.origin == "library":
                     notes.append(_note(rec, "duplicate", action.key, action.reason))
             elif isinstance(action, Fail):
                 self.report.failed.append(Entry(rec.where, None, action.reason, rec.ids.pmid))
-                self.outcome[action.ref] = "failed"
+                self.outcome[ref] = "failed"
                 if identity(rec.ids):
                     notes.append(_note(rec, "failed", "", action.reason))
         self._settled = list(settled.values())
-        self._list_settled()
-        self._to_send = len(jobs)
+        self._to_send += len(jobs)
         if self.dry_run:
             for job in jobs:
                 self.report.created.append(
                     Entry(job.where, job.key, "would be created", job.ids.pmid)
                 )
-            self.report.merged = [k for k in merges if self._would_merge(k, merges[k], records)]
-            return self.report
+            for key, refs in merges.items():
+                if key not in merged and self._would_merge(key, refs, records):
+                    merged.add(key)
+                    self.report.merged.append(key)
+            return
         self.store.note_records(self.library, notes)
-        for start in range(0, len(jobs), BATCH):
+        jobs = self._carry + jobs
+        full = len(jobs) - len(jobs) % BATCH
+        for start in range(0, full, BATCH):
             self._send(jobs[start : start + BATCH])
+        self._carry = jobs[full:]
         for key, refs in merges.items():
             tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
-            if self.merge(key, tags):
+            if self.merge(key, tags) and key not in merged:
+                merged.add(key)
                 self.report.merged.append(key)
-        self._record_files(records)
-        return self.report
 
     def _list_settled(self) -> None:
         """Rows of earlier runs settled now whose records this run did not read: listed apart
@@ -1031,15 +1177,13 @@ class _Run:
         tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
         return any(t["tag"] not in have for t in tags) or bool(self.report.collection)
 
-    def _record_files(self, records: list[_Record]) -> None:
-        by_file: dict[str, list[str]] = {}
-        for n, rec in enumerate(records):
-            by_file.setdefault(rec.file, []).append(self.outcome.get(n, "pending"))
+    def _record_files(self) -> None:
         bad_lines = {p.source for p in self.report.errors}
         for f in self.report.files:
             if f.outcome in ("unchanged", "unreadable"):
                 continue
-            outcomes = by_file.get(f.path, [])
+            first, end = self._ranges.get(f.path, (0, 0))
+            outcomes = [self.outcome.get(n, "pending") for n in range(first, end)]
             failed = outcomes.count("failed") + outcomes.count("pending")
             if failed or f.path in bad_lines:
                 f.outcome = "partial"

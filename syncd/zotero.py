@@ -482,6 +482,37 @@ class ZoteroGateway:
 
         return self._call("GET items?format=versions", request)
 
+    def stream_item_versions(
+        self, since: int, sink: Callable[[list[tuple[str, int]]], None], *, chunk: int = 5000
+    ) -> int:
+        """Like :meth:`item_versions`, for a library of any size: the answer (one request,
+        ~20 bytes an item) is parsed as it arrives and handed to ``sink`` in lists of at most
+        ``chunk`` (key, version) pairs, never held whole. Returns the library version. After a
+        retry (a connection lost mid-answer) ``sink`` may see some keys twice."""
+        url = f"{self.api_url}/{self.library}/items"
+        params = {"format": "versions", "includeTrashed": "1", "since": str(since)}
+
+        def request() -> int:
+            with self._http.stream(
+                "GET", url, params=params, headers=self._zot.default_headers()
+            ) as response:
+                if response.status_code >= 400:
+                    self._raise_for(
+                        response.status_code, response.text, "GET items?format=versions"
+                    )
+                version = response.headers.get("Last-Modified-Version")
+                if version is None or not version.isdigit():
+                    raise ValueError("no Last-Modified-Version")
+                parser = _VersionsParser()
+                for data in response.iter_bytes():
+                    pairs = parser.feed(data)
+                    for start in range(0, len(pairs), chunk):
+                        sink(pairs[start : start + chunk])
+                sink(parser.close())
+                return int(version)
+
+        return self._call("GET items?format=versions", request)
+
     def get_items(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         """The full JSON objects of the items with ``keys`` (trashed ones carry
         ``data.deleted``); keys that do not exist are left out."""
@@ -915,6 +946,54 @@ class ZoteroGateway:
                 return None
             current = current.__cause__ or current.__context__
         return exc
+
+
+class _VersionsParser:
+    """An incremental parser of a ``format=versions`` answer: ``{"KEY": version, ...}``.
+
+    Anything else (HTML, an array, a stray token) raises ``ValueError``, which the gateway
+    reports as an answer that is not what the Zotero API sends."""
+
+    _PAIR = re.compile(rb'\s*"([A-Za-z0-9]{1,32})"\s*:\s*(\d{1,18})\s*')
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._opened = False
+        self._closed = False
+
+    def feed(self, data: bytes) -> list[tuple[str, int]]:
+        self._buffer += data
+        if not self._opened:
+            stripped = self._buffer.lstrip()
+            if not stripped:
+                return []
+            if not stripped.startswith(b"{"):
+                raise ValueError("the answer is not a JSON object")
+            self._buffer = stripped[1:]
+            self._opened = True
+        cut = self._buffer.rfind(b",")
+        if cut < 0:
+            return []
+        complete, self._buffer = self._buffer[:cut], self._buffer[cut + 1 :]
+        return [self._pair(piece) for piece in complete.split(b",")]
+
+    def close(self) -> list[tuple[str, int]]:
+        if not self._opened:
+            raise ValueError("the answer is empty")
+        rest = self._buffer.rstrip()
+        if not rest.endswith(b"}"):
+            raise ValueError("the answer ends before its end")
+        rest = rest[:-1]
+        self._buffer = b""
+        if not rest.strip():
+            return []
+        return [self._pair(rest)]
+
+    def _pair(self, piece: bytes) -> tuple[str, int]:
+        m = self._PAIR.fullmatch(piece)
+        if m is None:
+            raise ValueError(f"unexpected text in the answer: {piece[:40]!r}")
+        return m.group(1).decode("ascii"), int(m.group(2))
 
 
 def _write_result(

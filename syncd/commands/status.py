@@ -57,8 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--prune",
         type=int,
         metavar="DAYS",
-        help="forget the history of files imported more than DAYS days ago (the counts shrink; "
-        "what exactly-once needs is kept)",
+        help="forget the file history and the duplicate/failed record notes older than DAYS "
+        "days (the counts shrink; what exactly-once needs is kept)",
     )
 
 
@@ -84,7 +84,11 @@ def run(args: argparse.Namespace) -> int:
         with StateStore(path) as store:
             before = (datetime.now(UTC) - timedelta(days=args.prune)).strftime("%Y-%m-%dT%H:%M:%SZ")
             n = store.prune_history(before)
-        print(f"Forgot {n} history row{'' if n == 1 else 's'} from before {before}.")
+            r = store.prune_records(datetime.now(UTC) - timedelta(days=args.prune))
+        print(
+            f"Forgot {n} file history row{'' if n == 1 else 's'} and {r} duplicate or failed "
+            f"record note{'' if r == 1 else 's'} from before {before}."
+        )
         return EXIT_OK
     if args.retry or args.clear:
         with StateStore(path) as store:

@@ -2,7 +2,9 @@
 
 Everything here is pure. The edges hand in what they know as plain values:
 
-* an :class:`Index` of the library (built from the state database, refreshed from Zotero),
+* the library index, through the small :class:`Lookup` interface (items by key, items by
+  dedup key): :class:`Index` holds it in memory (the core's tests); the engine's
+  :class:`syncd.index.LibraryIndex` queries the state database, batch by batch,
 * ``seen_in_run``: dedup keys of articles met earlier in this run → (item key, ``file:line``),
 * ``own``: articles syncd recorded before (pending or pushed) → (item key, status),
 * ``deleted_own``: articles syncd created that the user has since deleted → item key,
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from syncd.core.identity import Identifiers
 from syncd.core.keys import item_key
@@ -81,9 +84,21 @@ def disagree(a: Identifiers, b: Identifiers) -> bool:
     return bool((a.pmid and b.pmid and a.pmid != b.pmid) or (a.doi and b.doi and a.doi != b.doi))
 
 
+class Lookup(Protocol):
+    """What :func:`decide` asks of the library index."""
+
+    def get(self, key: str) -> KnownItem | None:
+        """The item with this key, or None."""
+        ...
+
+    def lookup(self, dedup_key: str) -> list[KnownItem]:
+        """Items with this dedup key (``pmid:…``, ``doi:…``, ``title:…``), in key order."""
+        ...
+
+
 class Index:
-    """The library index in memory: items by key and by dedup key. Pure, mutable by the
-    engine as it learns about the library."""
+    """The library index in memory (a :class:`Lookup`): items by key and by dedup key. Pure,
+    mutable as one learns about the library; the core's tests use it."""
 
     def __init__(self, items: Iterable[KnownItem] = ()) -> None:
         self._items: dict[str, KnownItem] = {}
@@ -172,7 +187,7 @@ class Memory:
 
 
 def _match_index(
-    ids: Sequence[Identifiers], index: Index, options: DedupOptions
+    ids: Sequence[Identifiers], index: Lookup, options: DedupOptions
 ) -> tuple[KnownItem, str, str] | None:
     """The best index match of the article: (item, kind, value), strongest kind first, then
     lowest key, so that the answer does not depend on the order of ``ids``."""
@@ -199,7 +214,7 @@ def _describe(kind: str, value: str, item: KnownItem) -> str:
 
 def decide(
     identifiers: Identifiers | Sequence[Identifiers],
-    index: Index,
+    index: Lookup,
     seen_in_run: Mapping[str, tuple[str, str]],
     deleted_own: Mapping[str, str],
     options: DedupOptions,

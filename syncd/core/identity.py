@@ -114,9 +114,22 @@ def normalize_pmcid(value: str | None) -> str | None:
     return None
 
 
+class _Marks(dict[int, int | None]):
+    """``str.translate`` table that drops combining marks, filled as characters are met (the
+    answer for each character is worked out once, then looked up in C)."""
+
+    def __missing__(self, char: int) -> int | None:
+        kept = None if unicodedata.combining(chr(char)) else char
+        self[char] = kept
+        return kept
+
+
+_DROP_MARKS = _Marks()
+
+
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = decomposed if decomposed.isascii() else decomposed.translate(_DROP_MARKS)
     return _NON_ALNUM.sub(" ", plain).strip()
 
 
@@ -126,12 +139,13 @@ def fingerprint(title: str | None, date: str | None, first_author: str | None) -
     Case, accents, punctuation and spacing do not matter; a missing year or author stays
     empty rather than guessed, so two records match only on what both have.
     """
-    if not title or not _fold(title):
+    folded = _fold(title) if title else ""
+    if not folded:
         return None
     year_match = _YEAR.search(date or "")
     year = year_match.group(1) if year_match else ""
-    author = _fold(first_author or "").split(" ")[0] if first_author else ""
-    return f"{_fold(title)}|{year}|{author}"
+    author = _fold(first_author).split(" ")[0] if first_author else ""
+    return f"{folded}|{year}|{author}"
 
 
 def doi_of(value: str) -> str | None:

@@ -25,7 +25,7 @@ from syncd.core.dedup import (
     DedupOptions,
     Deleted,
     Duplicate,
-    Index,
+    Lookup,
     Memory,
     New,
     Unidentified,
@@ -157,7 +157,7 @@ def group(candidates: Sequence[Candidate], options: DedupOptions) -> list[list[i
 
 def plan(
     candidates: Sequence[Candidate],
-    index: Index,
+    index: Lookup,
     memory: Memory,
     options: DedupOptions,
     *,

@@ -651,12 +651,24 @@ class Api:
             (negation, [_ascii_lower(a) for a in alternatives])
             for negation, alternatives in search_sets(params.tags)
         ]
-        order = self._sorted(lib, params)
         keys = set(params.item_keys) if params.item_keys is not None else None
         terms = _q_terms(params.q) if params.q else None
         include_trashed = params.include_trashed or trash
         # Plain /top reads skip children; with filters, children may match for their parent.
         skip_children = top and keys is None and not type_sets and not terms and not tag_sets
+        plain = not (keys is not None or params.since is not None or type_sets or tag_sets)
+        plain = plain and not (terms or top or trash or parent or collection)
+        listing = (lib.version, params.sort, params.direction, include_trashed, notes)
+        if plain and listing in lib.listing_cache:
+            return lib.listing_cache[listing]
+        # Reads by key or by version look only at those items (time independent of the
+        # library's size); /top needs every item's position for the children it maps.
+        if keys is not None and not top:
+            order = self._sorted(lib, params, [o for k in keys if (o := lib.items.get(k))])
+        elif params.since is not None and not top:
+            order = self._sorted(lib, params, lib.items_since(params.since))
+        else:
+            order = self._sorted(lib, params)
         out: list[Obj] = []
         mapped = False
         seen: set[str] = set()
@@ -698,13 +710,20 @@ class Api:
         if mapped:
             position = {o.key: i for i, o in enumerate(order)}
             out.sort(key=lambda o: position[o.key])
+        if plain:
+            lib.listing_cache[listing] = out
         return out
 
-    def _sorted(self, lib: Library, params: ReadParams) -> list[Obj]:
+    def _sorted(
+        self, lib: Library, params: ReadParams, subset: list[Obj] | None = None
+    ) -> list[Obj]:
+        """Every item (or ``subset``) in the read's order; the whole library's order is cached
+        for its version."""
         cache_key = (lib.version, params.sort, params.direction)
-        cached = lib.sort_cache.get(cache_key)
-        if cached is not None:
-            return cached
+        if subset is None:
+            cached = lib.sort_cache.get(cache_key)
+            if cached is not None:
+                return cached
         sort = params.sort
 
         def sort_value(obj: Obj) -> str:
@@ -728,12 +747,15 @@ class Api:
         # Ties are broken by version, then creation order, in the same direction (as the
         # dataserver's ORDER BY ..., version, itemID does).
         items = sorted(
-            lib.items.values(), key=lambda o: (sort_value(o), o.version, o.seq), reverse=reverse
+            lib.items.values() if subset is None else subset,
+            key=lambda o: (sort_value(o), o.version, o.seq),
+            reverse=reverse,
         )
         if sort not in ("dateAdded", "dateModified"):
             # Empty values sort last in either direction.
             items.sort(key=lambda o: sort_value(o) == "")
-        lib.sort_cache[cache_key] = items
+        if subset is None:
+            lib.sort_cache[cache_key] = items
         return items
 
     def _read_items(

@@ -9,6 +9,7 @@ serialise and exactly one of two requests with the same ``If-Unmodified-Since-Ve
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import secrets
@@ -49,9 +50,37 @@ class Library:
     # Sorted item lists keyed by (version, sort, direction): reads page through big libraries
     # without re-sorting for every page.
     sort_cache: dict[tuple[int, str, str], list[Obj]] = field(default_factory=dict)
+    # Results of plain listings (no filter but the trash and notes flags) by (version, sort,
+    # direction, flags): pages by ``start`` slice them instead of filtering every item again.
+    listing_cache: dict[tuple[Any, ...], list[Obj]] = field(default_factory=dict)
+    # (version, key) of the items in the order their versions were written, so that a
+    # ``since=`` read finds what changed without looking at the rest: entries whose item has
+    # changed again or gone are skipped, and dropped when they are as many as the items.
+    by_version: list[tuple[int, str]] = field(default_factory=list)
+    by_version_sorted: bool = True
 
     def table(self, kind: str) -> dict[str, Obj]:
         return self.items if kind == "items" else self.collections
+
+    def note_item_version(self, key: str, version: int) -> None:
+        if self.by_version and version < self.by_version[-1][0]:
+            self.by_version_sorted = False
+        self.by_version.append((version, key))
+
+    def items_since(self, since: int) -> list[Obj]:
+        """The items whose version is above ``since``, in the order they were written."""
+        if not self.by_version_sorted or len(self.by_version) > 2 * len(self.items) + 1024:
+            self.by_version = sorted((o.version, o.key) for o in self.items.values())
+            self.by_version_sorted = True
+        out: list[Obj] = []
+        seen: set[str] = set()
+        start = bisect.bisect_right(self.by_version, (since, "\U0010ffff"))
+        for version, key in self.by_version[start:]:
+            obj = self.items.get(key)
+            if obj is not None and obj.version == version and key not in seen:
+                seen.add(key)
+                out.append(obj)
+        return out
 
 
 @dataclass
@@ -161,6 +190,8 @@ class State:
             lib.seq = max(lib.seq, seq)
             if kind == "items" and obj.data.get("parentItem"):
                 lib.children.setdefault(obj.data["parentItem"], set()).add(key)
+        for lib in self.libraries.values():
+            lib.by_version = sorted((o.version, o.key) for o in lib.items.values())
         for path, kind, key, version in rows["deleted"]:
             self._library(path).deleted[(kind, key)] = version
         now = time.time()
@@ -313,6 +344,8 @@ class State:
                 if new_parent:
                     lib.children.setdefault(new_parent, set()).add(key)
             lib.table(kind)[key] = obj
+            if kind == "items":
+                lib.note_item_version(key, obj.version)
         for dkey, version in txn.deleted_add.items():
             lib.deleted[dkey] = version
         for dkey in txn.deleted_remove:
@@ -320,6 +353,7 @@ class State:
         lib.version = txn.version
         lib.seq = txn.seq
         lib.sort_cache.clear()
+        lib.listing_cache.clear()
 
     def record_token(self, token_hash: str) -> None:
         expires = time.time() + self.write_token_ttl

@@ -196,6 +196,50 @@ def test_has_native_ids_on_the_current_schema(gateway: ZoteroGateway) -> None:
     assert gateway.has_native_ids() is True
 
 
+def test_streamed_versions_equal_the_plain_read(
+    sandbox: SandboxServer, gateway: ZoteroGateway
+) -> None:
+    """The first index build streams the key listing in chunks (never the whole answer in
+    memory); it gives what ``item_versions`` gives, trash included, in one request."""
+    chunks: list[list[tuple[str, int]]] = []
+    assert gateway.stream_item_versions(0, chunks.append) == 0
+    assert [p for c in chunks for p in c] == []
+    keys = keys_for(7, "stream")
+    sandbox.oob_write("users/1", [article(k) for k in keys])
+    sandbox.oob_write("users/1", [{"key": keys[0], "version": 0, "deleted": 1}])
+    sandbox.clear_requests()
+    chunks = []
+    version = gateway.stream_item_versions(0, chunks.append, chunk=3)
+    assert len(sandbox.requests()) == 1
+    assert all(len(c) <= 3 for c in chunks)
+    assert (dict(p for c in chunks for p in c), version) == gateway.item_versions(0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>oops</html>", b"[]", b'{"ABCD2345": 1', b'{"ABCD2345": "x"}', b"", b'{"A": 1,, }'],
+)
+def test_a_versions_answer_that_is_not_one_is_refused(body: bytes) -> None:
+    from syncd.zotero import _VersionsParser
+
+    parser = _VersionsParser()
+    with pytest.raises(ValueError):
+        for i in range(0, len(body), 2):
+            parser.feed(body[i : i + 2])
+        parser.close()
+
+
+def test_the_versions_parser_reads_any_split() -> None:
+    from syncd.zotero import _VersionsParser
+
+    body = b' {"ABCD2345": 12,\n "EFGH6789":3 , "JKLM2345" : 100000}\n'
+    for size in range(1, len(body) + 1):
+        parser = _VersionsParser()
+        got = [p for i in range(0, len(body), size) for p in parser.feed(body[i : i + size])]
+        got += parser.close()
+        assert got == [("ABCD2345", 12), ("EFGH6789", 3), ("JKLM2345", 100000)]
+
+
 # ---- reads ----------------------------------------------------------------------------------
 
 

@@ -68,6 +68,38 @@ def test_since_is_strict_and_ordering_is_newest_first(client: Client) -> None:
     assert client.get(f"{ITEMS}?since=x").text == "Invalid value for 'since' parameter"
 
 
+def test_reads_by_key_version_and_page_follow_every_change(client: Client) -> None:
+    """Reads by ``itemKey`` and ``since`` look only at those items, and plain pages come from a
+    listing cached per library version: each stays right through edits, trash, deletions and
+    new items (the same answers as a full scan)."""
+    keys = _make(client, 120)
+    for round_no in range(3):
+        version = int(client.get(f"{ITEMS}?format=versions").headers["last-modified-version"])
+        edited, binned, gone = keys[round_no], keys[10 + round_no], keys[20 + round_no]
+        headers = {"If-Unmodified-Since-Version": str(version)}
+        client.call("PATCH", f"{ITEMS}/{edited}", {"title": f"Edited {round_no}"}, headers=headers)
+        headers = {"If-Unmodified-Since-Version": str(version + 1)}
+        client.call("PATCH", f"{ITEMS}/{binned}", {"deleted": 1}, headers=headers)
+        headers = {"If-Unmodified-Since-Version": str(version + 2)}
+        client.call("DELETE", f"{ITEMS}/{gone}", headers=headers)
+        keys += _make(client, 2)
+        everything = client.get(f"{ITEMS}?includeTrashed=1&format=versions").json
+        since = client.get(f"{ITEMS}?since={version}&includeTrashed=1&format=versions").json
+        assert since == {k: v for k, v in everything.items() if v > version}
+        assert edited in since and binned in since and gone not in since
+        assert len(since) == 4
+        wanted = [edited, binned, gone, keys[-1]]
+        by_key = client.get(f"{ITEMS}?itemKey={','.join(wanted)}&includeTrashed=1").json
+        assert sorted(i["key"] for i in by_key) == sorted([edited, binned, keys[-1]])
+        pages = [
+            i["key"]
+            for start in range(0, 200, 50)
+            for i in client.get(f"{ITEMS}?limit=50&start={start}&format=json").json
+        ]
+        live = {k for k in everything if k != binned and k not in keys[10 : 10 + round_no]}
+        assert len(pages) == len(set(pages)) and set(pages) == live
+
+
 def test_item_key_filter_ignores_invalid_keys(client: Client) -> None:
     keys = _make(client, 3)
     reply = client.get(f"{ITEMS}?itemKey={keys[0]},nonsense,{keys[2]}")

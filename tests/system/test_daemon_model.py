@@ -94,6 +94,13 @@ class MemoryGateway:
         self._enter()
         return {k: v for k, (v, _) in self.s.items.items() if v > since}, self.s.version
 
+    def stream_item_versions(self, since: int, sink: Any) -> int:
+        self._enter()
+        pairs = [(k, v) for k, (v, _) in self.s.items.items() if v > since]
+        for start in range(0, len(pairs), 3):  # in small pieces, as a stream arrives
+            sink(pairs[start : start + 3])
+        return self.s.version
+
     def get_items(self, keys: Any) -> list[dict[str, Any]]:
         self._enter()
         out = []

@@ -232,3 +232,63 @@ def test_a_long_lived_importer_checks_an_unchanged_library_with_one_request(
         again = importer.run([export])
         assert [r["method"] for r in sandbox.requests()] == ["GET"]
         assert len(again.created) == 0 and len(again.duplicates) == 2
+
+
+def test_an_export_is_planned_in_bounded_batches_with_every_article_once(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records are read, planned and sent a batch at a time (issue 10). A repeat of an article
+    in a later batch is still "the same article as" its first record, one already in the
+    library is a duplicate in whichever batch it comes, and batching costs no write: creates
+    that do not fill a write wait for the next batch's."""
+    from syncd import engine
+
+    monkeypatch.setattr(engine, "PLAN_BATCH", 50)
+    held = {"itemType": "journalArticle", "title": "Held", "extra": "PMID: 500"}
+    sandbox.oob_write(LIB, [held])
+    numbers = [*range(1, 61), 5, 500, *range(61, 121), 30, 120, 500]
+    path = tmp_path / "a.nbib"
+    path.write_text("\n".join(article(n) for n in numbers))
+    config, store, gw = setup(tmp_path, sandbox)
+    with store, gw:
+        report = import_paths([path], config, store, gw)
+        assert pmids(sandbox, gw) == sorted(str(n) for n in [*range(1, 121), 500])
+    assert report.records_read == len(numbers)
+    assert len(report.created) == 120 and not report.failed
+    assert gw.posted == [50, 50, 20]
+
+    def line(n: int) -> int:
+        return 7 * numbers.index(n) + 1
+
+    held_key = report.duplicates[1].key
+    assert [(d.pmid, d.reason) for d in report.duplicates] == [
+        ("5", f"same article as {path}:{line(5)}"),
+        ("500", f"PMID 500 is item {held_key}"),
+        ("30", f"same article as {path}:{line(30)}"),
+        ("120", f"same article as {path}:{line(120)}"),
+        ("500", f"PMID 500 is item {held_key}"),
+    ]
+    assert report.exit_code == 0
+
+
+def test_a_long_lived_importer_holds_no_index_and_syncs_in_one_request(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    """The daemon's importer: the index is in the state database, not in the process, and an
+    unchanged library costs one request to confirm."""
+    from syncd.engine import Importer
+
+    path = tmp_path / "a.nbib"
+    path.write_text("\n".join(article(n) for n in range(1, 121)))
+    config, store, gw = setup(tmp_path, sandbox)
+    with store, gw:
+        importer = Importer(config, store, gw)
+        assert importer.run([path]).exit_code == 0
+        assert store.index_size(LIB) == 120
+        assert importer.index._items == {}  # nothing kept between runs
+        sandbox.clear_requests()
+        importer.sync_index()
+        assert [r["query"].get("format") for r in sandbox.requests()] == ["versions"]
+        sandbox.oob_write(LIB, [{"itemType": "journalArticle", "title": "New", "extra": "PMID: 9"}])
+        importer.sync_index()
+        assert store.index_size(LIB) == 121 and importer.index._items == {}

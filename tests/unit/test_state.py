@@ -51,21 +51,78 @@ def test_forward_migration_backs_up_first(tmp_path: Path, monkeypatch: pytest.Mo
     db = tmp_path / "state.db"
     with StateStore(db) as store:
         store.put_records(LIB, [RecordRow("pmid:1", "AAAAAAAA", "pushed", pmid="1")])
-    current = state.SCHEMA_VERSION
+    now, later = state.SCHEMA_VERSION, state.SCHEMA_VERSION + 1
     migrations = dict(state.MIGRATIONS)
-    migrations[current + 1] = ("ALTER TABLE records ADD COLUMN note TEXT",)
+    migrations[later] = ("ALTER TABLE records ADD COLUMN note TEXT",)
     monkeypatch.setattr(state, "MIGRATIONS", migrations)
-    monkeypatch.setattr(state, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setattr(state, "SCHEMA_VERSION", later)
     with StateStore(db) as store:
-        assert store.schema_version == current + 1
+        assert store.schema_version == later
         assert store.records(LIB)[0].key == "AAAAAAAA"
-    backup = tmp_path / f"state.db.v{current}.bak"
+    backup = tmp_path / f"state.db.v{now}.bak"
     assert backup.exists()
     old = sqlite3.connect(backup)
-    assert old.execute("PRAGMA user_version").fetchone()[0] == current
+    assert old.execute("PRAGMA user_version").fetchone()[0] == now
     assert old.execute("SELECT key FROM records").fetchone()[0] == "AAAAAAAA"
     cols = [r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(records)")]
     assert "note" in cols
+
+
+def test_a_version_1_database_migrates_with_its_index_and_records(tmp_path: Path) -> None:
+    """A state database written by syncd before issue 10 (schema 1) keeps everything and
+    gets the indexed lookups and the resumable build."""
+    db = tmp_path / "state.db"
+    conn = sqlite3.connect(db)
+    for statement in state.MIGRATIONS[1]:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO items (library, key, version, pmid, doi) VALUES (?, 'ABCD2345', 7, '1', "
+        "'10.1/x')",
+        (LIB,),
+    )
+    conn.execute("INSERT INTO libraries VALUES (?, 7, '2026-01-01T00:00:00Z')", (LIB,))
+    conn.execute(
+        "INSERT INTO records (library, identity, key, status, pmid, updated_at) "
+        "VALUES (?, 'pmid:1', 'ABCD2345', 'pushed', '1', '2026-01-01T00:00:00Z')",
+        (LIB,),
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with StateStore(db) as store:
+        assert store.schema_version == state.SCHEMA_VERSION == 3
+        assert store.library_version(LIB) == 7
+        assert [i.key for i in store.index_items(LIB, pmids=["1"])] == ["ABCD2345"]
+        assert [i.key for i in store.index_items(LIB, dois=["10.1/x"])] == ["ABCD2345"]
+        assert store.records_like(LIB, [IndexedItem("X", 0, pmid="1")])[0].key == "ABCD2345"
+        assert store.index_build(LIB) is None
+        plans = " ".join(
+            r[-1]
+            for r in store._conn.execute(
+                "EXPLAIN QUERY PLAN SELECT key FROM items WHERE library = ? AND doi IN (?, ?)",
+                (LIB, "a", "b"),
+            )
+        )
+        assert "items_by_doi" in plans
+    assert (tmp_path / "state.db.v1.bak").exists()
+
+
+def test_prune_history_keeps_what_exactly_once_needs(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    with StateStore(tmp_path / "s.db") as store:
+        store.put_records(
+            LIB,
+            [
+                RecordRow("pmid:1", "AAAAAAAA", "pushed", pmid="1"),
+                RecordRow("pmid:2", "BBBBBBBB", "pending", pmid="2", payload={"k": 1}),
+                RecordRow("pmid:3", "CCCCCCCC", "duplicate", pmid="3"),
+                RecordRow("pmid:4", "", "failed", pmid="4", error="400"),
+            ],
+        )
+        assert store.prune_records(datetime.now(UTC) - timedelta(days=1)) == 0
+        assert store.prune_records(datetime.now(UTC) + timedelta(seconds=2), LIB) == 2
+        assert {r.status for r in store.records(LIB)} == {"pushed", "pending"}
 
 
 def test_index_round_trip_and_deletions(tmp_path: Path) -> None:
