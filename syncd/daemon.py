@@ -775,6 +775,9 @@ class Daemon:
         self.settler.settle = config.watch.settle_seconds
         if (config.zotero, config.tags, config.dedup) != (old.zotero, old.tags, old.dedup):
             self.importer = None  # a new gateway and index at the next import
+        # Whatever was wrong may be fixed now (a new key, say): try again at once.
+        self.retry_at = 0.0
+        self.failures = 0
         if config.watch != old.watch:
             self._stop_observer()
             self.dir_missing = not self.directory.is_dir()

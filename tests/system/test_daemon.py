@@ -532,6 +532,37 @@ def test_sighup_reloads_the_config(daemon: Daemon, sandbox: SandboxServer) -> No
     wait_for_pmids(sandbox, pmids, 30, daemon)
 
 
+def test_a_revoked_key_waits_and_a_fixed_one_lets_the_files_in(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    key_file = tmp_path / "zotero-api-key"
+    key_file.write_text("RevokedKey00000000000000\n")
+    key_file.chmod(0o600)
+    d = Daemon(tmp_path / "m", sandbox.url)
+    daemons.append(d)
+    d.config.write_text(
+        d.config.read_text().replace("[zotero]\n", f'[zotero]\napi_key_file = "{key_file}"\n')
+    )
+    d.start()
+    d.wait_ready()
+    pmids = write_export(d.folder / "waiting.nbib", [53000001, 53000002])
+
+    def fatal() -> bool:
+        return (d.status()[1]["trouble"] or "").startswith("fatal:")
+
+    wait_for(fatal, 30, "the fatal trouble in syncd status", d.tail())
+    assert any("STATUS=fatal:" in m for m in d.receive())
+    code, status = d.status()
+    assert code == 1 and status["waiting"] == 1
+    d.assert_running()
+    assert "RevokedKey" not in d.tail()
+    key_file.write_text(KEY + "\n")
+    assert d.proc is not None
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for_pmids(sandbox, pmids, 30, d)
+    wait_for(lambda: d.status()[1]["trouble"] is None, 10, "the trouble cleared", d.tail())
+
+
 def test_status_without_a_daemon_and_with_failures(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
