@@ -222,6 +222,10 @@ def _baseline(store: StateStore, directory: str | None) -> dict[str, Any] | None
     return {"taken_at": taken[0], "files": taken[1]}
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _print(s: dict[str, Any]) -> None:
     if s["running"]:
         print(f"syncd run: running (pid {s['pid']}) since {s['since']}")
@@ -239,8 +243,8 @@ def _print(s: dict[str, Any]) -> None:
             f"({b['taken_at']}) were left alone (syncd run --import-existing imports them)"
         )
     print(
-        f"  waiting:     {s['settling']} file(s) settling, {s['waiting']} to import, "
-        f"{s['records_pending']} record(s) pending"
+        f"  waiting:     {_n(s['settling'], 'file')} settling, {s['waiting']} to import, "
+        f"{_n(s['records_pending'], 'record')} pending"
     )
     idx = s["index"]
     if idx["version"] is not None:
@@ -251,8 +255,9 @@ def _print(s: dict[str, Any]) -> None:
     for label in ("today", "total"):
         t = s[label]
         print(
-            f"  {label + ':':<12} {t['files']} files, {t['records']} records: {t['new']} new, "
-            f"{t['duplicates']} duplicates, {t['merged']} merged, {t['failed']} failed"
+            f"  {label + ':':<12} {_n(t['files'], 'file')}, {_n(t['records'], 'record')}: "
+            f"{t['new']} new, {_n(t['duplicates'], 'duplicate')}, {t['merged']} merged, "
+            f"{t['failed']} failed"
         )
     if s["trouble"]:
         print(f"  TROUBLE:     {s['trouble']} (since {s['trouble_since']})")
@@ -264,8 +269,8 @@ def _print(s: dict[str, Any]) -> None:
             what = (
                 f.get("detail") or ""
                 if f["outcome"] in ("unchanged", "unreadable")
-                else f"{f['records']} records: {f['new']} new, {f['duplicates']} duplicates, "
-                f"{f['failed']} failed"
+                else f"{_n(f['records'], 'record')}: {f['new']} new, "
+                f"{_n(f['duplicates'], 'duplicate')}, {f['failed']} failed"
             )
             print(f"  {f['at']}  {Path(f['path']).name}: {f['outcome']}  {what}")
     if s["files_with_problems"]:
