@@ -174,6 +174,46 @@ def test_other_text_files_are_ignored_and_a_broken_export_is_reported(
     wait_for(lambda: not errors.exists(), 10, "the stale report removed", daemon.tail())
 
 
+def test_a_fifo_in_the_folder_never_blocks_the_daemon(
+    daemon: Daemon, sandbox: SandboxServer
+) -> None:
+    os.mkfifo(daemon.folder / "named-pipe.nbib")
+    daemon.start()
+    daemon.wait_ready()
+    os.mkfifo(daemon.folder / "another-pipe.txt")
+    pmids = write_export(daemon.folder / "after.nbib", [40700001])
+    wait_for_pmids(sandbox, pmids, 30, daemon)
+    assert [h[0] for h in daemon.history()] == ["after.nbib"]
+
+
+def test_status_retry_reads_files_with_failures_again(
+    daemon: Daemon, sandbox: SandboxServer
+) -> None:
+    daemon.start()
+    daemon.wait_ready()
+    write_export(daemon.folder / "partly.nbib", [40800001])
+    with (daemon.folder / "partly.nbib").open("a") as fh:
+        fh.write(UNREADABLE_RECORD)
+    wait_for(lambda: len(daemon.history()) == 1, 30, "the first import", daemon.tail())
+    code, status = daemon.status()
+    assert code == 1 and len(status["files_with_problems"]) == 1
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "syncd", "status", "--retry"],
+        env=daemon.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "1 file with failures will be read again now." in out
+    wait_for(lambda: len(daemon.history()) == 2, 30, "the second reading", daemon.tail())
+    subprocess.run([sys.executable, "-m", "syncd", "status", "--clear"], env=daemon.env, check=True)
+    code, status = daemon.status()
+    assert code == 0 and status["files_with_problems"] == [], status
+
+
 def test_after_import_move_and_failed_directory_never_overwrite(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
