@@ -535,13 +535,13 @@ class Daemon:
         rows = []
         for path in scan(self.directory, self.config.watch.patterns, self.config.watch.recursive):
             seen = look(path)
-            if seen is not None and seen.regular:
+            if seen is not None and seen.regular and self._inside(path):
                 rows.append(FileRow(str(path), seen.size, seen.mtime_ns, "", "baseline"))
         self.store.put_baseline(self.library, key, rows)
         if rows:
             logger.info(
                 "first start in %s: %d file%s already there recorded as a baseline and not "
-                "imported ('syncd run --import-existing' imports them); new downloads are",
+                "imported ('syncd run --import-existing' imports them); new downloads will be",
                 self.directory,
                 len(rows),
                 "" if len(rows) == 1 else "s",
@@ -638,6 +638,8 @@ class Daemon:
     # ---- the folder -----------------------------------------------------------------------
 
     def _inside(self, path: Path) -> bool:
+        """Whether ``path`` is one the daemon watches: in the folder (or below it, when
+        recursive), and not in the folders where it puts imported or failed files itself."""
         try:
             rel = path.relative_to(self.directory)
         except ValueError:
@@ -645,7 +647,16 @@ class Daemon:
         parts = rel.parts
         if not parts:
             return False
-        return self.config.watch.recursive or len(parts) == 1
+        if len(parts) == 1:
+            return True
+        if not self.config.watch.recursive:
+            return False
+        return not any(path.is_relative_to(d) for d in self._own_folders())
+
+    def _own_folders(self) -> list[Path]:
+        w = self.config.watch
+        done = w.done_directory or self.directory / "done"
+        return [d for d in (done, w.failed_directory) if d is not None and d != self.directory]
 
     def _consider(self, path: Path) -> None:
         """A path an event named: offer it to the settler if it may be a new export."""
@@ -684,7 +695,7 @@ class Daemon:
         n = 0
         w = self.config.watch
         for path in scan(self.directory, w.patterns, w.recursive):
-            if path.name.endswith(_ERRORS_SUFFIX):
+            if path.name.endswith(_ERRORS_SUFFIX) or not self._inside(path):
                 continue
             seen = look(path)
             if seen is not None:
@@ -937,7 +948,8 @@ class Daemon:
         ours = path.with_name(path.name + _ERRORS_SUFFIX)
         if not settled:
             target_dir = w.failed_directory or path.parent
-            moved = move_file(path, target_dir) if w.failed_directory else path
+            # (a failed_directory that is the watched folder itself moves nothing)
+            moved = move_file(path, target_dir) if target_dir != path.parent else path
             report = moved.with_name(moved.name + _ERRORS_SUFFIX)
             if not _is_our_report(report):
                 report = free_name(target_dir, report.name)
@@ -945,7 +957,7 @@ class Daemon:
                 fh.write(f"{_REPORT_HEADER} {path} ({_utc()})\n")
                 for line in counts.errors or (f"{path}: {counts.detail}",):
                     fh.write(line + "\n")
-            if w.failed_directory:
+            if moved != path:
                 logger.info("%s moved to %s (problems listed in %s)", path.name, moved, report)
             return
         if _is_our_report(ours):
@@ -954,8 +966,9 @@ class Daemon:
             path.unlink()
             logger.info("%s deleted (watch.after_import = delete)", path.name)
         elif w.after_import == "move":
-            target = move_file(path, w.done_directory or self.directory / "done")
-            logger.info("%s moved to %s", path.name, target)
+            done = w.done_directory or self.directory / "done"
+            if done != path.parent:
+                logger.info("%s moved to %s", path.name, move_file(path, done))
 
     # ---- trouble and status ---------------------------------------------------------------
 

@@ -240,6 +240,30 @@ def test_after_import_move_and_failed_directory_never_overwrite(
     assert "b.nbib:" in errors
 
 
+def test_recursive_watching_leaves_its_own_done_and_failed_folders_alone(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    d = Daemon(
+        tmp_path / "m",
+        sandbox.url,
+        watch='recursive = true\nafter_import = "move"\nfailed_directory = "failed"',
+    )
+    daemons.append(d)
+    # failed_directory is relative to the config file: inside the machine's folder, not the
+    # watched one; put one inside the watched folder too, to be sure.
+    d.config.write_text(d.config.read_text().replace('"failed"', f'"{d.folder / "failed"}"'))
+    (d.folder / "sub").mkdir()
+    d.start()
+    d.wait_ready()
+    good = write_export(d.folder / "sub" / "good.nbib", [40900001, 40900002])
+    (d.folder / "bad.nbib").write_text(medline([40900003]) + UNREADABLE_RECORD)
+    wait_for_pmids(sandbox, [*good, 40900003], 30, d)
+    wait_for(lambda: (d.folder / "done" / "good.nbib").exists(), 20, "the move", d.tail())
+    wait_for(lambda: (d.folder / "failed" / "bad.nbib").exists(), 20, "the move", d.tail())
+    time.sleep(2.0)  # had the daemon watched its own folders, it would import them again
+    assert sorted(h[0] for h in d.history()) == ["bad.nbib", "good.nbib"], d.tail()
+
+
 # ---- crashes, outages, neighbours ---------------------------------------------------------------
 
 
