@@ -437,6 +437,26 @@ def test_no_watchdog_pings_without_watchdog_usec(daemon: Daemon) -> None:
     assert not any(m == "WATCHDOG=1" for m in daemon.messages)
 
 
+def test_syncd_import_works_while_the_daemon_runs(daemon: Daemon, sandbox: SandboxServer) -> None:
+    import subprocess
+    import sys
+
+    daemon.start()
+    daemon.wait_ready()
+    watched = write_export(daemon.folder / "watched.nbib", range(41100001, 41100041))
+    by_hand = write_export(daemon.home / "by-hand.nbib", range(41100021, 41100061))
+    proc = subprocess.run(
+        [sys.executable, "-m", "syncd", "import", str(daemon.home / "by-hand.nbib")],
+        env=daemon.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    wait_for_pmids(sandbox, [*watched, *by_hand], 60, daemon)
+    assert_exactly_once(sandbox, [*watched, *by_hand])
+
+
 def test_under_journald_one_line_per_file_with_priorities_and_never_the_key(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
