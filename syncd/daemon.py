@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import queue
@@ -40,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -1029,7 +1030,7 @@ class Daemon:
         if self.dir_missing:
             return f"waiting for {self.directory} to exist"
         assert self.store is not None
-        today = self.store.history_totals(self.library, since=_today_utc())
+        today = self.store.history_totals(self.library, since=today_utc())
         line = f"watching {self.directory}; {today['new']} imported today"
         if self.last_file:
             line += f"; last: {self.last_file}"
@@ -1070,26 +1071,13 @@ def _local(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().strftime("%H:%M:%S")
 
 
-def _today_utc() -> str:
+def today_utc() -> str:
     """Local midnight today, as the UTC time stamp the history table uses."""
     local = datetime.now().astimezone()
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def today_utc() -> str:
-    return _today_utc()
-
-
-def day_ago_utc() -> str:
-    return (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
