@@ -416,6 +416,29 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _db(text: str | None) -> str | bytes | None:
+    """``text`` as stored: as it is when it is valid UTF-8, else (a file name that is not
+    UTF-8: ``os.fsdecode`` hands its bytes over as lone surrogates, which SQLite cannot take)
+    as a BLOB of the name's raw bytes. The rule is one function of the text, so a lookup by
+    the same name finds the row."""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate no file name holds: kept, if not exactly
+            return text.encode("utf-8", "surrogatepass")
+    return text
+
+
+def _text(value: Any) -> Any:
+    """A stored text read back: a BLOB of raw name bytes becomes the same ``str`` that
+    ``os.fsdecode`` gives for them."""
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
 @dataclass(frozen=True)
 class FileRow:
     path: str
@@ -491,6 +514,10 @@ class IndexedItem:
     collections: tuple[str, ...] = ()
 
 
+def _file_row(r: Sequence[Any]) -> FileRow:
+    return FileRow(*(_text(v) for v in r))
+
+
 def _indexed(r: Sequence[Any]) -> IndexedItem:
     """An ``items`` row (the columns of ``_ITEM_COLUMNS``) as an :class:`IndexedItem`."""
     tags = tuple((t[0], t[1]) for t in json.loads(r[7])) if r[7] != "[]" else ()
@@ -533,6 +560,7 @@ class StateStore:
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
             self._check_tables()
+            self._opened = self._identity()
         except (sqlite3.Error, OSError) as exc:
             self._conn.close()
             error = state_error(self.path, exc, "opening it")
@@ -561,7 +589,8 @@ class StateStore:
                 isolation_level=None,
             )
             version = self.schema_version
-        except sqlite3.DatabaseError as exc:
+            self._opened = self._identity()
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise StateError(
                 f"{self.path}: cannot read the state database ({exc})",
                 hint="run 'syncd doctor' to check it",
@@ -573,6 +602,19 @@ class StateStore:
                 f"this syncd understands ({SCHEMA_VERSION})",
                 hint="upgrade syncd",
             )
+
+    def _identity(self) -> tuple[int, int]:
+        st = os.stat(self.path)
+        return (st.st_dev, st.st_ino)
+
+    def still_at_path(self) -> bool:
+        """Whether the file at ``path`` is still the database this store opened (same device
+        and inode): False once it was deleted or replaced while syncd ran, when every write
+        would go to a file nobody can open again."""
+        try:
+            return self._identity() == self._opened
+        except (FileNotFoundError, NotADirectoryError):
+            return False
 
     def has_table(self, name: str) -> bool:
         row = self._conn.execute(
@@ -923,17 +965,17 @@ class StateStore:
     @staticmethod
     def _record(r: Sequence[Any]) -> RecordRow:
         return RecordRow(
-            identity=r[0],
+            identity=_text(r[0]),
             key=r[1],
             status=r[2],
             pmid=r[3],
             doi=r[4],
             pmcid=r[5],
             fingerprint=r[6],
-            source=r[7],
+            source=_text(r[7]),
             line=r[8],
-            error=r[9],
-            payload=json.loads(r[10]) if r[10] else None,
+            error=_text(r[9]),
+            payload=json.loads(_text(r[10])) if r[10] else None,
             attempt=r[11],
         )
 
@@ -942,16 +984,16 @@ class StateStore:
         """The columns ``library`` to ``error`` of a row, in the order the INSERTs name them."""
         return (
             library,
-            r.identity,
+            _db(r.identity),
             r.key,
             r.status,
             r.pmid,
             r.doi,
             r.pmcid,
             r.fingerprint,
-            r.source,
+            _db(r.source),
             r.line,
-            r.error,
+            _db(r.error),
         )
 
     def records(self, library: str, statuses: Sequence[str] | None = None) -> list[RecordRow]:
@@ -992,7 +1034,7 @@ class StateStore:
     def record(self, library: str, identity: str) -> RecordRow | None:
         row = self._conn.execute(
             f"SELECT {self._RECORD_COLUMNS} FROM records WHERE library = ? AND identity = ?",  # noqa: S608
-            (library, identity),
+            (library, _db(identity)),
         ).fetchone()
         return None if row is None else self._record(row)
 
@@ -1007,7 +1049,7 @@ class StateStore:
                 [
                     (
                         *self._record_values(library, r),
-                        json.dumps(r.payload, ensure_ascii=False) if r.payload else None,
+                        _db(json.dumps(r.payload, ensure_ascii=False)) if r.payload else None,
                         r.attempt,
                         now,
                     )
@@ -1044,7 +1086,7 @@ class StateStore:
                 "UPDATE records SET status = ?, error = ?, updated_at = ?, "
                 "payload = CASE WHEN ? = 'pending' THEN payload ELSE NULL END "
                 "WHERE library = ? AND identity = ?",
-                [(s, e, now, s, library, i) for i, s, e in updates],
+                [(s, _db(e), now, s, library, _db(i)) for i, s, e in updates],
             )
 
     def status_counts(self, library: str | None = None) -> dict[str, int]:
@@ -1078,9 +1120,9 @@ class StateStore:
         row = self._conn.execute(
             "SELECT path, size, mtime_ns, sha256, outcome, records, detail FROM files "
             "WHERE library = ? AND path = ?",
-            (library, path),
+            (library, _db(path)),
         ).fetchone()
-        return None if row is None else FileRow(*row)
+        return None if row is None else _file_row(row)
 
     def imported_hashes(self, library: str) -> set[str]:
         """sha256 of every file whose records are all in (or known to be in) the library."""
@@ -1096,13 +1138,13 @@ class StateStore:
                 "records, detail, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     library,
-                    row.path,
+                    _db(row.path),
                     row.size,
                     row.mtime_ns,
                     row.sha256,
                     row.outcome,
                     row.records,
-                    row.detail,
+                    _db(row.detail),
                     _now(),
                 ),
             )
@@ -1110,7 +1152,7 @@ class StateStore:
     def forget_file(self, library: str, path: str) -> None:
         """Forget a file, so that the daemon reads it again (``syncd status --retry``)."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM files WHERE library = ? AND path = ?", (library, path))
+            conn.execute("DELETE FROM files WHERE library = ? AND path = ?", (library, _db(path)))
 
     def files(self, library: str, outcomes: Sequence[str] | None = None) -> list[FileRow]:
         sql = "SELECT path, size, mtime_ns, sha256, outcome, records, detail FROM files "
@@ -1119,7 +1161,7 @@ class StateStore:
         if outcomes:
             sql += f" AND outcome IN ({','.join('?' * len(outcomes))})"
             args += list(outcomes)
-        return [FileRow(*r) for r in self._conn.execute(sql, args)]
+        return [_file_row(r) for r in self._conn.execute(sql, args)]
 
     # --- the daemon ------------------------------------------------------------------------
 
@@ -1135,12 +1177,12 @@ class StateStore:
                     row.started_at,
                     row.stopped_at,
                     row.library,
-                    row.directory,
+                    _db(row.directory),
                     row.last_scan,
                     row.settling,
                     row.waiting,
-                    row.last_file,
-                    row.trouble,
+                    _db(row.last_file),
+                    _db(row.trouble),
                     row.trouble_since,
                     row.retry_at,
                     _now(),
@@ -1154,7 +1196,9 @@ class StateStore:
             "SELECT pid, started_at, stopped_at, library, directory, last_scan, settling, "
             "waiting, last_file, trouble, trouble_since, retry_at, updated_at FROM daemon"
         ).fetchone()
-        return None if row is None else DaemonRow(*row)
+        if row is None:
+            return None
+        return DaemonRow(*(_text(v) for v in row))
 
     def baseline(self, directory: str) -> tuple[str, int] | None:
         """When the first start in ``directory`` was, and how many files it found there and
@@ -1162,7 +1206,7 @@ class StateStore:
         if not self.has_table("baselines"):
             return None
         row = self._conn.execute(
-            "SELECT taken_at, files FROM baselines WHERE directory = ?", (directory,)
+            "SELECT taken_at, files FROM baselines WHERE directory = ?", (_db(directory),)
         ).fetchone()
         return None if row is None else (str(row[0]), int(row[1]))
 
@@ -1171,12 +1215,15 @@ class StateStore:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO baselines (directory, taken_at, files) VALUES (?, ?, ?)",
-                (directory, _now(), len(files)),
+                (_db(directory), _now(), len(files)),
             )
             conn.executemany(
                 "INSERT OR IGNORE INTO files (library, path, size, mtime_ns, sha256, outcome, "
                 "records, detail, updated_at) VALUES (?, ?, ?, ?, ?, 'baseline', 0, ?, ?)",
-                [(library, f.path, f.size, f.mtime_ns, f.sha256, f.detail, _now()) for f in files],
+                [
+                    (library, _db(f.path), f.size, f.mtime_ns, f.sha256, _db(f.detail), _now())
+                    for f in files
+                ],
             )
 
     def add_history(self, library: str, rows: Iterable[HistoryRow]) -> None:
@@ -1187,7 +1234,7 @@ class StateStore:
                 [
                     (
                         library,
-                        h.path,
+                        _db(h.path),
                         h.sha256,
                         h.at,
                         h.outcome,
@@ -1196,7 +1243,7 @@ class StateStore:
                         h.duplicates,
                         h.merged,
                         h.failed,
-                        h.detail,
+                        _db(h.detail),
                     )
                     for h in rows
                 ],
@@ -1211,7 +1258,7 @@ class StateStore:
             "FROM history WHERE library = ? ORDER BY id DESC LIMIT ?",
             (library, limit),
         )
-        return [HistoryRow(*r) for r in rows]
+        return [HistoryRow(*(_text(v) for v in r)) for r in rows]
 
     def history_totals(self, library: str, since: str | None = None) -> dict[str, int]:
         """Files, records, new, duplicates, merged and failed, summed (from ``since`` on)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -230,3 +231,57 @@ def test_lock_held_too_long_is_a_clear_state_error(
     finally:
         first.close()
         second.close()
+
+
+BAD = os.fsdecode(b"/x/bad\xff\xfe.nbib")  # a name that is not UTF-8, as os.fsdecode gives it
+
+
+def test_names_that_are_not_utf8_go_into_every_row_and_come_back(tmp_path: Path) -> None:
+    from syncd.state import DaemonRow, HistoryRow
+
+    with StateStore(tmp_path / "s.db") as store:
+        store.put_file(LIB, FileRow(BAD, 10, 5, "h1", "unreadable", 0, f"{BAD}: denied"))
+        assert store.file(LIB, BAD) == FileRow(BAD, 10, 5, "h1", "unreadable", 0, f"{BAD}: denied")
+        assert [f.path for f in store.files(LIB)] == [BAD]
+        where = f"{BAD}:3"
+        store.put_records(
+            LIB,
+            [RecordRow(where, "ABCD2345", "pending", source=BAD, line=3, payload={"n": BAD})],
+        )
+        row = store.record(LIB, where)
+        assert row is not None and row.source == BAD and row.payload == {"n": BAD}
+        store.set_status(LIB, [(where, "failed", f"{BAD}:3: bad")])
+        assert [(r.status, r.error) for r in store.records(LIB)] == [("failed", f"{BAD}:3: bad")]
+        store.note_records(LIB, [RecordRow(f"{BAD}:4", "", "failed", source=BAD, error=BAD)])
+        assert store.record(LIB, f"{BAD}:4") is not None
+        folder = os.fsdecode(b"/x/dir\xff")
+        store.put_baseline(LIB, folder, [FileRow(f"{folder}/a\xff", 1, 1, "", "baseline")])
+        assert store.baseline(folder) is not None
+        store.add_history(LIB, [HistoryRow(BAD, "2026-01-01T00:00:00Z", "partial", detail=BAD)])
+        assert [(h.path, h.detail) for h in store.history(LIB)] == [(BAD, BAD)]
+        store.put_daemon(DaemonRow(1, "t", directory=folder, last_file=BAD, trouble=BAD))
+        daemon = store.daemon()
+        assert daemon is not None
+        assert (daemon.directory, daemon.last_file, daemon.trouble) == (folder, BAD, BAD)
+        store.forget_file(LIB, BAD)
+        assert store.file(LIB, BAD) is None
+    # The raw bytes are what the database keeps.
+    raw = sqlite3.connect(tmp_path / "s.db").execute("SELECT path FROM history").fetchone()[0]
+    assert raw == b"/x/bad\xff\xfe.nbib"
+
+
+def test_still_at_path_notices_a_deleted_or_replaced_database(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    with StateStore(db) as store:
+        assert store.still_at_path()
+        moved = tmp_path / "moved.db"
+        db.rename(moved)
+        assert not store.still_at_path()
+        moved.rename(db)
+        assert store.still_at_path()
+        db.unlink()
+        assert not store.still_at_path()
+        StateStore(db).close()  # a new file at the same path
+        assert not store.still_at_path()
+    with StateStore(db, readonly=True) as reader:
+        assert reader.still_at_path()
