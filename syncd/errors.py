@@ -68,7 +68,16 @@ class InputError(SyncdError):
 
 
 class StateError(SyncdError):
-    """The state database is unusable (corrupt, from a newer syncd, locked for too long)."""
+    """The state database is unusable (corrupt, from a newer syncd, locked for too long).
+
+    ``transient`` is true for trouble worth waiting out (a full disk, an I/O error, a read-only
+    file, folder or file system): the same database works again once space is freed or the
+    disk is writable again, with nothing for syncd to change.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, transient: bool = False) -> None:
+        super().__init__(message, hint)
+        self.transient = transient
 
 
 class StateDamagedError(StateError):

@@ -43,6 +43,12 @@ a missing table), :class:`~syncd.errors.StateNotWritableError` (read-only file, 
 system), :class:`~syncd.errors.StateNoSpaceError` (full disk, file-size limit, I/O error).
 Public methods are wrapped (see :func:`_guard_public_methods`), so a method added later is
 covered too.
+Trouble worth waiting out (a full disk, an I/O error, a read-only file, folder or file system)
+has ``transient`` set on the error; :meth:`StateStore.still_at_path` tells whether the file at
+the path is still the database that was opened (it may have been deleted while syncd ran).
+
+File names that are not UTF-8 (lone surrogates from ``os.fsdecode``) are stored as BLOBs of
+their raw bytes in every column that holds a name or a message, and read back as the same str.
 """
 
 from __future__ import annotations
@@ -275,12 +281,14 @@ def _not_writable(path: Path, detail: str) -> StateNotWritableError:
         return StateNotWritableError(
             f"{path}: cannot write the state database: it is on a read-only file system ({detail})",
             hint=f"remount that disk read-write, {elsewhere}",
+            transient=True,
         )
     if path.exists() and not os.access(path, os.W_OK):
         mode = stat.S_IMODE(path.stat().st_mode)
         return StateNotWritableError(
             f"{path}: cannot write the state database: the file is read-only (mode {mode:o})",
             hint=f"make it writable for you ('chmod u+w {path}'), {elsewhere}",
+            transient=True,
         )
     where = _first_existing(folder)
     if not os.access(where, os.W_OK):
@@ -289,10 +297,12 @@ def _not_writable(path: Path, detail: str) -> StateNotWritableError:
             "you (SQLite keeps its journal files beside the database, so the folder must be "
             f"writable too; {detail})",
             hint=f"make the folder writable for you ('chmod u+w {where}'), {elsewhere}",
+            transient=True,
         )
     return StateNotWritableError(
         f"{path}: cannot write the state database ({detail})",
         hint=f"check the permissions of the file and of its folder, {elsewhere}",
+        transient=True,
     )
 
 
@@ -312,9 +322,24 @@ def state_error(path: Path, exc: BaseException, doing: str = "") -> StateError:
             f"links ({os_cause.strerror})",
             hint="check where the links on the way point ('ls -l'), or set state.path to a "
             "real file",
+            transient=True,
         )
     if code in (errno.EACCES, errno.EPERM, errno.EROFS) or name.startswith("SQLITE_READONLY"):
         return _not_writable(path, text)
+    if name == "SQLITE_FULL" or code == errno.ENOSPC or "disk is full" in text:
+        return StateNoSpaceError(
+            f"{path}: the disk is full: the state database could not be written{what}",
+            hint="free some space on that disk (or set state.path to a file on another one), "
+            "then run again: what was recorded before is kept, and records being sent are "
+            "settled on the next run",
+            transient=True,
+        )
+    if code == errno.EIO:
+        return StateNoSpaceError(
+            f"{path}: a disk I/O error{what} ({text})",
+            hint="check the disk (free space, 'dmesg' for errors), then run again",
+            transient=True,
+        )
     if name == "SQLITE_CANTOPEN" or code is not None:
         if path.is_dir():
             return StateError(
@@ -332,13 +357,6 @@ def state_error(path: Path, exc: BaseException, doing: str = "") -> StateError:
             f"{path}: cannot open the state database{what}: {text}",
             hint="check state.path in the config and the permissions of its folder",
         )
-    if name == "SQLITE_FULL" or code == errno.ENOSPC or "disk is full" in text:
-        return StateNoSpaceError(
-            f"{path}: the disk is full: the state database could not be written{what}",
-            hint="free some space on that disk (or set state.path to a file on another one), "
-            "then run again: what was recorded before is kept, and records being sent are "
-            "settled on the next run",
-        )
     if name.startswith("SQLITE_IOERR") or code == errno.EFBIG or "disk I/O error" in text:
         limit = _size_limit()
         if limit is not None or code == errno.EFBIG:
@@ -352,6 +370,7 @@ def state_error(path: Path, exc: BaseException, doing: str = "") -> StateError:
         return StateNoSpaceError(
             f"{path}: a disk I/O error{what} ({text})",
             hint="check the disk (free space, 'dmesg' for errors), then run again",
+            transient=True,
         )
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or (
         isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text)

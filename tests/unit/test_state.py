@@ -285,3 +285,34 @@ def test_still_at_path_notices_a_deleted_or_replaced_database(tmp_path: Path) ->
         assert not store.still_at_path()
     with StateStore(db, readonly=True) as reader:
         assert reader.still_at_path()
+
+
+def test_trouble_worth_waiting_out_is_transient(tmp_path: Path) -> None:
+    import errno
+
+    db = tmp_path / "s.db"
+    full = state.state_error(db, OSError(errno.ENOSPC, "No space left on device"), "writing")
+    assert full.transient and f"{db}: the disk is full" in full.message
+    eio = state.state_error(db, OSError(errno.EIO, "Input/output error"))
+    assert eio.transient and "disk I/O error" in eio.message
+    rofs = state.state_error(db, OSError(errno.EROFS, "Read-only file system"))
+    assert rofs.transient and "cannot write the state database" in rofs.message
+    damaged = state.state_error(db, sqlite3.DatabaseError("file is not a database"))
+    assert not damaged.transient
+    # A real full database: SQLite says "database or disk is full", as for a full disk.
+    with StateStore(db) as store:
+        pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+        store._conn.execute(f"PRAGMA max_page_count = {pages}")
+        rows = [RecordRow(f"pmid:{n}", "K", "pushed", error="x" * 500) for n in range(200)]
+        with pytest.raises(StateError, match="the disk is full") as exc:
+            store.put_records(LIB, rows)
+    assert exc.value.transient
+
+
+def test_a_file_size_limit_is_not_waited_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    monkeypatch.setattr(state, "_size_limit", lambda: 20_000)
+    error = state.state_error(tmp_path / "s.db", sqlite3.OperationalError("disk I/O error"))
+    assert "file-size limit (20000 bytes" in error.message and not error.transient
