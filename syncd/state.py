@@ -67,6 +67,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -215,6 +216,28 @@ TABLES: tuple[str, ...] = tuple(
 """The tables a database at :data:`SCHEMA_VERSION` has (checked when it is opened)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class RecordStatus(StrEnum):
+    """``records.status``: the one vocabulary (the table's CHECK constraint holds the same)."""
+
+    PENDING = "pending"  # key chosen and recorded, POST not yet confirmed
+    PUSHED = "pushed"  # the item exists under that key
+    DUPLICATE = "duplicate"  # the library already held it, under ``key``
+    FAILED = "failed"  # with the error
+
+
+class FileOutcome(StrEnum):
+    """What became of a file: ``files.outcome`` and ``history.outcome`` (``unchanged`` only
+    in history: a file read again with content already imported)."""
+
+    IMPORTED = "imported"
+    PARTIAL = "partial"
+    UNREADABLE = "unreadable"
+    IGNORED = "ignored"  # not a MEDLINE export
+    BASELINE = "baseline"  # there before the daemon's first start: never imported
+    CLEARED = "cleared"  # its problems cleared by ``syncd status --clear``
+    UNCHANGED = "unchanged"
 
 
 # --- what went wrong, said plainly ----------------------------------------------------------
@@ -464,7 +487,7 @@ class FileRow:
     size: int
     mtime_ns: int
     sha256: str
-    outcome: str  # imported | partial | failed
+    outcome: str  # a FileOutcome (the files DDL's comment is older than the vocabulary)
     records: int = 0
     detail: str | None = None
 
@@ -473,7 +496,7 @@ class FileRow:
 class RecordRow:
     identity: str
     key: str
-    status: str  # pending | pushed | duplicate | failed
+    status: str  # a RecordStatus
     pmid: str | None = None
     doi: str | None = None
     pmcid: str | None = None
@@ -491,7 +514,7 @@ class HistoryRow:
 
     path: str
     at: str
-    outcome: str  # imported | partial | unreadable | unchanged
+    outcome: str  # a FileOutcome: imported | partial | unreadable | unchanged
     records: int = 0
     new: int = 0
     duplicates: int = 0
@@ -1029,7 +1052,11 @@ class StateStore:
         library: str,
         ids: Iterable[Any],
         columns: Sequence[str] = ("pmid", "doi", "fingerprint"),
-        statuses: Sequence[str] = ("pending", "pushed", "duplicate"),
+        statuses: Sequence[str] = (
+            RecordStatus.PENDING,
+            RecordStatus.PUSHED,
+            RecordStatus.DUPLICATE,
+        ),
     ) -> list[RecordRow]:
         """Rows of ``statuses`` that share a PMID, DOI or fingerprint (of ``columns``) with
         any of ``ids`` (objects with ``pmid``, ``doi``, ``fingerprint`` attributes).
@@ -1146,7 +1173,8 @@ class StateStore:
     def imported_hashes(self, library: str) -> set[str]:
         """sha256 of every file whose records are all in (or known to be in) the library."""
         rows = self._conn.execute(
-            "SELECT sha256 FROM files WHERE library = ? AND outcome = 'imported'", (library,)
+            "SELECT sha256 FROM files WHERE library = ? AND outcome = ?",
+            (library, FileOutcome.IMPORTED),
         )
         return {r[0] for r in rows}
 
@@ -1238,9 +1266,18 @@ class StateStore:
             )
             conn.executemany(
                 "INSERT OR IGNORE INTO files (library, path, size, mtime_ns, sha256, outcome, "
-                "records, detail, updated_at) VALUES (?, ?, ?, ?, ?, 'baseline', 0, ?, ?)",
+                "records, detail, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 [
-                    (library, _db(f.path), f.size, f.mtime_ns, f.sha256, _db(f.detail), _now())
+                    (
+                        library,
+                        _db(f.path),
+                        f.size,
+                        f.mtime_ns,
+                        f.sha256,
+                        FileOutcome.BASELINE,
+                        _db(f.detail),
+                        _now(),
+                    )
                     for f in files
                 ],
             )
@@ -1305,7 +1342,8 @@ class StateStore:
         """Forget the failed records (``syncd status --clear``); returns how many."""
         with self.transaction() as conn:
             return conn.execute(
-                "DELETE FROM records WHERE library = ? AND status = 'failed'", (library,)
+                "DELETE FROM records WHERE library = ? AND status = ?",
+                (library, RecordStatus.FAILED),
             ).rowcount
 
     def integrity_problems(self) -> list[str]:

@@ -316,3 +316,16 @@ def test_a_file_size_limit_is_not_waited_out(
     monkeypatch.setattr(state, "_size_limit", lambda: 20_000)
     error = state.state_error(tmp_path / "s.db", sqlite3.OperationalError("disk I/O error"))
     assert "file-size limit (20000 bytes" in error.message and not error.transient
+
+
+def test_record_statuses_are_the_ones_the_table_allows(tmp_path: Path) -> None:
+    allowed = ", ".join(f"'{s}'" for s in state.RecordStatus)
+    assert f"CHECK (status IN ({allowed}))" in state.MIGRATIONS[1][1]
+    with StateStore(tmp_path / "s.db") as store:
+        store.put_file(LIB, FileRow("/a", 1, 1, "h", state.FileOutcome.IMPORTED))
+        store.put_baseline(LIB, "/d", [FileRow("/d/b", 1, 1, "", "")])
+        assert store.imported_hashes(LIB) == {"h"}
+        assert {f.path: f.outcome for f in store.files(LIB)} == {
+            "/a": "imported",
+            "/d/b": "baseline",
+        }
