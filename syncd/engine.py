@@ -48,6 +48,8 @@ from syncd.core.dedup import (
     KnownItem,
     Memory,
     New,
+    Own,
+    Seen,
     decide,
     dedup_keys,
     identity,
@@ -169,6 +171,9 @@ class Report:
     created: list[Entry] = field(default_factory=list)
     recovered: list[Entry] = field(default_factory=list)
     duplicates: list[Entry] = field(default_factory=list)
+    possible_duplicates: list[Entry] = field(default_factory=list)
+    """Created articles that share a DOI with another item or record whose title differs
+    (already counted among ``created``): worth a look in Zotero."""
     merged: list[str] = field(default_factory=list)
     failed: list[Entry] = field(default_factory=list)
     pending: list[Entry] = field(default_factory=list)
@@ -207,6 +212,7 @@ class Report:
             "uncertain": sum(1 for e in self.created if e.uncertain),
             "recovered": len(self.recovered),
             "duplicates": len(self.duplicates),
+            "possible_duplicates": len(self.possible_duplicates),
             "merged": len(self.merged),
             "failed": len(self.failed),
             "pending": len(self.pending),
@@ -223,6 +229,7 @@ class Report:
             "created": [e.as_dict() for e in self.created],
             "recovered": [e.as_dict() for e in self.recovered],
             "duplicates": [e.as_dict() for e in self.duplicates],
+            "possible_duplicates": [e.as_dict() for e in self.possible_duplicates],
             "merged": list(self.merged),
             "failed": [e.as_dict() for e in self.failed],
             "pending": [e.as_dict() for e in self.pending],
@@ -542,21 +549,22 @@ class Importer:
             self.library,
             [r.key for r in rows if r.status in ("pushed", "duplicate")] + list(derived),
         )
-        own: dict[str, tuple[str, str]] = {}
-        deleted_own: dict[str, str] = {}
+        own: dict[str, Own] = {}
+        deleted_own: dict[str, Own] = {}
         for row in rows:
             gone = row.key in deleted and row.key not in self.index
-            for dk in dedup_keys(_row_ids(row), self.options.match):
+            recorded = Own(row.key, row.status, _row_ids(row))
+            for dk in dedup_keys(recorded.ids, self.options.match):
                 if row.status in ("pushed", "duplicate") and gone:
-                    deleted_own.setdefault(dk, row.key)
+                    deleted_own.setdefault(dk, recorded)
                 elif row.status != "duplicate":
-                    own.setdefault(dk, (row.key, row.status))
+                    own.setdefault(dk, recorded)
         for key in sorted(deleted & derived.keys()):
             if key in self.index:
                 continue  # created again since (dedup.recreate_deleted)
             for one in derived[key]:
                 for dk in dedup_keys(one, self.options.match):
-                    deleted_own.setdefault(dk, key)
+                    deleted_own.setdefault(dk, Own(key, "pushed", one))
         return Memory(own=own, deleted_own=deleted_own)
 
     # ---- merging ----------------------------------------------------------------------------
@@ -755,7 +763,7 @@ class _Run:
             if held is not None and _same_article(held.ids, _row_ids(row)):
                 # The interrupted run's write was applied, or another syncd created the same
                 # article under the same (derived) key meanwhile: no way to tell which.
-                updates.append((row.identity, "pushed", None))
+                updates.append((row.identity, "pushed", row.error))
                 self._settled.append(
                     Entry(
                         where,
@@ -794,6 +802,7 @@ class _Run:
                     where=f"{row.source}:{row.line}",
                     recovered=True,
                     maybe_sent=True,  # the interrupted run may have sent it
+                    note=row.error,
                 )
                 for row, payload in chunk
             ]
@@ -899,8 +908,17 @@ class _Run:
         if uncertain:
             reason += " (the answer to its write was lost: another writer may have created it)"
         self._emit(job, "created", Entry(job.where, job.key, reason, job.ids.pmid, uncertain))
+        if not job.recovered:
+            self._note_possible(job)
         for ref in job.refs:
             self.outcome[ref] = "created"
+
+    def _note_possible(self, job: _Job) -> None:
+        """List a created article that shares a DOI with an item whose title differs."""
+        if job.note:
+            self.report.possible_duplicates.append(
+                Entry(job.where, job.key, job.note, job.ids.pmid)
+            )
 
     def _theirs(self, job: _Job) -> None:
         """Another syncd created the article under the same derived key before this run's
@@ -982,8 +1000,10 @@ class _Run:
                 collections=tuple(job.payload.get("collections", [])),
             )
             new_items.append(made)
-            pushed.append((job.identity, "pushed", None))
+            pushed.append((job.identity, "pushed", job.note))
             self._emit(job, "created", Entry(job.where, key, "created", job.ids.pmid))
+            if not job.recovered:
+                self._note_possible(replace(job, key=key))
             for ref in job.refs:
                 self.outcome[ref] = "created"
         again: list[_Job] = []
@@ -1061,7 +1081,7 @@ class _Run:
             self._list_settled()
             return self.report
         mapping = mapping_options(self.config, self.imp.native)
-        seen: dict[str, tuple[str, str]] = {}
+        seen: dict[str, Seen] = {}
         merged: set[str] = set()
         batch: list[_Record] = []
         offset = 0
@@ -1085,7 +1105,7 @@ class _Run:
         self,
         records: list[_Record],
         offset: int,
-        seen: dict[str, tuple[str, str]],
+        seen: dict[str, Seen],
         merged: set[str],
     ) -> None:
         """Plan and send one batch of records (numbered from ``offset`` in the run)."""
@@ -1118,7 +1138,12 @@ class _Run:
                 self._planned.add(action.key)
                 payload = {**rec.item, "key": action.key, "version": 0}
                 members = tuple(offset + m for m in action.members)
-                jobs.append(_Job(action.identity, action.key, rec.ids, payload, rec.where, members))
+                note = "; ".join(p.describe() for p in action.possible) or None
+                jobs.append(
+                    _Job(
+                        action.identity, action.key, rec.ids, payload, rec.where, members, note=note
+                    )
+                )
             elif done is not None and done.outcome == "created":
                 self.report.created.append(
                     replace(done, where=rec.where, pmid=rec.ids.pmid, outcome="")
@@ -1145,6 +1170,7 @@ class _Run:
                 self.report.created.append(
                     Entry(job.where, job.key, "would be created", job.ids.pmid)
                 )
+                self._note_possible(job)
             for key, refs in merges.items():
                 if key not in merged and self._would_merge(key, refs, records):
                     merged.add(key)
@@ -1257,6 +1283,9 @@ class _Job:
     """A write of this item under ``key`` may have been applied without its answer arriving
     (or the row was left pending by an interrupted run): finding it in the library under
     ``key`` is then no proof that another writer made it."""
+    note: str | None = None
+    """Why it is a possible duplicate (it shares a DOI with an item whose title differs), or
+    None; kept in its row so that ``syncd status`` can list it."""
 
     def row(self, status: str, *, key: str | None = None, error: str | None = None) -> RecordRow:
         source, _, line = self.where.rpartition(":")
@@ -1270,7 +1299,7 @@ class _Job:
             fingerprint=self.ids.fingerprint,
             source=source,
             line=int(line) if line.isdigit() else None,
-            error=error,
+            error=error if error is not None or status not in ("pending", "pushed") else self.note,
             payload=self.payload if status == "pending" else None,
             attempt=self.attempt,
         )

@@ -1047,6 +1047,18 @@ class StateStore:
             args += list(statuses)
         return [self._record(r) for r in self._conn.execute(sql + " ORDER BY rowid", args)]
 
+    def noted_created(self, library: str, limit: int | None = None) -> tuple[int, list[RecordRow]]:
+        """Articles syncd created that carry a note (a possible duplicate: it shares a DOI
+        with an item whose title differs): how many, and the ``limit`` latest."""
+        where = "FROM records WHERE library = ? AND status = 'pushed' AND error IS NOT NULL"
+        total = self._conn.execute(f"SELECT count(*) {where}", (library,)).fetchone()[0]
+        sql = f"SELECT {self._RECORD_COLUMNS} {where} ORDER BY updated_at DESC, rowid DESC"
+        args: list[Any] = [library]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return int(total), [self._record(r) for r in self._conn.execute(sql, args)]
+
     def records_like(
         self,
         library: str,

@@ -233,6 +233,13 @@ def print_summary(report: Report) -> None:
             "to their write was lost: created by this run or, at the same moment, by another "
             "syncd writing to this library"
         )
+    if report.possible_duplicates:
+        print(
+            f"      of which {_plural(c['possible_duplicates'], 'possible duplicate')}: "
+            "sharing a DOI with another article whose title differs, imported as separate "
+            "articles (worth a look in Zotero)"
+        )
+        _some([f"{e.where}: {e.reason}" for e in report.possible_duplicates])
     print(
         f"  {_plural(c['duplicates'], 'duplicate')} (already in the library, or repeated in "
         "the input)"

@@ -160,6 +160,7 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
     counts = store.status_counts(library)
     failed = store.records(library, ["failed"])
     bad_files = store.files(library, ["partial", "unreadable"])
+    possible = store.noted_created(library, _SHOWN)
     running = pid is not None
     trouble = daemon.trouble if daemon is not None and running else None
     status: dict[str, Any] = {
@@ -198,6 +199,13 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
         "failed": [
             {"where": f"{r.source}:{r.line}", "pmid": r.pmid, "reason": r.error} for r in failed
         ],
+        "possible_duplicates": {
+            "count": possible[0],
+            "latest": [
+                {"where": f"{r.source}:{r.line}", "key": r.key, "pmid": r.pmid, "reason": r.error}
+                for r in possible[1]
+            ],
+        },
         "files_with_problems": [
             {"path": f.path, "outcome": f.outcome, "detail": f.detail} for f in bad_files
         ],
@@ -277,6 +285,16 @@ def _print(s: dict[str, Any]) -> None:
         print(f"Files with problems ({len(s['files_with_problems'])}):")
         for f in s["files_with_problems"]:
             print(f"  {f['path']}: {f['outcome']}: {f['detail'] or ''}")
+    if s["possible_duplicates"]["count"]:
+        p = s["possible_duplicates"]
+        print(
+            f"Possible duplicates ({p['count']}; imported as separate articles, worth a look "
+            "in Zotero):"
+        )
+        for r in p["latest"]:
+            print(f"  {r['where']}: item {r['key']} {r['reason']}")
+        if p["count"] > len(p["latest"]):
+            print(f"  ... and {p['count'] - len(p['latest'])} more")
     if s["failed"]:
         print(f"Failed records ({len(s['failed'])}; fix, then 'syncd status --retry'):")
         for r in s["failed"]:

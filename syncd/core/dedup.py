@@ -5,24 +5,33 @@ Everything here is pure. The edges hand in what they know as plain values:
 * the library index, through the small :class:`Lookup` interface (items by key, items by
   dedup key): :class:`Index` holds it in memory (the core's tests); the engine's
   :class:`syncd.index.LibraryIndex` queries the state database, batch by batch,
-* ``seen_in_run``: dedup keys of articles met earlier in this run → (item key, ``file:line``),
-* ``own``: articles syncd recorded before (pending or pushed) → (item key, status),
-* ``deleted_own``: articles syncd created that the user has since deleted → item key,
+* ``seen_in_run``: dedup keys of articles met earlier in this run → :class:`Seen` (item key,
+  ``file:line``, identifiers),
+* ``own``: articles syncd recorded before (pending or pushed) → :class:`Own`,
+* ``deleted_own``: articles syncd created that the user has since deleted → :class:`Own`,
 
 and :func:`decide` answers with a :class:`Decision`: :class:`New` (create under ``key``),
 :class:`Duplicate` (the library already holds it as ``key``; ``reason`` says why) or
 :class:`Deleted` (syncd created it once, the user deleted it, leave it).
 
 A *dedup key* is an identifier with its kind, ``pmid:123``, ``doi:10.1/x`` or ``title:<fp>``;
-``DedupOptions.match`` decides which kinds count. A title fingerprint only matches when
-neither a PMID nor a DOI on the two sides disagrees.
+``DedupOptions.match`` decides which kinds count. Two sides that share a dedup key are the
+same article by :func:`verdict`:
+
+* a PMID is PubMed's identity: two sides whose PMIDs (or PMCIDs) differ are different articles,
+  whatever DOI they share (congress supplements share one DOI, publishers reuse DOIs by mistake);
+* a shared DOI where a side has no PMID is the same article only when the titles agree
+  (:func:`titles_agree`); when they do not, the record is imported and reported as a
+  :class:`Possible` duplicate;
+* a title fingerprint only matches when neither a PMID nor a DOI on the two sides disagrees.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from syncd.core.identity import Identifiers
 from syncd.core.keys import item_key
@@ -84,6 +93,63 @@ def disagree(a: Identifiers, b: Identifiers) -> bool:
     return bool((a.pmid and b.pmid and a.pmid != b.pmid) or (a.doi and b.doi and a.doi != b.doi))
 
 
+def title_of(ids: Identifiers) -> str | None:
+    """The normalised title (Zotero's folding: case, accents, punctuation, spacing), taken
+    from the fingerprint, or None."""
+    if not ids.fingerprint:
+        return None
+    return ids.fingerprint.rsplit("|", 2)[0] or None
+
+
+# Of the shorter title's words, this share must be in the other title too (a corrected typo,
+# an added subtitle word or a changed article still agree; another paper does not).
+AGREEING_WORDS = 0.7
+
+
+def titles_agree(a: str | None, b: str | None) -> bool:
+    """Whether two normalised titles name the same article: equal, one the other's leading
+    words, or at least :data:`AGREEING_WORDS` of the shorter one's words in the other. A
+    missing title cannot disagree."""
+    if not a or not b or a == b:
+        return True
+    wa, wb = a.split(), b.split()
+    short, long_ = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
+    if long_[: len(short)] == short:
+        return True
+    shared = sum((Counter(short) & Counter(long_)).values())
+    return shared >= AGREEING_WORDS * len(short)
+
+
+Verdict = Literal["same", "different", "possible"]
+
+
+def _differ(values: set[str], value: str | None) -> bool:
+    return bool(value and values and value not in values)
+
+
+def verdict(kind: str, article: Sequence[Identifiers], other: Identifiers) -> Verdict:
+    """Whether ``other`` is the same article as ``article`` (the identifiers of its records),
+    given that they share a dedup key of ``kind``.
+
+    ``different``: their PMIDs or PMCIDs differ, or (``kind`` title) a DOI differs.
+    ``possible``: they share a DOI or PMCID, one side has no PMID and the titles disagree: a
+    possible duplicate, imported as a separate article. ``same`` otherwise.
+    """
+    pmids = {x.pmid for x in article if x.pmid}
+    if _differ(pmids, other.pmid) or _differ({x.pmcid for x in article if x.pmcid}, other.pmcid):
+        return "different"
+    if kind == "pmid":
+        return "same"
+    if kind == "title":
+        return "different" if any(disagree(x, other) for x in article) else "same"
+    if other.pmid and other.pmid in pmids:
+        return "same"
+    theirs = title_of(other)
+    if any(titles_agree(title_of(x), theirs) for x in article):
+        return "same"
+    return "possible"
+
+
 class Lookup(Protocol):
     """What :func:`decide` asks of the library index."""
 
@@ -141,12 +207,33 @@ class Index:
 
 
 @dataclass(frozen=True, slots=True)
+class Possible:
+    """A possible duplicate: the article shares ``kind`` ``value`` with item ``key`` (``where``:
+    the record of this run it was created from, when it was), but their titles differ, so it is
+    imported as a separate article and the report says so."""
+
+    kind: str
+    value: str
+    key: str
+    where: str = ""
+
+    def describe(self) -> str:
+        other = f"{self.where} (item {self.key})" if self.where else f"item {self.key}"
+        return (
+            f"shares {_NAMES[self.kind]} {self.value} with {other}, whose title differs: "
+            "imported as a separate article"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class New:
-    """Create the article under ``key`` (``adopted``: a key recorded earlier, re-sent)."""
+    """Create the article under ``key`` (``adopted``: a key recorded earlier, re-sent;
+    ``possible``: items it shares a DOI with whose titles differ)."""
 
     key: str
     identity: str
     adopted: bool = False
+    possible: tuple[Possible, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,33 +264,61 @@ class Unidentified:
 Decision = New | Duplicate | Deleted | Unidentified
 
 
+class Seen(NamedTuple):
+    """An article met earlier in this run: its item ``key``, ``where`` its first record is, and
+    its identifiers (to tell a different article that shares a DOI)."""
+
+    key: str
+    where: str
+    ids: Identifiers = Identifiers()
+
+
+class Own(NamedTuple):
+    """An article syncd recorded before: its item ``key``, the row's ``status`` (pending or
+    pushed) and its identifiers."""
+
+    key: str
+    status: str
+    ids: Identifiers = Identifiers()
+
+
 @dataclass(frozen=True, slots=True)
 class Memory:
     """What the run and the state database remember (see the module docstring)."""
 
-    seen_in_run: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    own: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    deleted_own: Mapping[str, str] = field(default_factory=dict)
+    seen_in_run: Mapping[str, Seen] = field(default_factory=dict)
+    own: Mapping[str, Own] = field(default_factory=dict)
+    deleted_own: Mapping[str, Own] = field(default_factory=dict)
+
+
+def _kind(dedup_key: str) -> str:
+    return dedup_key.split(":", 1)[0]
 
 
 def _match_index(
     ids: Sequence[Identifiers], index: Lookup, options: DedupOptions
-) -> tuple[KnownItem, str, str] | None:
+) -> tuple[tuple[KnownItem, str, str] | None, list[Possible]]:
     """The best index match of the article: (item, kind, value), strongest kind first, then
-    lowest key, so that the answer does not depend on the order of ``ids``."""
+    lowest key, so that the answer does not depend on the order of ``ids``; and the items it
+    shares a DOI or PMCID with whose titles differ (possible duplicates)."""
     best: tuple[int, str, KnownItem, str, str] | None = None
+    possible: dict[str, Possible] = {}
     for one in ids:
         for dk in dedup_keys(one, options.match):
             kind, value = dk.split(":", 1)
             for item in index.lookup(dk):
                 if item.trashed and not options.include_trash:
                     continue
-                if kind == "title" and any(disagree(x, item.ids) for x in ids):
+                said = verdict(kind, ids, item.ids)
+                if said == "possible":
+                    possible.setdefault(item.key, Possible(kind, value, item.key))
+                if said != "same":
                     continue
                 rank = (_RANK[kind], item.key, item, kind, value)
                 if best is None or rank[:2] < best[:2]:
                     best = rank
-    return None if best is None else (best[2], best[3], best[4])
+    found = None if best is None else (best[2], best[3], best[4])
+    return found, [possible[k] for k in sorted(possible)]
 
 
 def _describe(kind: str, value: str, item: KnownItem) -> str:
@@ -215,12 +330,12 @@ def _describe(kind: str, value: str, item: KnownItem) -> str:
 def decide(
     identifiers: Identifiers | Sequence[Identifiers],
     index: Lookup,
-    seen_in_run: Mapping[str, tuple[str, str]],
-    deleted_own: Mapping[str, str],
+    seen_in_run: Mapping[str, Seen],
+    deleted_own: Mapping[str, Own],
     options: DedupOptions,
     *,
     library: str,
-    own: Mapping[str, tuple[str, str]] | None = None,
+    own: Mapping[str, Own] | None = None,
     taken: Container[str] = (),
 ) -> Decision:
     """Decide for one article (the identifiers of all its records, when several records of
@@ -233,10 +348,14 @@ def decide(
     :class:`Deleted` (or :class:`New` under the same key with ``recreate_deleted``); else
     :class:`New` under the key derived from ``library`` and the article's identity, skipping
     keys in the index or in ``taken`` (keys other articles of this run use).
+
+    Every match by a DOI or PMCID passes :func:`verdict` first: a side whose PMID differs is
+    another article; one whose title differs is another article too, and a :class:`Possible`
+    duplicate of the answer.
     """
     ids = [identifiers] if isinstance(identifiers, Identifiers) else list(identifiers)
     own = own or {}
-    found = _match_index(ids, index, options)
+    found, possible = _match_index(ids, index, options)
     if found is not None:
         item, kind, value = found
         return Duplicate(item.key, _describe(kind, value, item), "library")
@@ -251,11 +370,17 @@ def decide(
         if strong and dk.startswith("title:"):
             continue
         if dk in seen_in_run:
-            key, where = seen_in_run[dk]
-            return Duplicate(key, f"same article as {where}", "run")
+            key, where, earlier = seen_in_run[dk]
+            said = verdict(_kind(dk), ids, earlier)
+            if said == "possible":
+                possible.append(Possible(_kind(dk), dk.split(":", 1)[1], key, where))
+            if said == "same":
+                return Duplicate(key, f"same article as {where}", "run")
     for dk in keys:
         if dk in own:
-            key, status = own[dk]
+            key, status, recorded = own[dk]
+            if verdict(_kind(dk), ids, recorded) != "same":
+                continue
             existing = index.get(key)
             if existing is not None and existing.trashed and not options.include_trash:
                 continue
@@ -263,13 +388,15 @@ def decide(
                 holder = index.get(key)
                 if holder is not None and not any(_same(x, holder.ids) for x in ids):
                     continue  # another article took the key meanwhile: derive the next one
-                return New(key, _identity_of(ids) or dk, adopted=True)
+                return New(key, _identity_of(ids) or dk, adopted=True, possible=tuple(possible))
             return Duplicate(key, f"imported by syncd before as item {key}", "syncd")
     for dk in keys:
         if dk in deleted_own:
-            key = deleted_own[dk]
+            key, _, recorded = deleted_own[dk]
+            if verdict(_kind(dk), ids, recorded) != "same":
+                continue
             if options.recreate_deleted:
-                return New(key, _identity_of(ids) or dk, adopted=True)
+                return New(key, _identity_of(ids) or dk, adopted=True, possible=tuple(possible))
             return Deleted(
                 key,
                 f"imported by syncd before as item {key} and deleted in Zotero since "
@@ -285,12 +412,17 @@ def decide(
         held = index.get(key)
         # The item under the derived key may be this article (syncd created it before, maybe
         # from a record whose identifiers ``match`` does not consider).
-        mine = held is not None and identity(held.ids) == ident
+        # Not when it is another article with the same identity (a DOI two articles share).
+        mine = (
+            held is not None
+            and identity(held.ids) == ident
+            and verdict(_kind(ident), ids, held.ids) == "same"
+        )
         if held is not None and mine and (not held.trashed or options.include_trash):
             trash = " (in the trash)" if held.trashed else ""
             return Duplicate(key, f"imported by syncd before as item {key}{trash}", "syncd")
         if held is None and key not in taken:
-            return New(key, ident)
+            return New(key, ident, possible=tuple(possible))
         attempt += 1
 
 

@@ -28,10 +28,13 @@ from syncd.core.dedup import (
     Lookup,
     Memory,
     New,
+    Possible,
+    Seen,
     Unidentified,
     decide,
     dedup_keys,
     identity,
+    verdict,
 )
 from syncd.core.identity import Identifiers
 
@@ -53,6 +56,7 @@ class Create:
     identity: str
     adopted: bool = False  # the key was recorded before (a pending row): re-sent as it was
     members: tuple[int, ...] = ()  # every candidate that is this article (ref included)
+    possible: tuple[Possible, ...] = ()  # items sharing its DOI whose titles differ
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +88,9 @@ Action = Create | Merge | Skip | Fail
 class Plan:
     actions: list[Action]
     """One action per candidate, in input order."""
-    seen: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """Dedup keys of every article planned → (item key, where its first record is): pass them
-    as ``seen_in_run`` to the next :func:`plan` of the same run."""
+    seen: dict[str, Seen] = field(default_factory=dict)
+    """Dedup keys of every article planned → :class:`Seen` (item key, where its first record
+    is, identifiers): pass them as ``seen_in_run`` to the next :func:`plan` of the same run."""
 
     @property
     def creates(self) -> list[Create]:
@@ -116,25 +120,65 @@ def group(candidates: Sequence[Candidate], options: DedupOptions) -> list[list[i
     """Positions of the candidates that are the same article, each group in input order,
     groups ordered by their first record. Failed candidates stay alone.
 
-    Records sharing a PMID or DOI are one article. The title fingerprint stands in only for
-    records with neither: such a record joins the others with its fingerprint and, when some
-    identified article has that fingerprint too, the one with the smallest identity. Letting
-    the fingerprint join identified records to each other would make grouping depend on the
-    order of the records (A and C agree, B and C agree, A and B do not), and with it what is
-    created.
+    Records sharing a PMID are one article. A shared DOI joins records only when
+    :func:`syncd.core.dedup.verdict` says they are the same article: never two records whose
+    PMIDs differ, and a record without a PMID only when the titles agree. Records without a
+    PMID are joined among themselves first; each such group then joins the article with a PMID
+    it agrees with that has the smallest identity. The title fingerprint stands in only for
+    records with neither PMID nor DOI: such a record joins the others with its fingerprint
+    and, when some identified article has that fingerprint too, the one with the smallest
+    identity. Every tie is broken by identity, never by position, so that the grouping (and
+    with it what is created) does not depend on the order of the records.
     """
     groups = _Groups(len(candidates))
     strong_kinds = tuple(k for k in options.match if k != "title")
-    first_with: dict[str, int] = {}
+    shared_kinds = tuple(k for k in strong_kinds if k != "pmid")
+    by_key: dict[str, list[int]] = {}
     titled: list[tuple[str, int]] = []
     for i, c in enumerate(candidates):
         if c.error is not None:
             continue
-        strong = dedup_keys(c.ids, strong_kinds)
-        for dk in strong:
-            groups.union(i, first_with.setdefault(dk, i))
+        if "pmid" in strong_kinds and c.ids.pmid:
+            by_key.setdefault(f"pmid:{c.ids.pmid}", []).append(i)
+        for dk in dedup_keys(c.ids, shared_kinds):
+            by_key.setdefault(dk, []).append(i)
         if "title" in options.match and c.ids.fingerprint:
             titled.append((c.ids.fingerprint, i))
+    # Records with a PMID: one article per PMID (also under a shared DOI, when ``match`` leaves
+    # PMIDs out); records whose PMIDs differ are never joined.
+    for members in by_key.values():
+        first_of: dict[str, int] = {}
+        for i in members:
+            if pmid := candidates[i].ids.pmid:
+                groups.union(i, first_of.setdefault(pmid, i))
+    # Records without a PMID that share a DOI and agree, among themselves.
+    attach: dict[int, list[int]] = {}  # record without PMID -> agreeing records with one
+    for dk, members in by_key.items():
+        kind = dk.split(":", 1)[0]
+        if kind == "pmid":
+            continue
+        bare = [i for i in members if not candidates[i].ids.pmid]
+        for n, i in enumerate(bare):
+            for j in bare[n + 1 :]:
+                if verdict(kind, [candidates[i].ids], candidates[j].ids) == "same":
+                    groups.union(i, j)
+            for j in members:
+                if candidates[j].ids.pmid and (
+                    verdict(kind, [candidates[j].ids], candidates[i].ids) == "same"
+                ):
+                    attach.setdefault(i, []).append(j)
+    if attach:
+        # Each group of records without a PMID joins one article with a PMID: the agreeing
+        # one with the smallest identity (decided on the groups as they stand, so in no order).
+        choice: dict[int, tuple[str, int]] = {}
+        for i, targets in attach.items():
+            root = groups.find(i)
+            for j in targets:
+                ident = identity(candidates[j].ids) or ""
+                if root not in choice or ident < choice[root][0]:
+                    choice[root] = (ident, j)
+        for root, (_, j) in choice.items():
+            groups.union(root, j)
     if titled:
         weak_first: dict[str, int] = {}
         strong_best: dict[str, tuple[str, int]] = {}
@@ -166,8 +210,8 @@ def plan(
     """Plan the import of ``candidates`` into ``library`` (see the module docstring)."""
     actions: list[Action | None] = [None] * len(candidates)
     seen = dict(memory.seen_in_run)
-    new_seen: dict[str, tuple[str, str]] = {}
-    taken = {key for key, _ in seen.values()}
+    new_seen: dict[str, Seen] = {}
+    taken = {s.key for s in seen.values()}
     for members in group(candidates, options):
         first = members[0]
         head = candidates[first]
@@ -191,14 +235,30 @@ def plan(
             continue
         key = decision.key
         taken.add(key)
+        article = _article(ids)
         for one in ids:
+            known = Identifiers(
+                pmid=one.pmid or article.pmid,
+                doi=one.doi,
+                pmcid=one.pmcid or article.pmcid,
+                fingerprint=one.fingerprint or article.fingerprint,
+            )
             for dk in dedup_keys(one, options.match):
-                seen.setdefault(dk, (key, head.where))
-                new_seen.setdefault(dk, (key, head.where))
+                seen.setdefault(dk, Seen(key, head.where, known))
+                new_seen.setdefault(dk, Seen(key, head.where, known))
         for m in members:
             actions[m] = _action(m, members, head.where, decision, options)
     assert all(a is not None for a in actions)
     return Plan([a for a in actions if a is not None], new_seen)
+
+
+def _article(ids: Sequence[Identifiers]) -> Identifiers:
+    """The first PMID, PMCID and fingerprint among an article's records."""
+    return Identifiers(
+        pmid=next((x.pmid for x in ids if x.pmid), None),
+        pmcid=next((x.pmcid for x in ids if x.pmcid), None),
+        fingerprint=next((x.fingerprint for x in ids if x.fingerprint), None),
+    )
 
 
 def _action(
@@ -210,7 +270,14 @@ def _action(
 ) -> Action:
     if isinstance(decision, New):
         if m == members[0]:
-            return Create(m, decision.key, decision.identity, decision.adopted, tuple(members))
+            return Create(
+                m,
+                decision.key,
+                decision.identity,
+                decision.adopted,
+                tuple(members),
+                decision.possible,
+            )
         return Skip(m, decision.key, f"same article as {first_where}", "run")
     if isinstance(decision, Deleted):
         return Skip(m, decision.key, decision.reason, "deleted")

@@ -167,7 +167,11 @@ def test_a_library_that_already_holds_some_articles(
                 "extra": "PMID: 101",
                 "tags": [{"tag": "mine"}],
             },
-            {"itemType": "journalArticle", "title": "Held by DOI", "DOI": "10.5555/THING.102"},
+            {
+                "itemType": "journalArticle",
+                "title": "A study of thing number 102",  # the title agrees (issue 18)
+                "DOI": "10.5555/THING.102",
+            },
             {
                 "itemType": "journalArticle",
                 "title": "Held in the trash",
@@ -231,6 +235,7 @@ def test_duplicates_inside_one_file_and_across_files_collapse(
         "uncertain": 0,
         "recovered": 0,
         "duplicates": 2,
+        "possible_duplicates": 0,
         "merged": 0,
         "failed": 0,
         "pending": 0,

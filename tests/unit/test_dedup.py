@@ -9,12 +9,17 @@ from syncd.core.dedup import (
     Index,
     KnownItem,
     New,
+    Own,
+    Possible,
+    Seen,
     Unidentified,
     decide,
     dedup_keys,
     identity,
+    titles_agree,
+    verdict,
 )
-from syncd.core.identity import Identifiers
+from syncd.core.identity import Identifiers, fingerprint
 from syncd.core.keys import item_key
 
 LIB = "users/1"
@@ -84,17 +89,17 @@ def test_title_fingerprint_only_when_nothing_disagrees() -> None:
 
 
 def test_seen_in_run_and_own_records() -> None:
-    seen = {"pmid:1": ("CCCCCCCC", "a.nbib:10")}
+    seen = {"pmid:1": Seen("CCCCCCCC", "a.nbib:10")}
     d = run(ids("1"), seen=seen)
     assert d == Duplicate("CCCCCCCC", "same article as a.nbib:10", "run")
-    own = {"pmid:2": ("DDDDDDDD", "pending"), "pmid:3": ("EEEEEEEE", "pushed")}
+    own = {"pmid:2": Own("DDDDDDDD", "pending"), "pmid:3": Own("EEEEEEEE", "pushed")}
     assert run(ids("2"), own=own) == New("DDDDDDDD", "pmid:2", adopted=True)
     d = run(ids("3"), own=own)
     assert isinstance(d, Duplicate) and d.origin == "syncd" and d.key == "EEEEEEEE"
 
 
 def test_deleted_own_is_respected_unless_recreate() -> None:
-    deleted = {"pmid:5": "FFFFFFFF"}
+    deleted = {"pmid:5": Own("FFFFFFFF", "pushed")}
     d = run(ids("5"), deleted_own=deleted)
     assert isinstance(d, Deleted) and "recreate_deleted" in d.reason
     d = run(ids("5"), deleted_own=deleted, opts=DedupOptions(recreate_deleted=True))
@@ -122,8 +127,115 @@ def test_index_add_remove_lookup() -> None:
 def test_a_pending_key_taken_by_another_article_is_not_adopted() -> None:
     key = item_key(LIB, "pmid:2")
     index = Index([KnownItem(key, ids("999"))])
-    d = run(ids("2"), index, own={"pmid:2": (key, "pending")})
+    d = run(ids("2"), index, own={"pmid:2": Own(key, "pending")})
     assert d == New(item_key(LIB, "pmid:2", 1), "pmid:2")
     # Held by the same article: it is in the library already.
     index = Index([KnownItem(key, ids("2"))])
-    assert isinstance(run(ids("2"), index, own={"pmid:2": (key, "pending")}), Duplicate)
+    assert isinstance(run(ids("2"), index, own={"pmid:2": Own(key, "pending")}), Duplicate)
+
+
+# --- issue 18: a PMID that differs vetoes a DOI match ----------------------------------------
+
+SUPP = "10.1093/eurheartj/ehac544"
+
+
+def art(
+    pmid: str | None = None, doi: str | None = SUPP, title: str = "", pmcid: str | None = None
+) -> Identifiers:
+    fp = fingerprint(title, "2022", "Smith") if title else None
+    return Identifiers(pmid=pmid, doi=doi, pmcid=pmcid, fingerprint=fp)
+
+
+def test_titles_agree_equal_prefix_most_words_or_missing() -> None:
+    assert titles_agree("heart failure in the young", "heart failure in the young")
+    assert titles_agree("heart failure", "heart failure in the young: a cohort")  # prefix
+    # A corrected typo still agrees: 4 of 5 words shared.
+    assert titles_agree("heart failure in teh young", "heart failure in the young")
+    assert titles_agree(None, "anything")
+    assert not titles_agree("heart failure in the young", "atrial fibrillation after surgery")
+    # Words shared below 70 % of the shorter title.
+    assert not titles_agree("ketamine for depression in adults", "ketamine for pain in children")
+
+
+def test_verdict_pmid_or_pmcid_that_differs_is_another_article() -> None:
+    one = art("36000001", title="Heart failure registry")
+    assert verdict("doi", [one], art("36000002", title="Heart failure registry")) == "different"
+    assert verdict("doi", [one], art("36000001", title="Something else")) == "same"
+    a = art(None, title="Heart failure registry", pmcid="PMC1")
+    assert verdict("doi", [a], art(None, title="Heart failure registry", pmcid="PMC2")) == (
+        "different"
+    )
+    # Both without PMID: the titles decide.
+    b = art(None, title="Heart failure registry")
+    assert verdict("doi", [b], art(None, title="Heart failure registry 2022")) == "same"
+    assert verdict("doi", [b], art(None, title="Atrial fibrillation in athletes")) == "possible"
+    # One side without PMID.
+    assert verdict("doi", [one], art(None, title="Atrial fibrillation in athletes")) == "possible"
+    assert verdict("doi", [one], art(None, title="Heart failure registry")) == "same"
+    assert verdict("doi", [one], art(None)) == "same"  # no title cannot disagree
+
+
+def test_record_vs_item_with_another_pmid_sharing_the_doi_is_new() -> None:
+    index = Index([KnownItem("AAAAAAAA", art("36000001", title="Heart failure registry"))])
+    d = run(art("36000002", title="Atrial fibrillation in athletes"), index)
+    assert isinstance(d, New)
+    assert d.possible == ()  # different PMIDs: surely another article, nothing to flag
+    assert d.key == item_key(LIB, "pmid:36000002")
+
+
+def test_record_vs_item_one_side_without_pmid() -> None:
+    index = Index([KnownItem("AAAAAAAA", art(None, title="Heart failure registry"))])
+    # Titles agree: the same article.
+    d = run(art("36000002", title="Heart failure registry."), index)
+    assert isinstance(d, Duplicate) and d.key == "AAAAAAAA"
+    # Title a prefix: the same article.
+    d = run(art("36000002", title="Heart failure registry: first results"), index)
+    assert isinstance(d, Duplicate) and d.key == "AAAAAAAA"
+    # Titles disagree: imported, and flagged as a possible duplicate of the item.
+    d = run(art("36000002", title="Atrial fibrillation in athletes"), index)
+    assert isinstance(d, New)
+    assert d.possible == (Possible("doi", SUPP, "AAAAAAAA"),)
+    assert d.possible[0].describe() == (
+        f"shares DOI {SUPP} with item AAAAAAAA, whose title differs: imported as a separate article"
+    )
+
+
+def test_record_vs_item_neither_with_pmid() -> None:
+    index = Index([KnownItem("AAAAAAAA", art(None, title="Heart failure registry"))])
+    assert isinstance(run(art(None, title="HEART failure registry"), index), Duplicate)
+    d = run(art(None, title="Atrial fibrillation in athletes"), index)
+    assert isinstance(d, New) and [p.key for p in d.possible] == ["AAAAAAAA"]
+
+
+def test_a_trashed_item_sharing_the_doi() -> None:
+    trashed = KnownItem("AAAAAAAA", art(None, title="Heart failure registry"), trashed=True)
+    index = Index([trashed])
+    other = art("36000002", title="Atrial fibrillation in athletes")
+    # Ignored with the trash left out; a possible duplicate when the trash counts.
+    d = run(other, index, DedupOptions(include_trash=False))
+    assert isinstance(d, New) and d.possible == ()
+    d = run(other, index, DedupOptions(include_trash=True))
+    assert isinstance(d, New) and [p.key for p in d.possible] == ["AAAAAAAA"]
+    d = run(
+        art("36000002", title="Heart failure registry"), index, DedupOptions(include_trash=True)
+    )
+    assert isinstance(d, Duplicate) and d.key == "AAAAAAAA"
+
+
+def test_seen_in_run_and_own_rows_are_vetoed_by_a_pmid_that_differs() -> None:
+    first = art("36000001", title="Heart failure registry")
+    seen = {f"doi:{SUPP}": Seen("CCCCCCCC", "supp.nbib:1", first)}
+    d = run(art("36000002", title="Atrial fibrillation in athletes"), seen=seen)
+    assert isinstance(d, New) and d.possible == ()
+    d = run(art(None, title="Atrial fibrillation in athletes"), seen=seen)
+    assert isinstance(d, New)
+    assert d.possible == (Possible("doi", SUPP, "CCCCCCCC", "supp.nbib:1"),)
+    assert "with supp.nbib:1 (item CCCCCCCC)" in d.possible[0].describe()
+    d = run(art(None, title="Heart failure registry"), seen=seen)
+    assert isinstance(d, Duplicate) and d.reason == "same article as supp.nbib:1"
+    own = {f"doi:{SUPP}": Own("DDDDDDDD", "pushed", first)}
+    assert isinstance(run(art("36000002"), own=own), New)
+    assert isinstance(run(art("36000001"), own=own), Duplicate)
+    deleted = {f"doi:{SUPP}": Own("EEEEEEEE", "pushed", first)}
+    assert isinstance(run(art("36000002"), deleted_own=deleted), New)
+    assert isinstance(run(art(None, title="Heart failure registry"), deleted_own=deleted), Deleted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.core.dedup import DedupOptions, Index, KnownItem, Memory, dedup_keys
+from syncd.core.dedup import DedupOptions, Index, KnownItem, Memory, Seen, dedup_keys, verdict
 from syncd.core.identity import Identifiers
 from syncd.core.keys import item_key
 from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
@@ -47,6 +47,40 @@ def _index(items: list[KnownItem]) -> Index:
     return Index(items)
 
 
+def _pmids(cands: list[Candidate], c: Create) -> set[str]:
+    return {p for m in c.members if (p := cands[m].ids.pmid)}
+
+
+def _dois(c: Candidate) -> set[str]:
+    return {c.ids.doi} if c.ids.doi else set()
+
+
+@given(candidates, index_items, options)
+def test_records_with_different_pmids_are_never_one_article(
+    cands: list[Candidate], items: list[KnownItem], opts: DedupOptions
+) -> None:
+    # Whatever DOI, PMCID or title they share: not grouped together, not matched to a library
+    # item with another PMID, not matched to an earlier article of the run with another PMID.
+    items = list({i.key: i for i in items}.values())  # one item per key, as in a library
+    index = _index(items)
+    half = len(cands) // 2
+    first = plan(cands[:half], index, Memory(), opts, library=LIB)
+    second = plan(cands[half:], index, Memory(seen_in_run=first.seen), opts, library=LIB)
+    pmid_of_key: dict[str, set[str]] = {}
+    for i in items:
+        if i.ids.pmid:
+            pmid_of_key.setdefault(i.key, set()).add(i.ids.pmid)
+    for batch, part in ((first, cands[:half]), (second, cands[half:])):
+        for c in batch.creates:
+            pmid_of_key.setdefault(c.key, set()).update(_pmids(part, c))
+    for batch, part in ((first, cands[:half]), (second, cands[half:])):
+        for a in batch.actions:
+            if isinstance(a, Fail) or not part[a.ref].ids.pmid:
+                continue
+            other = pmid_of_key.get(a.key, set()) - {part[a.ref].ids.pmid}
+            assert not other, (a, part[a.ref].ids, other)
+
+
 @given(candidates, index_items, options)
 def test_one_action_per_record_and_never_two_creates_for_one_article(
     cands: list[Candidate], items: list[KnownItem], opts: DedupOptions
@@ -58,21 +92,33 @@ def test_one_action_per_record_and_never_two_creates_for_one_article(
     # Keys are unique and never one the library already uses.
     assert len({c.key for c in creates}) == len(creates)
     assert not any(c.key in index for c in creates)
-    # No dedup key is claimed by two creates: duplicates inside the batch collapsed.
+    # No PMID is claimed by two creates, and an article has at most one PMID.
     claimed: dict[str, str] = {}
     for c in creates:
+        assert len(_pmids(cands, c)) <= 1
         for m in c.members:
-            for dk in dedup_keys(cands[m].ids, opts.match):
-                if dk.startswith("title:"):
-                    continue  # fingerprints may be shared by articles whose PMIDs differ
-                assert claimed.setdefault(dk, c.key) == c.key
-    # A record that matches the library by PMID or DOI is never created.
+            if cands[m].ids.pmid and "pmid" in opts.match:
+                assert claimed.setdefault(cands[m].ids.pmid, c.key) == c.key
+    # Two creates share a DOI only as different articles: their PMIDs differ, or the records
+    # of one without a PMID agree with none of the other's (duplicates collapsed).
+    for c in creates:
+        for d in creates:
+            if c is d or _pmids(cands, c):
+                continue
+            for m in c.members:
+                for n in d.members:
+                    shared = _dois(cands[m]) & _dois(cands[n])
+                    if shared and "doi" in opts.match:
+                        assert verdict("doi", [cands[n].ids], cands[m].ids) != "same"
+    # A record that matches the library by PMID, or by DOI as the same article, is never
+    # created.
     for a in p.actions:
         if isinstance(a, Create):
             for dk in dedup_keys(cands[a.ref].ids, opts.match):
                 if not dk.startswith("title:"):
                     held = [i for i in index.lookup(dk) if opts.include_trash or not i.trashed]
-                    assert not held
+                    kind = dk.split(":", 1)[0]
+                    assert all(verdict(kind, [cands[a.ref].ids], i.ids) != "same" for i in held)
     # Failed records stay failed; merge only when asked for.
     for a, c in zip(p.actions, cands, strict=True):
         if c.error is not None:
@@ -117,7 +163,7 @@ def test_a_second_run_creates_nothing(
         for c in batch.creates:
             assert c.key not in claimed.values()
             for dk in dedup_keys(part[c.ref].ids, opts.match):
-                if not dk.startswith("title:"):
+                if dk.startswith("pmid:"):
                     assert dk not in claimed
                     claimed[dk] = c.key
 
@@ -142,7 +188,7 @@ def test_cases_by_name() -> None:
         Fail(4, "no PMID, DOI or title to recognise the article by"),
         Fail(5, "no title"),
     ]
-    assert p.seen["doi:10.1/b"] == (k2, "a:5")
+    assert p.seen["doi:10.1/b"] == Seen(k2, "a:5", Identifiers(pmid="2", doi="10.1/b"))
     # The next batch of the same run sees the article of a:5.
     p2 = plan(
         [Candidate(Identifiers(pmid="2"), "c:1")],
@@ -154,12 +200,13 @@ def test_cases_by_name() -> None:
     assert p2.actions == [Skip(0, k2, "same article as a:5", "run")]
 
 
-def test_an_article_linked_through_a_shared_doi_gets_one_key_in_any_order() -> None:
+def test_two_pmids_sharing_a_doi_are_two_articles_in_any_order() -> None:
     a = Candidate(Identifiers(pmid="5", doi="10.1/x"), "a:1")
     b = Candidate(Identifiers(pmid="4", doi="10.1/x"), "b:1")
     k1 = plan([a, b], Index(), Memory(), DedupOptions(), library=LIB).creates
     k2 = plan([b, a], Index(), Memory(), DedupOptions(), library=LIB).creates
-    assert [c.key for c in k1] == [c.key for c in k2] == [item_key(LIB, "pmid:4")]
+    want = {item_key(LIB, "pmid:4"), item_key(LIB, "pmid:5")}
+    assert {c.key for c in k1} == {c.key for c in k2} == want
 
 
 def test_a_fingerprint_never_joins_two_identified_articles_in_any_order() -> None:
