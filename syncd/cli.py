@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from syncd import __version__
+from syncd.core.text import shown
 from syncd.errors import EXIT_FATAL, EXIT_INTERRUPTED, SyncdError, UsageError
 
 # Commands are found by module name in syncd/commands/; this is their order in `syncd --help`
@@ -105,9 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_FATAL
         return int(args._run(args))
     except SyncdError as exc:
-        print(f"syncd: error: {exc}", file=sys.stderr)
+        print(f"syncd: error: {shown(str(exc))}", file=sys.stderr)
         if exc.hint:
-            print(f"  hint: {exc.hint}", file=sys.stderr)
+            print(f"  hint: {shown(exc.hint)}", file=sys.stderr)
         if verbose > 0:
             logger.exception("details")
         return exc.exit_code
@@ -119,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as exc:  # the last line of defence: a bug, said plainly
-        print(f"syncd: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"syncd: internal error: {type(exc).__name__}: {shown(str(exc))}", file=sys.stderr)
         if verbose > 0:
             logger.exception("details")
         else:

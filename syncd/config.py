@@ -379,6 +379,22 @@ SPEC: tuple[Key, ...] = (
         _non_negative,
     ),
     Key(
+        "watch.max_file_bytes",
+        "int",
+        1 << 30,
+        "A file larger than this is not read: it is reported as failed, and the daemon moves "
+        "on (PubMed caps an export at 10,000 records, tens of MB).",
+        _positive_number,
+    ),
+    Key(
+        "watch.other_owners",
+        "bool",
+        False,
+        "Also import files in the watched folder that belong to other users (and symlinks "
+        "whose target does). Off: such files are skipped, and the log and syncd status say so. "
+        "syncd import of a file you name is never restricted.",
+    ),
+    Key(
         "watch.retry_max_seconds",
         "float",
         900.0,
@@ -457,6 +473,8 @@ class WatchConfig:
     events: bool = True
     rescan_seconds: float = 600.0
     retry_max_seconds: float = 900.0
+    max_file_bytes: int = 1 << 30
+    other_owners: bool = False
 
 
 @dataclass(frozen=True)
@@ -762,6 +780,8 @@ def from_values(
             events=get("watch.events"),
             rescan_seconds=float(get("watch.rescan_seconds")),
             retry_max_seconds=float(get("watch.retry_max_seconds")),
+            max_file_bytes=int(get("watch.max_file_bytes")),
+            other_owners=get("watch.other_owners"),
         ),
         notify=NotifyConfig(desktop=get("notify.desktop")),
         state=StateConfig(path=state_path),

@@ -47,10 +47,20 @@ from typing import Any
 
 from syncd import sdnotify
 from syncd.config import Config
+from syncd.core.text import shorten_name, shown
 from syncd.engine import Gateway, Importer, Report
 from syncd.errors import ConfigError, InputError, RemoteError, StateError, SyncdError
 from syncd.state import DaemonRow, FileRow, HistoryRow, StateStore
-from syncd.watch import Seen, Settler, is_candidate, look, needs_sniff, scan, sniff
+from syncd.watch import (
+    Seen,
+    Settler,
+    cannot_read,
+    is_candidate,
+    look,
+    needs_sniff,
+    scan,
+    sniff,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +149,7 @@ def holder(state_path: Path) -> int | None:
 
 # --- small helpers --------------------------------------------------------------------------
 
+
 _REPORT_HEADER = "# syncd: problems importing"
 
 
@@ -151,14 +162,21 @@ def _is_our_report(path: Path) -> bool:
         return False
 
 
+def report_name(name: str) -> str:
+    """The name of the problem report for a file called ``name``: ``NAME.errors.txt``, cut
+    to fit the file system when ``name`` is long (:func:`syncd.core.text.shorten_name`)."""
+    return shorten_name(name, _ERRORS_SUFFIX)
+
+
 def free_name(directory: Path, name: str) -> Path:
-    """``directory/name``, or ``name (1)``, ``name (2)``, ... when taken: never overwrite."""
+    """``directory/name``, or ``name (1)``, ``name (2)``, ... when taken: never overwrite
+    (and never a name longer than the file system takes)."""
     target = directory / name
     stem, dot, suffix = name.partition(".")
     n = 0
     while target.exists() or target.is_symlink():
         n += 1
-        target = directory / f"{stem} ({n}){dot}{suffix}"
+        target = directory / shorten_name(f"{stem} ({n})", dot + suffix)
     return target
 
 
@@ -227,7 +245,7 @@ class FileCounts:
             f"{self.failed} failed"
         )
         if self.unreadable:
-            line += f", {self.unreadable} unreadable (see {name}{_ERRORS_SUFFIX})"
+            line += f", {self.unreadable} unreadable (see {report_name(name)})"
         return line
 
 
@@ -336,6 +354,7 @@ class Daemon:
         self._fatal = False
         self.ready = False
         self.files_with_problems = 0
+        self._watch_trouble: str | None = None  # why events cannot be watched, as last said
         self.backing_off_until: float | None = None
         self._notifying: list[threading.Thread | None] = []
 
@@ -537,7 +556,17 @@ class Daemon:
         for path in scan(self.directory, self.config.watch.patterns, self.config.watch.recursive):
             seen = look(path)
             if seen is not None and seen.regular and self._inside(path):
-                rows.append(FileRow(str(path), seen.size, seen.mtime_ns, "", "baseline"))
+                rows.append(
+                    FileRow(
+                        str(path),
+                        seen.size,
+                        seen.mtime_ns,
+                        "",
+                        "baseline",
+                        inode=seen.inode,
+                        ctime_ns=seen.ctime_ns,
+                    )
+                )
         self.store.put_baseline(self.library, key, rows)
         if rows:
             logger.info(
@@ -685,7 +714,7 @@ class Daemon:
         row = (
             known.get(str(path)) if known is not None else self.store.file(self.library, str(path))
         )
-        if row is not None and row.size == seen.size and row.mtime_ns == seen.mtime_ns:
+        if row is not None and row.same_file(seen.size, seen.mtime_ns, seen.inode, seen.ctime_ns):
             return  # seen before, unchanged (imported, ignored, or the baseline)
         self.settler.offer(path, seen, time.time())
 
@@ -759,11 +788,16 @@ class Daemon:
             observer.daemon = True
             observer.start()
         except OSError as exc:
-            logger.warning(
-                "cannot watch %s for events (%s); relying on the rescan", self.directory, exc
-            )
+            # Said once (and again only when it changes): the observer is retried often, and
+            # an inotify limit would otherwise fill the journal (17,000 lines a day).
+            said = f"cannot watch {self.directory} for events ({exc}); relying on the rescan"
+            (logger.debug if said == self._watch_trouble else logger.warning)("%s", said)
+            self._watch_trouble = said
             self.next_rescan = min(self.next_rescan, time.time() + 60)
             return
+        if self._watch_trouble is not None:
+            logger.info("watching %s for events again", self.directory)
+            self._watch_trouble = None
         self.observer = observer
 
     def _stop_observer(self) -> None:
@@ -807,65 +841,204 @@ class Daemon:
         known_hashes = self._imported_hashes()
         batch_hashes: dict[str, str] = {}  # the same bytes twice in one batch: read once
         unchanged: dict[Path, FileRow] = {}
+        copies: dict[Path, tuple[Path, str, Seen]] = {}  # same bytes as a file of the batch
         to_import: list[Path] = []
         done: dict[Path, tuple[FileCounts, str | None]] = {}
+        w = self.config.watch
         for path in batch:
             self.heartbeat = time.monotonic()
             seen = look(path)
-            if seen is None or not seen.regular or seen.size == 0:
+            if seen is None or not seen.regular or (seen.reachable and seen.size == 0):
                 # Gone, or empty: Firefox creates the final name empty before the download
                 # is renamed over it; its next change brings it back.
                 self.waiting.pop(path, None)
+                continue
+            if not w.other_owners and seen.uid != os.getuid():
+                self._foreign(path, seen)
+                continue
+            why = self._why_not_read(path, seen)
+            if why is not None:
+                # Reported as a failed file (log, status, exit 1), read again when it changes.
+                done[path] = (FileCounts(outcome="unreadable", detail=why), None)
                 continue
             if needs_sniff(path.name) and not sniff(path):
                 logger.debug("%s is not a PubMed/MEDLINE export; ignored", path)
                 self.store.put_file(
                     self.library,
-                    FileRow(str(path), seen.size, seen.mtime_ns, "", "ignored", 0, "not MEDLINE"),
+                    FileRow(
+                        str(path),
+                        seen.size,
+                        seen.mtime_ns,
+                        "",
+                        "ignored",
+                        0,
+                        "not MEDLINE",
+                        inode=seen.inode,
+                        ctime_ns=seen.ctime_ns,
+                    ),
                 )
                 self.waiting.pop(path, None)
                 continue
             try:
-                sha = _sha256(path)
-            except OSError:
-                self.waiting.pop(path, None)
+                sha = self._sha256(path)
+            except OSError as exc:
+                detail = f"cannot read it: {exc.strerror or exc}"
+                done[path] = (FileCounts(outcome="unreadable", detail=detail), None)
                 continue
-            if sha in known_hashes or sha in batch_hashes:
-                other = known_hashes.get(sha) or batch_hashes[sha]
-                detail = "same content as " + (Path(other).name if other != str(path) else "before")
+            if sha in known_hashes:
+                other = known_hashes[sha]
+                detail = "same content as " + (other if other != str(path) else "before")
                 done[path] = (FileCounts(outcome="unchanged", detail=detail), sha)
-                unchanged[path] = FileRow(str(path), seen.size, seen.mtime_ns, sha, "imported")
+                unchanged[path] = FileRow(
+                    str(path),
+                    seen.size,
+                    seen.mtime_ns,
+                    sha,
+                    "imported",
+                    inode=seen.inode,
+                    ctime_ns=seen.ctime_ns,
+                )
+                continue
+            if sha in batch_hashes:
+                copies[path] = (Path(batch_hashes[sha]), sha, seen)  # its outcome is the first's
                 continue
             batch_hashes[sha] = str(path)
             to_import.append(path)
-        report: Report | None = None
+        reports: list[Report] = []
         if to_import:
             try:
-                report = self._run_importer(to_import)
-            except Stopping:
-                raise
+                reports = self._import_each(to_import, done, batch_hashes)
             except (RemoteError, StateError) as exc:
                 self._set_trouble(exc)  # every file of the batch waits for the next attempt
                 return
-            except Exception as exc:  # a bug must not end the daemon: report it and retry
-                logger.exception("import of %d file(s) failed unexpectedly", len(to_import))
-                self._set_trouble(exc)
-                return
         self._clear_trouble()
         self.failures = 0
-        if report is not None:
+        for report in reports:
             counts = per_file(report)
             for path in to_import:
                 c = counts.get(str(path))
                 if c is not None:
                     done[path] = (c, self._sha_of(path))
-                else:
+                elif path not in done:
                     self.waiting.pop(path, None)
+        for path, (first, sha, seen) in copies.items():
+            got = done.get(first)
+            if got is None:
+                self.waiting.pop(path, None)  # read with the first next time
+            elif got[0].outcome == "unreadable":
+                # Never "already imported" when the same bytes could not be read.
+                detail = f"same content as {first}, which could not be read: {got[0].detail}"
+                done[path] = (FileCounts(outcome="unreadable", detail=detail), sha)
+            else:
+                detail = f"same content as {first}"
+                done[path] = (FileCounts(outcome="unchanged", detail=detail), sha)
+                unchanged[path] = FileRow(
+                    str(path),
+                    seen.size,
+                    seen.mtime_ns,
+                    sha,
+                    "imported",
+                    inode=seen.inode,
+                    ctime_ns=seen.ctime_ns,
+                )
         for path, row in unchanged.items():
             self.store.put_file(self.library, replace(row, detail=done[path][0].detail))
         for path in done:
             self._finish(path, *done[path])
         self.batches += 1
+
+    def _why_not_read(self, path: Path, seen: Seen) -> str | None:
+        """Why ``path`` is not read (too large, no permission), or None to read it."""
+        limit = self.config.watch.max_file_bytes
+        if not seen.reachable:
+            return "cannot read it: a link into a folder syncd may not read (Permission denied)"
+        if seen.size > limit:
+            return (
+                f"not read: {seen.size:,} bytes, larger than watch.max_file_bytes ({limit:,}); "
+                "a PubMed export is at most tens of MB"
+            )
+        why = cannot_read(path)
+        return None if why is None else f"cannot read it: {why}"
+
+    def _foreign(self, path: Path, seen: Seen) -> None:
+        """Another user's file (or a link to one) in the folder: skipped, said once per file."""
+        assert self.store is not None
+        self.waiting.pop(path, None)
+        logger.warning(
+            "%s belongs to another user: not imported (watch.other_owners = true imports it)",
+            path,
+        )
+        self.store.put_file(
+            self.library,
+            FileRow(
+                str(path),
+                seen.size,
+                seen.mtime_ns,
+                "",
+                "foreign",
+                0,
+                "belongs to another user (watch.other_owners)",
+                inode=seen.inode,
+                ctime_ns=seen.ctime_ns,
+            ),
+        )
+
+    def _sha256(self, path: Path) -> str:
+        """The file's sha256, read in pieces that keep the heartbeat fresh and honour a stop
+        request (a slow disk or a huge file must not look like a hung daemon)."""
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+                self._progress("hash", 0, 0)
+        return h.hexdigest()
+
+    def _import_each(
+        self,
+        paths: list[Path],
+        done: dict[Path, tuple[FileCounts, str | None]],
+        hashes: dict[str, str],
+    ) -> list[Report]:
+        """Import ``paths`` in one run; when that fails on something unexpected (a bug, a file
+        that trips one), import them one by one, so that one bad input is one failed input
+        (recorded in ``done``, read again when it changes) and never holds up the others."""
+        try:
+            return [self._run_importer(paths)]
+        except (Stopping, RemoteError, StateError):
+            raise
+        except Exception as exc:
+            if len(paths) == 1:
+                logger.exception("%s: the import failed unexpectedly", paths[0])
+                self._failed_unexpectedly(paths[0], exc, done, hashes)
+                return []
+            logger.exception(
+                "import of %d files failed unexpectedly; importing them one by one", len(paths)
+            )
+        reports = []
+        for path in paths:
+            self.heartbeat = time.monotonic()
+            try:
+                reports.append(self._run_importer([path]))
+            except (Stopping, RemoteError, StateError):
+                raise
+            except Exception as exc:
+                logger.exception("%s: the import failed unexpectedly", path)
+                self._failed_unexpectedly(path, exc, done, hashes)
+        return reports
+
+    def _failed_unexpectedly(
+        self,
+        path: Path,
+        exc: Exception,
+        done: dict[Path, tuple[FileCounts, str | None]],
+        hashes: dict[str, str],
+    ) -> None:
+        detail = (
+            f"syncd failed on this file ({type(exc).__name__}: {exc}); it is read again when it "
+            "changes, or with 'syncd status --retry' (please report this)"
+        )
+        sha = next((h for h, p in hashes.items() if p == str(path)), None)
+        done[path] = (FileCounts(outcome="unreadable", detail=detail), sha)
 
     def _run_importer(self, paths: list[Path]) -> Report:
         assert self.importer is not None
@@ -895,7 +1068,7 @@ class Daemon:
         """Log, record, notify and tidy up one file of a batch."""
         assert self.store is not None
         self.waiting.pop(path, None)
-        if counts.errors or counts.failed:
+        if counts.errors or counts.failed or counts.outcome == "unreadable":
             self.files_with_problems += 1
         seen = look(path)
         if counts.outcome == "unreadable" and seen is not None:
@@ -903,7 +1076,15 @@ class Daemon:
             self.store.put_file(
                 self.library,
                 FileRow(
-                    str(path), seen.size, seen.mtime_ns, sha or "", "unreadable", 0, counts.detail
+                    str(path),
+                    seen.size,
+                    seen.mtime_ns,
+                    sha or "",
+                    "unreadable",
+                    0,
+                    counts.detail,
+                    inode=seen.inode,
+                    ctime_ns=seen.ctime_ns,
                 ),
             )
         self.last_file = path.name
@@ -928,9 +1109,9 @@ class Daemon:
         )
         if self.config.notify.desktop:
             if counts.outcome == "unchanged":
-                body = f"{path.name}: already imported"
+                body = f"{shown(path.name)}: already imported"
             else:
-                body = f"{path.name}: {counts.new} new, {counts.duplicates} already there"
+                body = f"{shown(path.name)}: {counts.new} new, {counts.duplicates} already there"
                 if counts.failed or counts.errors:
                     body += f", {len(counts.errors)} problem(s)"
             self._notify("PubMed → Zotero", body)
@@ -946,18 +1127,19 @@ class Daemon:
     def _after_import(self, path: Path, counts: FileCounts) -> None:
         w = self.config.watch
         settled = counts.outcome in ("imported", "unchanged") and not counts.errors
-        ours = path.with_name(path.name + _ERRORS_SUFFIX)
+        ours = path.with_name(report_name(path.name))
         if not settled:
             target_dir = w.failed_directory or path.parent
             # (a failed_directory that is the watched folder itself moves nothing)
             moved = move_file(path, target_dir) if target_dir != path.parent else path
-            report = moved.with_name(moved.name + _ERRORS_SUFFIX)
+            report = moved.with_name(report_name(moved.name))
             if not _is_our_report(report):
                 report = free_name(target_dir, report.name)
             with report.open("w", encoding="utf-8") as fh:
-                fh.write(f"{_REPORT_HEADER} {path} ({_utc()})\n")
+                # Names escaped as in the log: the report is for reading, one line each.
+                fh.write(f"{_REPORT_HEADER} {shown(str(path))} ({_utc()})\n")
                 for line in counts.errors or (f"{path}: {counts.detail}",):
-                    fh.write(line + "\n")
+                    fh.write(shown(line) + "\n")
             if moved != path:
                 logger.info("%s moved to %s (problems listed in %s)", path.name, moved, report)
             return
@@ -1020,6 +1202,11 @@ class Daemon:
         logger.info("next attempt in %.0f s", delay)
 
     def _status_line(self) -> str:
+        """The status for ``systemctl status`` and ``syncd status``: one line of printable text
+        (sd_notify reads a newline as the end of the assignment; names are escaped)."""
+        return shown(self._status_text())
+
+    def _status_text(self) -> str:
         if self.backing_off_until and not self.trouble:
             return f"Zotero asked to wait: backing off until {_local(self.backing_off_until)}"
         if self.trouble:
@@ -1076,8 +1263,3 @@ def today_utc() -> str:
     local = datetime.now().astimezone()
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()

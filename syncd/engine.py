@@ -59,7 +59,7 @@ from syncd.core.keys import item_key
 from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
 from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
-from syncd.errors import InputError, RemoteError
+from syncd.errors import InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, from_row, to_row
 from syncd.reading import iter_export_files, read_path
 from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
@@ -295,7 +295,7 @@ def _same_article(a: Identifiers, b: Identifiers) -> bool:
     return bool(set(dedup_keys(a)) & set(dedup_keys(b)))
 
 
-def _sha256(path: Path) -> tuple[str, int, int]:
+def _sha256(path: Path) -> tuple[str, os.stat_result]:
     h = hashlib.sha256()
     try:
         st = path.stat()
@@ -304,7 +304,7 @@ def _sha256(path: Path) -> tuple[str, int, int]:
                 h.update(chunk)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}", source=str(path)) from exc
-    return h.hexdigest(), st.st_size, st.st_mtime_ns
+    return h.hexdigest(), st
 
 
 @dataclass
@@ -635,7 +635,7 @@ class _Run:
         self.report = Report(library=self.library, dry_run=self.dry_run)
         self.report.collection = imp.collection_name
         self.outcome: dict[int, str] = {}  # record number -> created|duplicate|failed|pending
-        self._file_meta: dict[str, tuple[str, int, int]] = {}
+        self._file_meta: dict[str, tuple[str, os.stat_result]] = {}
         self._ranges: dict[str, tuple[int, int]] = {}  # file -> its records' numbers
         self._carry: list[_Job] = []  # creates planned, waiting to fill a write
         self._planned: set[str] = set()  # keys of the items this run planned to create
@@ -678,7 +678,7 @@ class _Run:
         for path in paths:
             source = str(path)
             try:
-                sha, size, mtime = _sha256(path)
+                sha, st = _sha256(path)
             except InputError as exc:
                 self.report.files.append(FileReport(source, 0, "unreadable", exc.message))
                 continue
@@ -689,7 +689,7 @@ class _Run:
                 continue
             file_report = FileReport(source, detail="imported before" if sha in imported else "")
             self.report.files.append(file_report)
-            self._file_meta[source] = (sha, size, mtime)
+            self._file_meta[source] = (sha, st)
             first = self.report.records_read
             try:
                 for got in read_path(path):
@@ -806,7 +806,25 @@ class _Run:
                 )
                 for row, payload in chunk
             ]
+            self._send_isolated(jobs)
+
+    def _send_isolated(self, jobs: list[_Job]) -> None:
+        """:meth:`_send`, and when a batch fails on something unexpected (an answer or an item
+        that trips syncd: a bug), its jobs one by one, so that the one that trips it fails
+        alone, with the reason, instead of staying pending and tripping every later run. The
+        library index still holds anything such a write made: nothing is created twice."""
+        try:
             self._send(jobs)
+        except (RemoteError, StateError, InputError):
+            raise
+        except Exception as exc:
+            if len(jobs) > 1:
+                logger.warning("a batch of %d failed unexpectedly: sending one by one", len(jobs))
+                for job in jobs:
+                    self._send_isolated([job])
+                return
+            logger.exception("%s: sending the item failed unexpectedly", jobs[0].where)
+            self._failed(jobs[0], f"syncd failed on this record ({type(exc).__name__}: {exc})")
 
     def _send(self, jobs: list[_Job]) -> None:
         """Record ``jobs`` as pending and create them (one batch, <= 50), handling conflicts:
@@ -1094,7 +1112,7 @@ class _Run:
         if batch:
             self._batch(batch, offset, seen, merged)
         if self._carry:
-            self._send(self._carry)
+            self._send_isolated(self._carry)
             self._carry = []
         self._list_settled()
         if not self.dry_run:
@@ -1180,7 +1198,7 @@ class _Run:
         jobs = self._carry + jobs
         full = len(jobs) - len(jobs) % BATCH
         for start in range(0, full, BATCH):
-            self._send(jobs[start : start + BATCH])
+            self._send_isolated(jobs[start : start + BATCH])
         self._carry = jobs[full:]
         for key, refs in merges.items():
             tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
@@ -1214,10 +1232,11 @@ class _Run:
             if failed or f.path in bad_lines:
                 f.outcome = "partial"
                 f.detail = f"{failed} record(s) failed"
-            sha, size, mtime = self._file_meta[f.path]
+            sha, st = self._file_meta[f.path]
+            row = FileRow(f.path, st.st_size, st.st_mtime_ns, sha, f.outcome, f.records)
             self.store.put_file(
                 self.library,
-                FileRow(f.path, size, mtime, sha, f.outcome, f.records, f.detail or None),
+                replace(row, detail=f.detail or None, inode=st.st_ino, ctime_ns=st.st_ctime_ns),
             )
 
 

@@ -13,6 +13,8 @@ import logging
 import os
 import sys
 
+from syncd.core.text import shown
+
 _PRIORITY = {
     logging.DEBUG: 7,
     logging.INFO: 6,
@@ -20,6 +22,20 @@ _PRIORITY = {
     logging.ERROR: 3,
     logging.CRITICAL: 2,
 }
+
+
+class _ShownMessage(logging.Filter):
+    """Every message as one line a person can trust: a file name from the Downloads folder
+    may hold a newline (that would forge a second log line), terminal escapes, bidi controls
+    or bytes that are not UTF-8; :func:`syncd.core.text.shown` escapes them. (A traceback is
+    not part of the message and keeps its lines.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        safe = shown(message)
+        if safe is not message:
+            record.msg, record.args = safe, None
+        return True
 
 
 class _JournalFormatter(logging.Formatter):
@@ -46,6 +62,7 @@ def setup_logging(verbosity: int = 0) -> None:
     """Configure the root logger: ``-q`` → warnings, default → info, ``-v`` → debug."""
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_ShownMessage())
     if under_journald():
         handler.setFormatter(_JournalFormatter("%(message)s"))
     else:

@@ -80,7 +80,7 @@ from syncd.errors import (
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 30_000
 _ITEM_IDS = ("pmid", "pmcid", "doi", "fingerprint")  # indexed as items_by_<column> (schema 3)
 
@@ -204,6 +204,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (library, key)
         ) WITHOUT ROWID""",
     ),
+    # A file's inode and ctime (issue 14): a file replaced or rewritten with the same size and
+    # mtime, or whose permissions were fixed, is read again. 0 = not known (an older row).
+    4: (
+        "ALTER TABLE files ADD COLUMN inode INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0",
+    ),
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
@@ -235,6 +241,7 @@ class FileOutcome(StrEnum):
     PARTIAL = "partial"
     UNREADABLE = "unreadable"
     IGNORED = "ignored"  # not a MEDLINE export
+    FOREIGN = "foreign"  # another user's file, skipped (``watch.other_owners = false``)
     BASELINE = "baseline"  # there before the daemon's first start: never imported
     CLEARED = "cleared"  # its problems cleared by ``syncd status --clear``
     UNCHANGED = "unchanged"
@@ -490,6 +497,16 @@ class FileRow:
     outcome: str  # a FileOutcome (the files DDL's comment is older than the vocabulary)
     records: int = 0
     detail: str | None = None
+    inode: int = 0  # 0: not known (a row older than schema 4)
+    ctime_ns: int = 0
+
+    def same_file(self, size: int, mtime_ns: int, inode: int, ctime_ns: int) -> bool:
+        """Whether a file with this ``stat`` is still the file this row describes: same size
+        and mtime, and (when the row knows them) the same inode and ctime, which change when
+        the file is replaced, rewritten in place, or its permissions change."""
+        if (self.size, self.mtime_ns) != (size, mtime_ns):
+            return False
+        return not self.inode or (self.inode, self.ctime_ns) == (inode, ctime_ns)
 
 
 @dataclass(frozen=True)
@@ -602,6 +619,7 @@ class StateStore:
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
             self._check_tables()
+            self._schema_at_open = SCHEMA_VERSION
             self._opened = self._identity()
         except (sqlite3.Error, OSError) as exc:
             self._conn.close()
@@ -631,6 +649,7 @@ class StateStore:
                 isolation_level=None,
             )
             version = self.schema_version
+            self._schema_at_open = version
             self._opened = self._identity()
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StateError(
@@ -1174,10 +1193,17 @@ class StateStore:
 
     # --- files -----------------------------------------------------------------------------
 
+    @property
+    def _file_columns(self) -> str:
+        # A read-only store (syncd status) may look at a database of schema 3, not migrated
+        # yet by the daemon: its rows know no inode.
+        if self._schema_at_open >= 4:
+            return "path, size, mtime_ns, sha256, outcome, records, detail, inode, ctime_ns"
+        return "path, size, mtime_ns, sha256, outcome, records, detail"
+
     def file(self, library: str, path: str) -> FileRow | None:
         row = self._conn.execute(
-            "SELECT path, size, mtime_ns, sha256, outcome, records, detail FROM files "
-            "WHERE library = ? AND path = ?",
+            f"SELECT {self._file_columns} FROM files WHERE library = ? AND path = ?",  # noqa: S608
             (library, _db(path)),
         ).fetchone()
         return None if row is None else _file_row(row)
@@ -1194,7 +1220,8 @@ class StateStore:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO files (library, path, size, mtime_ns, sha256, outcome, "
-                "records, detail, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "records, detail, updated_at, inode, ctime_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     library,
                     _db(row.path),
@@ -1205,6 +1232,8 @@ class StateStore:
                     row.records,
                     _db(row.detail),
                     _now(),
+                    row.inode,
+                    row.ctime_ns,
                 ),
             )
 
@@ -1214,8 +1243,7 @@ class StateStore:
             conn.execute("DELETE FROM files WHERE library = ? AND path = ?", (library, _db(path)))
 
     def files(self, library: str, outcomes: Sequence[str] | None = None) -> list[FileRow]:
-        sql = "SELECT path, size, mtime_ns, sha256, outcome, records, detail FROM files "
-        sql += "WHERE library = ?"
+        sql = f"SELECT {self._file_columns} FROM files WHERE library = ?"  # noqa: S608
         args: list[Any] = [library]
         if outcomes:
             sql += f" AND outcome IN ({','.join('?' * len(outcomes))})"

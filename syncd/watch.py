@@ -17,6 +17,7 @@ Everything here is small and synchronous; the clock is passed in, so tests drive
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import re
@@ -88,20 +89,67 @@ def sniff(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class Seen:
-    """What ``stat`` said about a file: enough to tell a change without reading it."""
+    """What ``stat`` said about a file: enough to tell a change without reading it.
+
+    ``reachable`` is False for a symlink whose target syncd may not even look at (a link
+    into a folder it cannot read): then the rest is the link's own ``lstat``, so that it is
+    reported once, and again when the link changes. ``uid`` is the owner (of the link and its
+    target: -1 when they differ)."""
 
     size: int
     mtime_ns: int
     regular: bool = True
+    reachable: bool = True
+    uid: int = -1
+    inode: int = 0
+    ctime_ns: int = 0
 
 
 def look(path: Path) -> Seen | None:
-    """``stat`` of ``path`` (following symlinks), or None when it is gone or unreadable."""
+    """``stat`` of ``path`` (following symlinks), or None when it is gone."""
     try:
         st = path.stat()
+    except PermissionError:
+        try:
+            link = path.lstat()
+        except OSError:
+            return None
+        if not stat.S_ISLNK(link.st_mode):
+            return None
+        return Seen(
+            link.st_size,
+            link.st_mtime_ns,
+            True,
+            reachable=False,
+            uid=link.st_uid,
+            inode=link.st_ino,
+            ctime_ns=link.st_ctime_ns,
+        )
     except OSError:
         return None
-    return Seen(st.st_size, st.st_mtime_ns, stat.S_ISREG(st.st_mode))
+    uid = st.st_uid
+    if path.is_symlink():
+        with contextlib.suppress(OSError):
+            if path.lstat().st_uid != uid:
+                uid = -1
+    return Seen(
+        st.st_size,
+        st.st_mtime_ns,
+        stat.S_ISREG(st.st_mode),
+        uid=uid,
+        inode=st.st_ino,
+        ctime_ns=st.st_ctime_ns,
+    )
+
+
+def cannot_read(path: Path) -> str | None:
+    """Why ``path`` cannot be opened for reading (``Permission denied``), or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    return None
 
 
 def scan(directory: Path, patterns: Sequence[str], recursive: bool) -> Iterator[Path]:

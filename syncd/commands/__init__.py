@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from syncd.core.text import shown
+
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
     """``--config FILE``, as every command that reads the configuration takes it."""
@@ -14,3 +16,9 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="config file (default: $SYNCD_CONFIG, else $XDG_CONFIG_HOME/syncd/config.toml)",
     )
+
+
+def say(line: str = "") -> None:
+    """Print one line for a person: names from the Downloads folder in it are escaped (see
+    :func:`syncd.core.text.shown`), so a name cannot forge a line or turn text around."""
+    print(shown(line))

@@ -27,7 +27,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from syncd.commands import add_config_option
+from syncd.commands import add_config_option, say
+from syncd.core.text import shown_data
 from syncd.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ def _import(args: argparse.Namespace, config: Config, note: str | None) -> int:
             out["sandbox"] = note
         # One write, compact: json.dump would write the report in some 200,000 pieces for
         # 10,000 records, and indenting takes the pure-Python encoder (a second of CPU).
-        sys.stdout.write(json.dumps(out, ensure_ascii=False))
+        sys.stdout.write(json.dumps(shown_data(out), ensure_ascii=False))
         sys.stdout.write("\n")
     else:
         print_summary(report)
@@ -207,57 +208,57 @@ def _plural(n: int, word: str) -> str:
 def _some(lines: list[str]) -> None:
     """The first lines of a list, and how many more the JSON report has."""
     for line in lines[:_SHOWN]:
-        print(f"      {line}")
+        say(f"      {line}")
     if len(lines) > _SHOWN:
-        print(f"      ... and {len(lines) - _SHOWN} more (--json lists them all)")
+        say(f"      ... and {len(lines) - _SHOWN} more (--json lists them all)")
 
 
 def print_summary(report: Report) -> None:
     c = report.counts()
     verb = "Would import" if report.dry_run else "Imported"
     where = report.library + (f", collection {report.collection}" if report.collection else "")
-    print(f"{verb} into {where}: {_plural(c['files'], 'file')}, {_plural(c['records'], 'record')}")
+    say(f"{verb} into {where}: {_plural(c['files'], 'file')}, {_plural(c['records'], 'record')}")
     unchanged = [f for f in report.files if f.outcome == "unchanged"]
     for f in unchanged:
-        print(f"  {f.path}: {f.detail}, skipped")
+        say(f"  {f.path}: {f.detail}, skipped")
     for f in report.files:
         if f.outcome == "unreadable":
-            print(f"  {f.path}: unreadable: {f.detail}")
+            say(f"  {f.path}: unreadable: {f.detail}")
     if report.dry_run:
-        print(f"  {_plural(c['new'], 'item')} would be created")
+        say(f"  {_plural(c['new'], 'item')} would be created")
     else:
-        print(f"  {_plural(c['new'], 'new item')}")
+        say(f"  {_plural(c['new'], 'new item')}")
     if c["uncertain"]:
-        print(
+        say(
             f"      of which {c['uncertain']} found under their planned keys after the answer "
             "to their write was lost: created by this run or, at the same moment, by another "
             "syncd writing to this library"
         )
     if report.possible_duplicates:
-        print(
+        say(
             f"      of which {_plural(c['possible_duplicates'], 'possible duplicate')}: "
             "sharing a DOI with another article whose title differs, imported as separate "
             "articles (worth a look in Zotero)"
         )
         _some([f"{e.where}: {e.reason}" for e in report.possible_duplicates])
-    print(
+    say(
         f"  {_plural(c['duplicates'], 'duplicate')} (already in the library, or repeated in "
         "the input)"
     )
     _some([f"{e.where}: {e.reason}" for e in report.duplicates])
     merged = "would be merged" if report.dry_run else "merged"
-    print(f"  {_plural(c['merged'], 'item')} {merged} (missing tags or the collection added)")
-    print(f"  {c['failed']} failed")
+    say(f"  {_plural(c['merged'], 'item')} {merged} (missing tags or the collection added)")
+    say(f"  {c['failed']} failed")
     for e in report.failed:
-        print(f"      {e.where}: {e.reason}")
+        say(f"      {e.where}: {e.reason}")
     if report.pending:
-        print(
+        say(
             f"  {_plural(c['pending'], 'record')} not sent, left pending: they will be "
             "settled by the next run"
         )
         _some([e.where for e in report.pending])
     if report.recovered:
-        print(
+        say(
             f"  {_plural(len(report.recovered), 'record')} of earlier runs (left pending by an "
             "interrupted run) "
             + ("to be settled" if report.dry_run else "now settled")
@@ -267,17 +268,17 @@ def print_summary(report: Report) -> None:
     errors = report.errors
     warnings = [p for p in report.problems if p.severity != "error"]
     if errors:
-        print(f"  {_plural(len(errors), 'record')} could not be read:")
+        say(f"  {_plural(len(errors), 'record')} could not be read:")
         for p in errors:
-            print(f"      {p}")
+            say(f"      {p}")
     if warnings:
-        print(f"  {_plural(len(warnings), 'warning')}:")
+        say(f"  {_plural(len(warnings), 'warning')}:")
         _some([str(p) for p in warnings])
     if report.gave_up:
-        print(
+        say(
             f"Stopped sending: {report.gave_up} (zotero.conflict_timeout_seconds). Nothing "
             "failed: the records not sent are recorded as pending and the next run (syncd "
             "import again, or syncd run) settles them."
         )
     if report.dry_run:
-        print("Dry run: nothing was sent to Zotero or recorded.")
+        say("Dry run: nothing was sent to Zotero or recorded.")

@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from syncd.commands import add_config_option
+from syncd.commands import add_config_option, say
+from syncd.core.text import shown_data
 from syncd.errors import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, StateError, UsageError
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         library = _library(args, config, store)
         status = collect(store, library, pid, path)
     if args.json:
-        json.dump(status, sys.stdout, ensure_ascii=False, indent=2)
+        json.dump(shown_data(status), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
         _print(status)
@@ -161,6 +162,7 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
     failed = store.records(library, ["failed"])
     bad_files = store.files(library, ["partial", "unreadable"])
     possible = store.noted_created(library, _SHOWN)
+    foreign = store.files(library, ["foreign"])
     running = pid is not None
     trouble = daemon.trouble if daemon is not None and running else None
     status: dict[str, Any] = {
@@ -206,6 +208,7 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
                 for r in possible[1]
             ],
         },
+        "skipped_other_owners": [f.path for f in foreign],
         "files_with_problems": [
             {"path": f.path, "outcome": f.outcome, "detail": f.detail} for f in bad_files
         ],
@@ -236,43 +239,43 @@ def _n(count: int, word: str) -> str:
 
 def _print(s: dict[str, Any]) -> None:
     if s["running"]:
-        print(f"syncd run: running (pid {s['pid']}) since {s['since']}")
+        say(f"syncd run: running (pid {s['pid']}) since {s['since']}")
     elif s["stopped_at"]:
-        print(f"syncd run: not running (stopped {s['stopped_at']})")
+        say(f"syncd run: not running (stopped {s['stopped_at']})")
     else:
-        print("syncd run: not running")
-    print(f"  library:     {s['library']}   state: {s['state']}")
+        say("syncd run: not running")
+    say(f"  library:     {s['library']}   state: {s['state']}")
     if s["directory"]:
-        print(f"  watching:    {s['directory']} (last scan {s['last_scan'] or 'never'})")
+        say(f"  watching:    {s['directory']} (last scan {s['last_scan'] or 'never'})")
     if s["baseline"]:
         b = s["baseline"]
-        print(
+        say(
             f"  baseline:    {b['files']} file(s) already there at the first start "
             f"({b['taken_at']}) were left alone (syncd run --import-existing imports them)"
         )
-    print(
+    say(
         f"  waiting:     {_n(s['settling'], 'file')} settling, {s['waiting']} to import, "
         f"{_n(s['records_pending'], 'record')} pending"
     )
     idx = s["index"]
     if idx["version"] is not None:
-        print(
+        say(
             f"  index:       library version {idx['version']}, {idx['items']} items "
             f"(changed {idx['updated_at']})"
         )
     for label in ("today", "total"):
         t = s[label]
-        print(
+        say(
             f"  {label + ':':<12} {_n(t['files'], 'file')}, {_n(t['records'], 'record')}: "
             f"{t['new']} new, {_n(t['duplicates'], 'duplicate')}, {t['merged']} merged, "
             f"{t['failed']} failed"
         )
     if s["trouble"]:
-        print(f"  TROUBLE:     {s['trouble']} (since {s['trouble_since']})")
+        say(f"  TROUBLE:     {s['trouble']} (since {s['trouble_since']})")
         if s["retry_at"]:
-            print(f"               next attempt at {s['retry_at']}")
+            say(f"               next attempt at {s['retry_at']}")
     if s["last_files"]:
-        print("Last files:")
+        say("Last files:")
         for f in s["last_files"]:
             what = (
                 f.get("detail") or ""
@@ -280,22 +283,30 @@ def _print(s: dict[str, Any]) -> None:
                 else f"{_n(f['records'], 'record')}: {f['new']} new, "
                 f"{_n(f['duplicates'], 'duplicate')}, {f['failed']} failed"
             )
-            print(f"  {f['at']}  {Path(f['path']).name}: {f['outcome']}  {what}")
+            say(f"  {f['at']}  {Path(f['path']).name}: {f['outcome']}  {what}")
     if s["files_with_problems"]:
-        print(f"Files with problems ({len(s['files_with_problems'])}):")
+        say(f"Files with problems ({len(s['files_with_problems'])}):")
         for f in s["files_with_problems"]:
-            print(f"  {f['path']}: {f['outcome']}: {f['detail'] or ''}")
+            say(f"  {f['path']}: {f['outcome']}: {f['detail'] or ''}")
     if s["possible_duplicates"]["count"]:
         p = s["possible_duplicates"]
-        print(
+        say(
             f"Possible duplicates ({p['count']}; imported as separate articles, worth a look "
             "in Zotero):"
         )
         for r in p["latest"]:
-            print(f"  {r['where']}: item {r['key']} {r['reason']}")
+            say(f"  {r['where']}: item {r['key']} {r['reason']}")
         if p["count"] > len(p["latest"]):
-            print(f"  ... and {p['count'] - len(p['latest'])} more")
+            say(f"  ... and {p['count'] - len(p['latest'])} more")
+    if s["skipped_other_owners"]:
+        skipped = s["skipped_other_owners"]
+        say(
+            f"Skipped: {_n(len(skipped), 'file')} of other users "
+            "(watch.other_owners = true imports them):"
+        )
+        for path in skipped[:_SHOWN]:
+            say(f"  {path}")
     if s["failed"]:
-        print(f"Failed records ({len(s['failed'])}; fix, then 'syncd status --retry'):")
+        say(f"Failed records ({len(s['failed'])}; fix, then 'syncd status --retry'):")
         for r in s["failed"]:
-            print(f"  {r['where']}: {r['reason']}")
+            say(f"  {r['where']}: {r['reason']}")

@@ -47,6 +47,19 @@ def shown(text: str) -> str:
     return "".join(_escape(c) if _needs_escape(c) else c for c in text)
 
 
+def shown_data(value: object) -> object:
+    """``value`` (JSON-able data: dicts, lists, strings, numbers) with :func:`shown` applied
+    to every string, keys included: what ``--json`` prints is then valid UTF-8 that strict
+    parsers take, and a name in it says which bytes it holds."""
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, dict):
+        return {shown_data(k): shown_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [shown_data(v) for v in value]
+    return value
+
+
 def name_bytes(text: str) -> bytes:
     """The bytes of a file name as the file system holds them (the inverse of
     ``os.fsdecode`` on a UTF-8 system)."""

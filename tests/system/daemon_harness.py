@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,15 @@ KEY = "DaemonTestKey0123456789a"
 
 ROOT = Path(__file__).resolve().parents[2]
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
+
+
+@contextlib.contextmanager
+def daemon_sandbox() -> Iterator[SandboxServer]:
+    """The sandbox the daemons of these tests import into: user 1 and its key :data:`KEY`."""
+    with SandboxServer(admin=True) as server:
+        server.add_user(1, "daemon")
+        server.add_key(KEY, 1)
+        yield server
 
 
 class Daemon:
@@ -191,7 +200,8 @@ class Daemon:
         with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
             try:
                 rows = db.execute("SELECT path, outcome, records FROM history ORDER BY id")
-                return [(Path(p).name, o, n) for p, o, n in rows]
+                # A name that is not UTF-8 is kept as its raw bytes.
+                return [(Path(os.fsdecode(p)).name, o, n) for p, o, n in rows]
             except sqlite3.OperationalError:
                 return []
 

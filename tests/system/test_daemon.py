@@ -22,6 +22,7 @@ from tests.system.daemon_harness import (
     KEY,
     Daemon,
     assert_exactly_once,
+    daemon_sandbox,
     library_pmids,
     wait_for,
     wait_for_pmids,
@@ -38,9 +39,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(admin=True) as server:
-        server.add_user(1, "daemon")
-        server.add_key(KEY, 1)
+    with daemon_sandbox() as server:
         yield server
 
 

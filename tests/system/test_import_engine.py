@@ -164,7 +164,7 @@ def test_without_a_give_up_time_the_importer_waits_until_its_sleep_is_interrupte
     config, store, gw = setup(tmp_path, sandbox)
     sandbox.inject(method="POST", path=r"^/users/1/items$", status=412, times=10_000)
 
-    class Stop(Exception):
+    class Stop(BaseException):  # as the daemon's Stopping: no "except Exception" takes it
         pass
 
     waits: list[float] = []

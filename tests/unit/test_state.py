@@ -91,7 +91,7 @@ def test_a_version_1_database_migrates_with_its_index_and_records(tmp_path: Path
     conn.commit()
     conn.close()
     with StateStore(db) as store:
-        assert store.schema_version == state.SCHEMA_VERSION == 3
+        assert store.schema_version == state.SCHEMA_VERSION == 4
         assert store.library_version(LIB) == 7
         assert [i.key for i in store.index_items(LIB, pmids=["1"])] == ["ABCD2345"]
         assert [i.key for i in store.index_items(LIB, dois=["10.1/x"])] == ["ABCD2345"]
@@ -106,6 +106,45 @@ def test_a_version_1_database_migrates_with_its_index_and_records(tmp_path: Path
         )
         assert "items_by_doi" in plans
     assert (tmp_path / "state.db.v1.bak").exists()
+
+
+def _version_3(db: Path) -> None:
+    """A state database as syncd wrote it before files knew their inode (schema 3)."""
+    conn = sqlite3.connect(db)
+    for version in (1, 2, 3):
+        for statement in state.MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute(
+        "INSERT INTO files (library, path, size, mtime_ns, sha256, outcome, records, "
+        "updated_at) VALUES (?, '/d/a.nbib', 10, 20, 'abc', 'imported', 3, '2026-01-01')",
+        (LIB,),
+    )
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_3_database_is_read_by_status_and_migrates_its_files(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    _version_3(db)
+    # syncd status beside a daemon of the older version: reads, never migrates.
+    with StateStore(db, readonly=True) as store:
+        (row,) = store.files(LIB)
+        assert (row.path, row.size, row.inode) == ("/d/a.nbib", 10, 0)
+        assert store.file(LIB, "/d/a.nbib") == row
+    with StateStore(db) as store:
+        assert store.schema_version == 4
+        row = store.file(LIB, "/d/a.nbib")
+        assert row is not None and (row.sha256, row.inode, row.ctime_ns) == ("abc", 0, 0)
+        # An old row knows no inode: its size and mtime decide, as before.
+        assert row.same_file(10, 20, 99, 98)
+        store.put_file(LIB, FileRow("/d/b.nbib", 10, 20, "def", "imported", 1, None, 5, 6))
+        b = store.file(LIB, "/d/b.nbib")
+        assert b is not None and (b.inode, b.ctime_ns) == (5, 6)
+        assert b.same_file(10, 20, 5, 6)
+        assert not b.same_file(10, 20, 5, 7)  # rewritten in place, or its mode changed
+        assert not b.same_file(10, 20, 8, 6)  # replaced by another file
+        assert not b.same_file(11, 20, 5, 6)
 
 
 def test_prune_history_keeps_what_exactly_once_needs(tmp_path: Path) -> None:

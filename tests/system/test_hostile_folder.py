@@ -1,0 +1,346 @@
+"""Nothing in the Downloads folder may stop the other files (issue 14 §1): names that are not
+UTF-8, that hold a newline or a bidi override, names too long for their ``.errors.txt``, and a
+file that trips syncd itself."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd import daemon as daemon_module
+from syncd import engine
+from syncd.config import Config, Secret, StateConfig, WatchConfig, ZoteroConfig
+from syncd.daemon import Daemon as Worker
+from syncd.sandbox import SandboxServer
+from syncd.state import StateStore
+from tests.system.daemon_harness import (
+    ROOT,
+    Daemon,
+    assert_exactly_once,
+    daemon_sandbox,
+    library_pmids,
+)
+from tests.system.test_daemon_model import MemoryGateway, MemoryZotero
+from tests.system.test_exactly_once import medline
+
+pytestmark = [pytest.mark.timeout(300)]
+
+UNREADABLE_RECORD = "\nAU  - Nobody N\nDP  - 2020\n"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with daemon_sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Daemon]:
+    d = Daemon(tmp_path / "machine", sandbox.url)
+    yield d
+    d.close()
+
+
+def put(folder: Path, name: bytes, text: str) -> bytes:
+    path = os.fsencode(folder) + b"/" + name
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
+def syncd(daemon: Daemon, *args: str | bytes) -> subprocess.CompletedProcess[bytes]:
+    """Run ``syncd ARGS`` as the daemon's user would, the output as raw bytes."""
+    return subprocess.run(
+        [sys.executable, "-m", "syncd", *args],
+        cwd=ROOT,
+        env=daemon.env,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def strictly_valid(text: str) -> None:
+    """What a strict reader of the log or the JSON demands: valid UTF-8, no lone surrogate
+    escapes, no bidi override, one line per line."""
+    text.encode("utf-8")  # raises on a lone surrogate
+    assert "\u202e" not in text
+    assert "\\ud" not in text.lower()
+
+
+@pytest.mark.slow
+def test_hostile_names_are_imported_shown_safely_and_stop_nothing(
+    daemon: Daemon, sandbox: SandboxServer
+) -> None:
+    put(daemon.folder, b"bad\xff\xfe.nbib", medline([41000001]))
+    put(daemon.folder, b"two\nlines.nbib", medline([41000002]))
+    put(daemon.folder, "evil\u202egpj.nbib".encode(), medline([41000003]))
+    long_name = b"x" * 240 + b".nbib"  # 245 bytes: NAME.errors.txt would be 256
+    put(daemon.folder, long_name, medline([41000004]) + UNREADABLE_RECORD)
+    put(daemon.folder, b"ok.nbib", medline([41000005]))
+    assert daemon.run("--once") == 1, daemon.tail()  # 1: the long one has a broken record
+    assert_exactly_once(sandbox, [41000001, 41000002, 41000003, 41000004, 41000005])
+    log = daemon.tail(200)
+    strictly_valid(log)
+    assert "bad\\xff\\xfe.nbib: 1 record: 1 new" in log
+    assert "two\\nlines.nbib: 1 record: 1 new" in log
+    assert "evil\\u202egpj.nbib: 1 record: 1 new" in log
+    assert not any(line.startswith("lines.nbib") for line in log.splitlines())
+    # The long name's report: shortened, never "File name too long"; the export stays put.
+    reports = [n for n in os.listdir(os.fsencode(daemon.folder)) if n.endswith(b".errors.txt")]
+    assert len(reports) == 1 and len(reports[0]) <= 255
+    assert reports[0].startswith(b"x" * 200 + b"-")
+    assert os.path.exists(os.fsencode(daemon.folder) + b"/" + long_name)
+    assert "File name too long" not in log
+    assert f"(see {os.fsdecode(reports[0])})" in log
+    # syncd status, as JSON and as text: every name escaped, strict JSON.
+    proc = syncd(daemon, "status", "--json")
+    out = proc.stdout.decode("utf-8")  # strict: raises on bytes that are not UTF-8
+    strictly_valid(out)
+    status: dict[str, Any] = json.loads(out)
+    paths = {Path(f["path"]).name for f in status["last_files"]}
+    assert {"bad\\xff\\xfe.nbib", "two\\nlines.nbib", "evil\\u202egpj.nbib"} <= paths
+    text = syncd(daemon, "status").stdout.decode("utf-8")
+    strictly_valid(text)
+    assert "bad\\xff\\xfe.nbib: imported" in text
+    # A second run: everything known, nothing sent, and the same names again.
+    sandbox.clear_requests()
+    assert daemon.run("--once") == 0  # nothing new went wrong (status still lists the file)
+    assert not [r for r in sandbox.requests() if r["method"] == "POST"]
+    assert sorted(library_pmids(sandbox)) == [f"4100000{n}" for n in range(1, 6)]
+
+
+def test_syncd_import_of_a_name_that_is_not_utf8(
+    tmp_path: Path, sandbox: SandboxServer, daemon: Daemon
+) -> None:
+    path = put(daemon.folder, b"bad\xff\xfe.nbib", medline([41100001]))
+    proc = syncd(daemon, "import", "--json", path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode("utf-8")
+    strictly_valid(out)
+    report = json.loads(out)
+    assert report["created"][0]["where"].endswith("/bad\\xff\\xfe.nbib:1")
+    assert library_pmids(sandbox) == {"41100001": 1}
+    text = syncd(daemon, "import", path).stdout.decode("utf-8")
+    assert "bad\\xff\\xfe.nbib:1: PMID 41100001" in text, text
+
+
+class Tripping(MemoryGateway):
+    """A server answer that trips syncd on one article (a bug's stand-in)."""
+
+    def create_items(self, items: Any, *, if_unmodified_since: int | None = None) -> Any:
+        if any("TRIP" in item.get("title", "") for item in items):
+            raise ValueError("an answer syncd did not expect")
+        return super().create_items(items, if_unmodified_since=if_unmodified_since)
+
+
+def model_config(tmp_path: Path, **watch: Any) -> Config:
+    folder = tmp_path / "inbox"
+    folder.mkdir(exist_ok=True)
+    return Config(
+        zotero=ZoteroConfig(library_id=1, api_key=Secret("M" * 24), api_url="http://model"),
+        watch=replace(
+            WatchConfig(),
+            directory=folder,
+            settle_seconds=0.0,
+            events=False,
+            rescan_seconds=1e-6,
+            **watch,
+        ),
+        state=StateConfig(tmp_path / "state.db"),
+    )
+
+
+@contextlib.contextmanager
+def worker(
+    config: Config, server: MemoryZotero, gateway: type[MemoryGateway] = MemoryGateway
+) -> Iterator[Worker]:
+    """The daemon's worker, driven one tick at a time against the in-memory Zotero."""
+    w = Worker(config, lambda config, sleep: gateway(server))  # type: ignore[arg-type,return-value]
+    w.store = StateStore(config.state.path)
+    try:
+        w._start()
+        yield w
+    finally:
+        w.store.close()
+
+
+def ticks(w: Worker, n: int = 4) -> None:
+    for _ in range(n):
+        w.retry_at = 0.0
+        w._tick()
+
+
+@pytest.mark.parametrize("where", ["sending", "reading"])
+def test_a_file_that_trips_syncd_is_one_failed_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    config = model_config(tmp_path)
+    folder = tmp_path / "inbox"
+    server = MemoryZotero()
+    gateway: type[MemoryGateway] = MemoryGateway
+    if where == "sending":
+        gateway = Tripping
+    else:
+        real = engine.read_path
+
+        def tripping_read(path: Path) -> Any:
+            if path.name == "trip.nbib":
+                raise ValueError("a file syncd did not expect")
+            return real(path)
+
+        monkeypatch.setattr(engine, "read_path", tripping_read)
+    (folder / "a.nbib").write_text(medline([42000001]), encoding="utf-8")
+    trip = medline([42000002]).replace("TI  - ", "TI  - TRIP ", 1)
+    (folder / "trip.nbib").write_text(trip, encoding="utf-8")
+    (folder / "b.nbib").write_text(medline([42000003]), encoding="utf-8")
+    with worker(config, server, gateway) as w:
+        ticks(w, 5)
+        assert sorted(server.pmids()) == ["42000001", "42000003"]
+        assert w.trouble is None  # the daemon carries on
+        assert w.store is not None
+        if where == "sending":
+            # The record that trips the write fails alone, with the reason; its file is partial.
+            (row,) = w.store.records("users/1", ["failed"])
+            assert row.pmid == "42000002"
+            assert "syncd failed on this record (ValueError" in (row.error or "")
+            (bad,) = w.store.files("users/1", ["partial"])
+        else:
+            (bad,) = w.store.files("users/1", ["unreadable"])
+            assert "syncd failed on this file (ValueError" in (bad.detail or "")
+        assert Path(bad.path).name == "trip.nbib"
+        assert (folder / "trip.nbib").exists()
+        # It is not read again until it changes; the next file still goes in.
+        (folder / "c.nbib").write_text(medline([42000004]), encoding="utf-8")
+        ticks(w, 3)
+        assert sorted(server.pmids()) == ["42000001", "42000003", "42000004"]
+
+
+def test_an_unreadable_export_is_a_failed_file_read_again_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = model_config(tmp_path)
+    folder = tmp_path / "inbox"
+    if os.geteuid() == 0:
+        # root reads every file: let the mode bits say what the kernel would to a user.
+        def cannot_read(path: Path) -> str | None:
+            return "Permission denied" if path.stat().st_mode & 0o444 == 0 else None
+
+        monkeypatch.setattr(daemon_module, "cannot_read", cannot_read)
+    locked = folder / "locked.nbib"
+    locked.write_text(medline([43000001]), encoding="utf-8")
+    locked.chmod(0)
+    (folder / "ok.txt").write_text(medline([43000002]), encoding="utf-8")
+    server = MemoryZotero()
+    with worker(config, server) as w:
+        ticks(w)
+        assert server.pmids() == ["43000002"]
+        assert w.store is not None
+        (bad,) = w.store.files("users/1", ["unreadable"])
+        assert bad.path == str(locked) and bad.detail == "cannot read it: Permission denied"
+        assert w.files_with_problems == 1
+        # Reported once, not at every rescan; read when the user fixes it.
+        ticks(w)
+        assert [h.path for h in w.store.history("users/1", 10)].count(str(locked)) == 1
+        locked.chmod(0o644)  # changes the ctime only: enough to read it again
+        ticks(w)
+        assert sorted(server.pmids()) == ["43000001", "43000002"]
+
+
+def test_a_file_rewritten_with_the_same_size_and_mtime_is_read_again(tmp_path: Path) -> None:
+    config = model_config(tmp_path)
+    path = tmp_path / "inbox" / "a.nbib"
+    path.write_text(medline([43300001]), encoding="utf-8")
+    server = MemoryZotero()
+    with worker(config, server) as w:
+        ticks(w)
+        assert server.pmids() == ["43300001"]
+        before = path.stat()
+        text = medline([43300002])
+        assert len(text) == before.st_size
+        path.write_text(text, encoding="utf-8")
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # as `touch -r` would
+        ticks(w)
+        assert sorted(server.pmids()) == ["43300001", "43300002"]
+
+
+def test_a_file_over_max_file_bytes_is_failed_unread(tmp_path: Path) -> None:
+    config = model_config(tmp_path, max_file_bytes=2000)
+    folder = tmp_path / "inbox"
+    (folder / "huge.nbib").write_text(medline(range(43100001, 43100011)), encoding="utf-8")
+    (folder / "small.nbib").write_text(medline([43100020]), encoding="utf-8")
+    server = MemoryZotero()
+    with worker(config, server) as w:
+        ticks(w)
+        assert server.pmids() == ["43100020"]
+        assert w.store is not None
+        (bad,) = w.store.files("users/1", ["unreadable"])
+        assert Path(bad.path).name == "huge.nbib"
+        assert "larger than watch.max_file_bytes (2,000)" in (bad.detail or "")
+
+
+def test_the_same_bytes_as_a_file_that_could_not_be_read_are_not_already_imported(
+    tmp_path: Path,
+) -> None:
+    config = model_config(tmp_path)
+    folder = tmp_path / "inbox"
+    garbage = b"\x00\x01garbage, not an export\n"
+    (folder / "a.nbib").write_bytes(garbage)
+    (folder / "b.nbib").write_bytes(garbage)
+    with worker(config, MemoryZotero()) as w:
+        ticks(w)
+        assert w.store is not None
+        history = {Path(h.path).name: h for h in w.store.history("users/1", 10)}
+        assert history["a.nbib"].outcome == "unreadable"
+        assert history["b.nbib"].outcome == "unreadable", history["b.nbib"]
+        assert "could not be read" in (history["b.nbib"].detail or "")
+
+
+def test_other_users_files_are_skipped_unless_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The files are the test's (root's, here); the daemon is made to run as another user.
+    monkeypatch.setattr(daemon_module.os, "getuid", lambda: os.geteuid() + 4242)
+    config = model_config(tmp_path)
+    folder = tmp_path / "inbox"
+    (folder / "planted.nbib").write_text(medline([43200001]), encoding="utf-8")
+    server = MemoryZotero()
+    with worker(config, server) as w:
+        ticks(w)
+        assert server.pmids() == []
+        assert w.store is not None
+        (row,) = w.store.files("users/1", ["foreign"])
+        assert Path(row.path).name == "planted.nbib"
+    allowed = replace(config, watch=replace(config.watch, other_owners=True))
+    (folder / "planted.nbib").write_text(medline([43200001]) + "\n", encoding="utf-8")
+    with worker(allowed, server) as w:
+        ticks(w)
+        assert server.pmids() == ["43200001"]
+
+
+def test_an_inotify_limit_is_said_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from watchdog.observers import Observer
+
+    def no_watches(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(Observer, "schedule", no_watches)
+    config = model_config(tmp_path)
+    config = replace(config, watch=replace(config.watch, events=True))
+    with worker(config, MemoryZotero()) as w:
+        for _ in range(5):
+            w.observer = None
+            w._start_observer()
+    said = [r for r in caplog.records if "cannot watch" in r.getMessage()]
+    assert [r.levelname for r in said].count("WARNING") == 1, said
