@@ -150,6 +150,24 @@ def holder(state_path: Path) -> int | None:
 # --- small helpers --------------------------------------------------------------------------
 
 
+def _file_row(
+    path: Path, seen: Seen, outcome: str, *, sha: str = "", detail: str | None = None
+) -> FileRow:
+    """The state row of a file as ``seen``: its stat (inode and ctime included, so that a file
+    replaced or changed in place counts as changed), sha256 and outcome."""
+    return FileRow(
+        str(path),
+        seen.size,
+        seen.mtime_ns,
+        sha,
+        outcome,
+        0,
+        detail,
+        inode=seen.inode,
+        ctime_ns=seen.ctime_ns,
+    )
+
+
 _REPORT_HEADER = "# syncd: problems importing"
 
 
@@ -556,17 +574,7 @@ class Daemon:
         for path in scan(self.directory, self.config.watch.patterns, self.config.watch.recursive):
             seen = look(path)
             if seen is not None and seen.regular and self._inside(path):
-                rows.append(
-                    FileRow(
-                        str(path),
-                        seen.size,
-                        seen.mtime_ns,
-                        "",
-                        "baseline",
-                        inode=seen.inode,
-                        ctime_ns=seen.ctime_ns,
-                    )
-                )
+                rows.append(_file_row(path, seen, "baseline"))
         self.store.put_baseline(self.library, key, rows)
         if rows:
             logger.info(
@@ -865,17 +873,7 @@ class Daemon:
                 logger.debug("%s is not a PubMed/MEDLINE export; ignored", path)
                 self.store.put_file(
                     self.library,
-                    FileRow(
-                        str(path),
-                        seen.size,
-                        seen.mtime_ns,
-                        "",
-                        "ignored",
-                        0,
-                        "not MEDLINE",
-                        inode=seen.inode,
-                        ctime_ns=seen.ctime_ns,
-                    ),
+                    _file_row(path, seen, "ignored", detail="not MEDLINE"),
                 )
                 self.waiting.pop(path, None)
                 continue
@@ -889,15 +887,7 @@ class Daemon:
                 other = known_hashes[sha]
                 detail = "same content as " + (other if other != str(path) else "before")
                 done[path] = (FileCounts(outcome="unchanged", detail=detail), sha)
-                unchanged[path] = FileRow(
-                    str(path),
-                    seen.size,
-                    seen.mtime_ns,
-                    sha,
-                    "imported",
-                    inode=seen.inode,
-                    ctime_ns=seen.ctime_ns,
-                )
+                unchanged[path] = _file_row(path, seen, "imported", sha=sha)
                 continue
             if sha in batch_hashes:
                 copies[path] = (Path(batch_hashes[sha]), sha, seen)  # its outcome is the first's
@@ -932,15 +922,7 @@ class Daemon:
             else:
                 detail = f"same content as {first}"
                 done[path] = (FileCounts(outcome="unchanged", detail=detail), sha)
-                unchanged[path] = FileRow(
-                    str(path),
-                    seen.size,
-                    seen.mtime_ns,
-                    sha,
-                    "imported",
-                    inode=seen.inode,
-                    ctime_ns=seen.ctime_ns,
-                )
+                unchanged[path] = _file_row(path, seen, "imported", sha=sha)
         for path, row in unchanged.items():
             self.store.put_file(self.library, replace(row, detail=done[path][0].detail))
         for path in done:
@@ -970,17 +952,7 @@ class Daemon:
         )
         self.store.put_file(
             self.library,
-            FileRow(
-                str(path),
-                seen.size,
-                seen.mtime_ns,
-                "",
-                "foreign",
-                0,
-                "belongs to another user (watch.other_owners)",
-                inode=seen.inode,
-                ctime_ns=seen.ctime_ns,
-            ),
+            _file_row(path, seen, "foreign", detail="belongs to another user (watch.other_owners)"),
         )
 
     def _sha256(self, path: Path) -> str:
@@ -1075,17 +1047,7 @@ class Daemon:
             # Remembered by its stat, so that rescans do not report it again until it changes.
             self.store.put_file(
                 self.library,
-                FileRow(
-                    str(path),
-                    seen.size,
-                    seen.mtime_ns,
-                    sha or "",
-                    "unreadable",
-                    0,
-                    counts.detail,
-                    inode=seen.inode,
-                    ctime_ns=seen.ctime_ns,
-                ),
+                _file_row(path, seen, "unreadable", sha=sha or "", detail=counts.detail),
             )
         self.last_file = path.name
         line = counts.line(path.name)
