@@ -17,7 +17,10 @@ credential, which beats a key written into the config itself):
 1. ``zotero.api_key_file`` (a file holding only the key),
 2. the ``ZOTERO_API_KEY`` environment variable,
 3. the systemd credential ``$CREDENTIALS_DIRECTORY/zotero-api-key`` (``LoadCredential=``),
-4. ``zotero.api_key`` inline; the config file must then be readable by its owner only.
+4. the default key file ``$XDG_CONFIG_HOME/syncd/zotero-api-key``
+   (``~/.config/syncd/zotero-api-key``): the file the service's credential is loaded from, so
+   that ``syncd doctor`` and ``syncd import`` in a shell use the key the service uses,
+5. ``zotero.api_key`` inline; the config file must then be readable by its owner only.
 
 The key is held in a :class:`Secret`, whose ``repr`` and ``str`` never show it.
 """
@@ -193,7 +196,9 @@ SPEC: tuple[Key, ...] = (
         "A file holding only the Zotero API key (the recommended way), readable and writable "
         "by you only (chmod 600), or syncd refuses it. Relative paths are relative to this "
         "file. Without it the key comes from $ZOTERO_API_KEY, then from the systemd "
-        "credential $CREDENTIALS_DIRECTORY/zotero-api-key, then from api_key.",
+        "credential $CREDENTIALS_DIRECTORY/zotero-api-key, then from the file that "
+        "credential is loaded from, ~/.config/syncd/zotero-api-key ($XDG_CONFIG_HOME), then "
+        "from api_key.",
         example='"~/.config/syncd/zotero-api-key"',
     ),
     Key(
@@ -514,6 +519,13 @@ def default_config_path(env: Mapping[str, str] | None = None) -> Path:
     return _xdg("XDG_CONFIG_HOME", ".config", env) / "syncd" / "config.toml"
 
 
+def default_key_path(env: Mapping[str, str] | None = None) -> Path:
+    """The API key file that the systemd unit loads as its credential and that a shell falls
+    back to: ``$XDG_CONFIG_HOME/syncd/zotero-api-key``."""
+    env = os.environ if env is None else env
+    return _xdg("XDG_CONFIG_HOME", ".config", env) / "syncd" / CREDENTIAL_NAME
+
+
 def default_download_dir(env: Mapping[str, str] | None = None) -> Path:
     """The user's download folder: ``XDG_DOWNLOAD_DIR`` from ``user-dirs.dirs`` (as
     xdg-user-dirs writes it, ``"$HOME/..."``), else ``~/Downloads``."""
@@ -719,6 +731,12 @@ def resolve_api_key(
         cred = Path(cred_dir) / CREDENTIAL_NAME
         if cred.exists():
             return _read_key_file(cred, "systemd credential"), f"credential {cred}"
+    # The credential's source file (LoadCredential= in the unit): in a shell there is no
+    # $CREDENTIALS_DIRECTORY, and the same key must be found there as in the service.
+    if (default := default_key_path(env)).is_file():
+        secret = _read_key_file(default, "the default key file")
+        _check_private(default, "the Zotero API key", "")
+        return secret, f"file {default}"
     if "zotero.api_key" in values:
         if config_file is not None:
             _check_private(

@@ -27,6 +27,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from syncd.errors import EXIT_OK, SyncdError
@@ -98,6 +99,11 @@ def render(command: Sequence[str]) -> str:
     return text.replace(TEMPLATE_EXEC + "\n", line + "\n")
 
 
+def exec_start(unit: str) -> str:
+    """The ``ExecStart=`` line of ``unit`` (not the header comment that names it)."""
+    return next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+
+
 def _quote(arg: str) -> str:
     """``arg`` as one word of a systemd command line: ``%`` and ``$`` would be expanded by
     systemd, and whitespace, quotes and backslashes need double quotes and escapes."""
@@ -146,13 +152,15 @@ def unit_path() -> Path:
 
 
 def _install(*, enable: bool, print_only: bool) -> int:
+    from syncd.config import default_key_path
+
     unit = render(syncd_command())
     if print_only:
         sys.stdout.write(unit)
         return EXIT_OK
     systemctl = _systemctl()
     path = unit_path()
-    key_file = _config_home() / "syncd" / "zotero-api-key"
+    key_file = default_key_path()
     if enable and not key_file.is_file():
         # The unit would fail at once with status 243/CREDENTIALS: say why before, not after.
         raise SyncdError(
@@ -167,7 +175,7 @@ def _install(*, enable: bool, print_only: bool) -> int:
         tmp.write_text(unit, encoding="utf-8")
         tmp.replace(path)
     print(f"{'unchanged' if old == unit else 'updated' if old else 'wrote'} {path}")
-    print(f"  ExecStart={unit.split('ExecStart=', 1)[1].splitlines()[0]}")
+    print(f"  {exec_start(unit)}")
     _call(systemctl, "daemon-reload")
     if enable:
         if old is not None and old != unit:
@@ -216,6 +224,113 @@ def _linger_hint() -> None:
         "hint: the service runs while you are logged in. On a machine without a desktop "
         "session (a server, over ssh), let it run without a login and start at boot: "
         "loginctl enable-linger $USER"
+    )
+
+
+# --- the service's state, for `syncd status` ---------------------------------------------------
+
+_SHOWN = ("UnitFileState", "ActiveState", "SubState", "Result", "ExecMainStatus")
+# systemd's words in Result=, as a user would say them.
+_RESULTS = {
+    "signal": "it was killed by a signal",
+    "core-dump": "it crashed",
+    "watchdog": "it hung and the watchdog killed it",
+    "timeout": "it did not start or stop in time",
+    "oom-kill": "it ran out of memory",
+    "protocol": "it did not say it was ready",
+}
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """What the user manager says about the installed unit; empty strings where it could not
+    say (no systemctl, no user manager in this session)."""
+
+    unit_file: str  # UnitFileState: enabled, disabled, ...
+    active: str = ""  # ActiveState: active, activating, failed, inactive, ...
+    sub: str = ""  # SubState: running, auto-restart, failed, dead, ...
+    result: str = ""  # Result: success, exit-code, signal, watchdog, start-limit-hit, ...
+    exit_status: int | None = None  # ExecMainStatus: the exit status, or the signal
+
+    @property
+    def enabled(self) -> bool:
+        return self.unit_file in ("enabled", "enabled-runtime")
+
+    def problem(self, key_file: Path) -> tuple[str, str]:
+        """Why no daemon runs although the service is enabled, and what to do: ``(message,
+        hint)``. ``key_file`` is where the unit loads the API key from."""
+        logs = "journalctl --user -u syncd -e"
+        restart = f"systemctl --user restart {UNIT}"
+        if self.result == "exit-code" and self.exit_status == 243:
+            return (
+                f"{UNIT} did not start: systemd could not load the API key from {key_file} "
+                "(status 243/CREDENTIALS; it is not retried)",
+                f"{_key_hint(key_file)}, then: {restart}",
+            )
+        if self.result == "start-limit-hit":
+            return (
+                f"{UNIT} failed too often in a row and systemd stopped restarting it "
+                "(start-limit-hit)",
+                f"see why: {logs}; once fixed: systemctl --user reset-failed {UNIT} && "
+                f"systemctl --user start {UNIT}",
+            )
+        if self.active == "failed" or self.sub == "auto-restart":
+            if self.result == "exit-code" and self.exit_status == 2:
+                why = "it exited with status 2: a configuration error, or another syncd holds "
+                why += "the state database"
+            elif self.result == "exit-code":
+                why = f"it exited with status {self.exit_status}"
+            else:
+                why = _RESULTS.get(self.result, f"result {self.result or 'unknown'}")
+            if self.sub == "auto-restart":
+                return f"{UNIT} failed ({why}); systemd restarts it in a moment", f"see {logs}"
+            return f"{UNIT} failed ({why})", f"see why: {logs}; once fixed: {restart}"
+        if self.active in ("inactive", "deactivating"):
+            return f"{UNIT} is enabled but stopped", f"start it: systemctl --user start {UNIT}"
+        if self.active in ("activating", "reloading"):
+            return f"{UNIT} is starting", f"see {logs}"
+        if self.active == "active":
+            return (
+                f"{UNIT} runs, but not on this state database",
+                "does the service use another config or state.path? see systemctl --user "
+                f"status {UNIT}",
+            )
+        return (
+            f"{UNIT} is enabled, but no daemon runs and systemctl --user cannot say why",
+            f"see systemctl --user status {UNIT}",
+        )
+
+
+def service_state() -> ServiceState | None:
+    """The installed unit's state, or None when its unit file is not installed. Never raises:
+    without systemctl or a user manager, only whether it is enabled is known (from the symlink
+    that 'enable' makes)."""
+    path = unit_path()
+    if not path.is_file():
+        return None
+    said: dict[str, str] = {}
+    systemctl = shutil.which("systemctl")
+    if systemctl is not None:
+        try:
+            proc = subprocess.run(
+                [systemctl, "--user", "show", "--property=" + ",".join(_SHOWN), UNIT],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=10,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            proc = None
+        if proc is not None and proc.returncode == 0:
+            said = {k: v for k, _, v in (ln.partition("=") for ln in proc.stdout.splitlines())}
+    linked = (path.parent / "default.target.wants" / UNIT).exists()
+    status = said.get("ExecMainStatus", "")
+    return ServiceState(
+        unit_file=said.get("UnitFileState") or ("enabled" if linked else "disabled"),
+        active=said.get("ActiveState", ""),
+        sub=said.get("SubState", ""),
+        result=said.get("Result", ""),
+        exit_status=int(status) if status.isdigit() else None,
     )
 
 

@@ -11,8 +11,13 @@ read the files with failures again (it is told at once when it runs), or `syncd 
 `syncd status --clear` forgets the failed records instead. `syncd status --prune DAYS` forgets
 the file history older than DAYS days (the state database otherwise keeps one row per file).
 
-Exit status: 0 healthy, 1 failures unresolved or waiting on trouble, 2 cannot tell (no state
-database, or it cannot be read).
+When no daemon runs but the systemd user service (`syncd service install --enable`) is
+enabled, status says why, as the user manager knows it (stopped, failed with the exit status,
+the API key credential missing, the start limit hit) and what to do.
+
+Exit status: 0 healthy, 1 failures unresolved, waiting on trouble, or the service enabled but
+no daemon running, 2 cannot tell (no state database, or it cannot be read, and no enabled
+service to say why).
 """
 
 from __future__ import annotations
@@ -94,25 +99,58 @@ def run(args: argparse.Namespace) -> int:
     if args.retry or args.clear:
         with StateStore(path) as store:
             return _act(args, store, _library(args, config, store), pid)
+    service = None if args.sandbox or pid is not None else _service()
     try:
         store = StateStore(path, readonly=True)
     except StateError as exc:
         if args.json:
-            print(json.dumps({"error": str(exc), "running": pid is not None}))
+            print(json.dumps({"error": str(exc), "running": pid is not None, "service": service}))
         else:
+            if service:  # the daemon never got as far as its database: say why first
+                print("syncd run: not running")
+                _print_service(service)
             print(f"syncd: {exc}", file=sys.stderr)
             if exc.hint:
                 print(f"  hint: {exc.hint}", file=sys.stderr)
-        return EXIT_FATAL
+        return EXIT_PARTIAL if service else EXIT_FATAL
     with store:
         library = _library(args, config, store)
         status = collect(store, library, pid, path)
+    status["service"] = service
+    if service:
+        status["exit_code"] = max(int(status["exit_code"]), EXIT_PARTIAL)
     if args.json:
         json.dump(shown_data(status), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
         _print(status)
     return int(status["exit_code"])
+
+
+def _service() -> dict[str, Any] | None:
+    """The enabled systemd user service that should be running the daemon, with why it is
+    not; None when the service is not installed or not enabled."""
+    from syncd.commands.service import UNIT, service_state
+    from syncd.config import default_key_path
+
+    state = service_state()
+    if state is None or not state.enabled:
+        return None
+    problem, hint = state.problem(default_key_path())
+    return {
+        "unit": UNIT,
+        "active": state.active or None,
+        "sub_state": state.sub or None,
+        "result": state.result or None,
+        "exit_status": state.exit_status,
+        "problem": problem,
+        "hint": hint,
+    }
+
+
+def _print_service(service: dict[str, Any]) -> None:
+    say(f"  SERVICE:     {service['problem']}")
+    say(f"               hint: {service['hint']}")
 
 
 def _library(args: argparse.Namespace, config: Config, store: StateStore) -> str:
@@ -244,6 +282,8 @@ def _print(s: dict[str, Any]) -> None:
         say(f"syncd run: not running (stopped {s['stopped_at']})")
     else:
         say("syncd run: not running")
+    if s.get("service"):
+        _print_service(s["service"])
     say(f"  library:     {s['library']}   state: {s['state']}")
     if s["directory"]:
         say(f"  watching:    {s['directory']} (last scan {s['last_scan'] or 'never'})")

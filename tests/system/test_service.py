@@ -1,9 +1,12 @@
 """`syncd service`: the unit it writes, the systemctl calls it makes (to a stand-in systemctl that
-records them: no systemd user manager runs on test machines), and `systemd-analyze verify` on
-the unit when systemd-analyze is installed."""
+records them and answers `show` as told), what `syncd status` says of an enabled service that
+runs no daemon, the key file a shell shares with the service, and `systemd-analyze verify` on
+the unit when systemd-analyze is installed. The unit under a real user manager:
+test_systemd_user.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,12 +26,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SYNCD = Path(sys.executable).parent / "syncd"
 
 FAKE_SYSTEMCTL = """#!/bin/sh
-# A stand-in systemctl: records its arguments, one call a line; fails when told to.
+# A stand-in systemctl: records its arguments, one call a line; fails when told to; answers
+# `show` with $SYSTEMCTL_SHOW.
 echo "$*" >> "$SYSTEMCTL_LOG"
 case " $* " in
   *" $SYSTEMCTL_FAIL "*)
     echo "$SYSTEMCTL_STDERR" >&2
     exit 1 ;;
+esac
+case "$2" in
+  show) printf '%s\\n' "$SYSTEMCTL_SHOW" ;;
 esac
 exit 0
 """
@@ -100,7 +107,7 @@ def test_the_unit_says_what_issue_7_asks_for() -> None:
         "NotifyAccess=main",
         service.TEMPLATE_EXEC,
         "Restart=on-failure",
-        "RestartPreventExitStatus=2",
+        "RestartPreventExitStatus=2 243",
         "LoadCredential=zotero-api-key:%E/syncd/zotero-api-key",
         "WantedBy=default.target",
     ):
@@ -108,6 +115,40 @@ def test_the_unit_says_what_issue_7_asks_for() -> None:
     for key in ("StartLimitIntervalSec=", "StartLimitBurst=", "WatchdogSec=", "TimeoutStopSec="):
         assert any(line.startswith(key) for line in lines), key
     assert "API_KEY" not in service.template()  # no key in the unit or its environment
+
+
+def _setting(name: str) -> str:
+    (value,) = (
+        ln.split("=", 1)[1] for ln in service.template().splitlines() if ln.startswith(name)
+    )
+    return value
+
+
+def _seconds(value: str) -> float:
+    units = {"s": 1, "sec": 1, "min": 60, "h": 3600}
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    return float(number) * units[value[len(number) :] or "s"]
+
+
+def test_reload_sends_sighup_which_syncd_reads_as_reload() -> None:
+    # `systemctl --user reload syncd` needs ExecReload=; syncd reloads its config on SIGHUP.
+    assert _setting("ExecReload=") == "/bin/kill -HUP $MAINPID"
+
+
+def test_the_start_limit_allows_manual_restarts_and_stops_a_crash_loop() -> None:
+    # systemd counts a manual restart as a start: 5 in 10 minutes left the service dead after
+    # the 6th `systemctl --user restart`. A crash loop restarts every RestartSec=, so it must
+    # still reach the burst well within the interval.
+    burst = int(_setting("StartLimitBurst="))
+    interval = _seconds(_setting("StartLimitIntervalSec="))
+    restart_every = _seconds(_setting("RestartSec="))
+    assert burst >= 15, "a person restarting by hand while editing the config must not hit it"
+    assert burst * restart_every <= interval / 2, "a crash loop must hit it within the interval"
+
+
+def test_a_missing_credential_is_not_retried() -> None:
+    # 243/CREDENTIALS: the key file is missing; a restart every 10 s cannot bring it back.
+    assert _setting("RestartPreventExitStatus=").split() == ["2", "243"]
 
 
 def test_print_writes_the_unit_and_changes_nothing(
@@ -204,6 +245,17 @@ def test_install_writes_the_unit_and_reloads(
     assert f"wrote {_unit(config_home)}" in out
     assert "syncd service install --enable" in out
     assert "loginctl enable-linger" in out
+
+
+def test_install_confirms_with_the_real_exec_start(
+    systemctl: Path, config_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Not the fragment "ExecStart= pointing at the" of the unit's header comment.
+    _key(config_home)
+    assert main(["service", "install"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == f"  ExecStart={SYNCD} run"
+    assert not any("pointing at" in line for line in out)
 
 
 def test_install_enable_starts_it(
@@ -359,6 +411,214 @@ def test_uninstall_stops_on_another_failure(
     assert _unit(config_home).exists()  # nothing removed behind a service that still runs
 
 
+# --- syncd status of an installed service ------------------------------------------------------
+
+
+def _show(monkeypatch: pytest.MonkeyPatch, **said: str) -> None:
+    """What the stand-in ``systemctl --user show`` answers."""
+    monkeypatch.setenv("SYSTEMCTL_SHOW", "\n".join(f"{k}={v}" for k, v in said.items()))
+
+
+def _installed(config_home: Path) -> None:
+    _unit(config_home).parent.mkdir(parents=True, exist_ok=True)
+    _unit(config_home).write_text(service.render([str(SYNCD)]))
+    config = config_home / "syncd" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[zotero]\nlibrary_id = 1\n")
+
+
+def _state_db() -> None:
+    from syncd.config import default_state_path
+    from syncd.state import StateStore
+
+    default_state_path().parent.mkdir(parents=True)
+    with StateStore(default_state_path()):
+        pass
+
+
+def _status(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["status", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+ENABLED_STOPPED = {
+    "UnitFileState": "enabled",
+    "ActiveState": "inactive",
+    "SubState": "dead",
+    "Result": "success",
+    "ExecMainStatus": "0",
+}
+
+
+def test_status_exits_1_when_the_enabled_service_runs_no_daemon(
+    systemctl: Path,
+    config_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _installed(config_home)
+    _state_db()
+    _show(monkeypatch, **ENABLED_STOPPED)
+    code, out, _ = _status(capsys)
+    assert code == 1
+    assert "syncd run: not running" in out
+    assert "syncd.service is enabled but stopped" in out
+    assert "systemctl --user start syncd.service" in out
+    assert _calls(systemctl)[-1].startswith("--user show --property=UnitFileState,")
+    # The same with --json: the service and why, and the exit code.
+    code, out, _ = _status(capsys, "--json")
+    report = json.loads(out)
+    assert code == 1 and report["exit_code"] == 1
+    assert report["service"]["problem"] == "syncd.service is enabled but stopped"
+
+
+def test_status_of_a_disabled_service_is_as_before(
+    systemctl: Path,
+    config_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The control: installed but not enabled is the user's choice, not a problem.
+    _installed(config_home)
+    _state_db()
+    _show(monkeypatch, **{**ENABLED_STOPPED, "UnitFileState": "disabled"})
+    code, out, _ = _status(capsys)
+    assert code == 0
+    assert "SERVICE" not in out
+    code, out, _ = _status(capsys, "--json")
+    assert code == 0 and json.loads(out)["service"] is None
+
+
+def test_status_without_the_unit_asks_no_systemctl(
+    systemctl: Path, config_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config_home / "syncd").mkdir(parents=True)
+    (config_home / "syncd" / "config.toml").write_text("[zotero]\nlibrary_id = 1\n")
+    _state_db()
+    assert _status(capsys)[0] == 0
+    assert _calls(systemctl) == []
+
+
+def test_status_says_the_credential_is_missing_instead_of_exit_2(
+    systemctl: Path,
+    config_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The service never started, so there is no state database: status used to exit 2
+    # ("cannot tell") without a word about the service.
+    _installed(config_home)
+    _show(
+        monkeypatch,
+        **{
+            **ENABLED_STOPPED,
+            "ActiveState": "failed",
+            "SubState": "failed",
+            "Result": "exit-code",
+            "ExecMainStatus": "243",
+        },
+    )
+    code, out, err = _status(capsys)
+    key_file = config_home / "syncd" / "zotero-api-key"
+    assert code == 1
+    assert f"could not load the API key from {key_file} (status 243/CREDENTIALS" in out
+    assert f"chmod 600 {key_file}" in out and "systemctl --user restart syncd.service" in out
+    assert "state database" in err  # what status cannot show, still said
+    code, out, _ = _status(capsys, "--json")
+    assert code == 1
+    assert json.loads(out)["service"]["exit_status"] == 243
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        (
+            {"ActiveState": "failed", "Result": "start-limit-hit", "ExecMainStatus": "1"},
+            "systemctl --user reset-failed syncd.service",
+        ),
+        (
+            {"ActiveState": "failed", "Result": "exit-code", "ExecMainStatus": "2"},
+            "status 2: a configuration error, or another syncd holds the state database",
+        ),
+        (
+            {"ActiveState": "activating", "SubState": "auto-restart", "Result": "watchdog"},
+            "the watchdog killed it); systemd restarts it in a moment",
+        ),
+    ],
+)
+def test_status_says_why_the_service_failed(
+    systemctl: Path,
+    config_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    said: dict[str, str],
+    expected: str,
+) -> None:
+    _installed(config_home)
+    _state_db()
+    _show(monkeypatch, **{**ENABLED_STOPPED, "SubState": "failed", **said})
+    code, out, _ = _status(capsys)
+    assert code == 1
+    assert expected in out
+
+
+def test_status_without_a_user_manager_reads_the_enable_symlink(
+    config_home: Path,
+    fail_on: Callable[[str, str], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Over ssh without lingering no manager answers; `enable` left its symlink.
+    fail_on("show", "Failed to connect to bus: No medium found")
+    _installed(config_home)
+    _state_db()
+    assert _status(capsys)[0] == 0  # installed, not enabled
+    wants = _unit(config_home).parent / "default.target.wants"
+    wants.mkdir()
+    (wants / "syncd.service").symlink_to(_unit(config_home))
+    code, out, _ = _status(capsys)
+    assert code == 1
+    assert "syncd.service is enabled, but no daemon runs" in out
+
+
+# --- the key file a shell shares with the service ----------------------------------------------
+
+
+def test_a_shell_finds_the_key_file_the_service_loads(config_home: Path) -> None:
+    # The unit loads %E/syncd/zotero-api-key as its credential; doctor and import in a shell
+    # (no $CREDENTIALS_DIRECTORY) read the same file.
+    from syncd.config import Secret, load
+
+    key = _key(config_home)
+    cfg = load(None)
+    assert cfg.zotero.api_key == Secret("ServiceTestKey0123456789")
+    assert cfg.zotero.api_key_source == f"file {key}"
+
+
+def test_in_the_service_the_credential_comes_first(
+    config_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.config import Secret, load
+
+    _key(config_home)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "zotero-api-key").write_text("CredentialKey0123456789a")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert load(None).zotero.api_key == Secret("CredentialKey0123456789a")
+
+
+def test_the_shared_key_file_must_be_private(config_home: Path) -> None:
+    from syncd.config import load
+    from syncd.errors import ConfigError
+
+    key = _key(config_home, 0o644)
+    with pytest.raises(ConfigError) as exc:
+        load(None)
+    assert f"chmod 600 {key}" in (exc.value.hint or "")
+    assert "ServiceTestKey" not in str(exc.value)
+
+
 # --- systemd-analyze verify ------------------------------------------------------------------
 
 needs_systemd_analyze = pytest.mark.skipif(
@@ -411,3 +671,18 @@ def test_systemd_analyze_verify_would_see_a_broken_unit(config_home: Path, tmp_p
     proc = _verify(broken, config_home, tmp_path)
     assert proc.returncode != 0
     assert "UMaks" in proc.stderr and "/nonexistent/syncd" in proc.stderr
+
+
+@needs_systemd_analyze
+def test_systemd_analyze_verify_checks_the_reload_command(
+    config_home: Path, tmp_path: Path
+) -> None:
+    # A clean verify of the installed unit therefore also says that ExecReload= parses and its
+    # /bin/kill exists.
+    unit = service.render([str(SYNCD)]).replace("ExecReload=/bin/kill", "ExecReload=/no/kill")
+    assert "ExecReload=/no/kill -HUP $MAINPID" in unit
+    broken = tmp_path / "syncd.service"
+    broken.write_text(unit)
+    proc = _verify(broken, config_home, tmp_path)
+    assert proc.returncode != 0
+    assert "/no/kill" in proc.stderr
