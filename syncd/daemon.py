@@ -22,7 +22,8 @@ next attempt or start); a fatal answer (key revoked, no write access) is reporte
 retried slowly. Every wait is interruptible: SIGTERM stops the daemon within seconds, and
 whatever was in flight is settled at the next start exactly as after a crash.
 
-One daemon per state database: an ``flock`` on ``<state.db>.lock`` (holding the PID).
+One daemon per state database: an ``flock`` on ``<state.db>.lock`` and on a lock named after
+the database's device and inode (so that a symlinked or hard-linked ``state.path`` meets it).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import random
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -95,42 +97,86 @@ def lock_path(state_path: Path) -> Path:
     return state_path.with_name(state_path.name + ".lock")
 
 
+def _runtime_dir() -> Path:
+    """Where this user's locks live: ``$XDG_RUNTIME_DIR/syncd``, else ``/tmp/syncd-UID``."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(base) / "syncd" if base else Path(tempfile.gettempdir()) / f"syncd-{os.getuid()}"
+
+
+def identity_lock_path(state_path: Path) -> Path | None:
+    """The lock named after the database file itself (device and inode), so that every path to
+    one database (a symlink, a hard link, another spelling) meets the same lock; None while
+    the database does not exist."""
+    try:
+        st = os.stat(state_path)
+    except OSError:
+        return None
+    return _runtime_dir() / f"state-{st.st_dev:x}-{st.st_ino:x}.lock"
+
+
 class DaemonLock:
-    """An exclusive ``flock`` on ``<state.db>.lock``; the file holds the holder's PID."""
+    """An exclusive ``flock`` on ``<state.db>.lock`` and on the lock named after the database's
+    device and inode (not on SQLite's own file: its POSIX locks would be dropped when any
+    second descriptor of the file is closed); each file holds the holder's PID."""
 
     def __init__(self, state_path: Path) -> None:
+        self.state_path = state_path
         self.path = lock_path(state_path)
-        self._fd: int | None = None
+        self._fds: list[int] = []
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # The database is created here when it does not exist yet (an empty file is a new
+        # SQLite database), so that it has the inode its second lock is named after.
+        os.close(os.open(self.state_path, os.O_RDWR | os.O_CREAT, 0o600))
+        by_identity = identity_lock_path(self.state_path)
+        paths = [self.path] if by_identity is None else [self.path, by_identity]
+        if by_identity is not None:
+            by_identity.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            pid = holder(self.path.with_suffix(""))
-            raise LockError(
-                f"syncd run is already running (pid {pid or '?'}) with the state database "
-                f"{self.path.with_suffix('')}",
-                hint="stop it first ('systemctl --user stop syncd', or kill "
-                f"{pid or 'it'}), or give this one another state.path",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
+            for path in paths:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    pid = _holder_of(path)
+                    raise LockError(
+                        f"syncd run is already running (pid {pid or '?'}) with the state "
+                        f"database {self.state_path}",
+                        hint="stop it first ('systemctl --user stop syncd', or kill "
+                        f"{pid or 'it'}), or give this one another state.path",
+                    ) from None
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                self._fds.append(fd)
+        except BaseException:
+            self.release()
+            raise
+
+    def renew(self) -> None:
+        """Take the locks again for the database now at the path (after it was replaced)."""
+        self.release()
+        self.acquire()
 
     def release(self) -> None:
-        if self._fd is not None:
+        for fd in self._fds:
             with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
-            os.close(self._fd)
-            self._fd = None
+                os.ftruncate(fd, 0)
+            os.close(fd)
+        self._fds = []
 
 
 def holder(state_path: Path) -> int | None:
-    """The PID of the ``syncd run`` holding ``state_path``'s lock, or None when none runs."""
-    path = lock_path(state_path)
+    """The PID of the ``syncd run`` holding ``state_path``'s lock (by any path to the same
+    database), or None when none runs."""
+    for path in (lock_path(state_path), identity_lock_path(state_path)):
+        if path is not None and (pid := _holder_of(path)) is not None:
+            return pid
+    return None
+
+
+def _holder_of(path: Path) -> int | None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -373,6 +419,7 @@ class Daemon:
         self.ready = False
         self.files_with_problems = 0
         self._watch_trouble: str | None = None  # why events cannot be watched, as last said
+        self.lock: DaemonLock | None = None
         self.backing_off_until: float | None = None
         self._notifying: list[threading.Thread | None] = []
 
@@ -392,9 +439,11 @@ class Daemon:
         self._check_directory()
         lock = DaemonLock(self.config.state.path)
         lock.acquire()
+        self.lock = lock
         try:
             return self._supervise()
         finally:
+            self.lock = None
             lock.release()
 
     def _check_directory(self) -> None:
@@ -579,7 +628,8 @@ class Daemon:
         if rows:
             logger.info(
                 "first start in %s: %d file%s already there recorded as a baseline and not "
-                "imported ('syncd run --import-existing' imports them); new downloads will be",
+                "imported ('syncd run --import-existing' imports them); new downloads will be "
+                "imported as they arrive",
                 self.directory,
                 len(rows),
                 "" if len(rows) == 1 else "s",
@@ -653,8 +703,30 @@ class Daemon:
             logger.warning("file system events were lost; scanning %s", self.directory)
             self._full_scan()
 
+    def _check_state_database(self) -> None:
+        """A state database deleted (or replaced) while the daemon runs would take every later
+        write to a file nobody can open again: notice it, say so, and start a new one, as after
+        a lost state database (the index is rebuilt from the library, and the items syncd
+        created that the user deleted are known by their derived keys)."""
+        assert self.store is not None
+        if self.store.still_at_path():
+            return
+        path = self.config.state.path
+        logger.warning(
+            "%s was deleted or replaced while syncd ran: starting a new state database there "
+            "(the library index is read again; files in the folder are checked again)",
+            path,
+        )
+        self.store.close()
+        self.store = StateStore(path)
+        self.importer = None  # a new index on the new database
+        self.next_rescan = 0.0  # every file in the folder is unknown to the new database
+        if self.lock is not None:
+            self.lock.renew()  # the lock named after the database now names the new file
+
     def _tick(self) -> None:
         now = time.time()
+        self._check_state_database()
         if self._reload_requested:
             self._reload_requested = False
             self._do_reload()
@@ -1174,7 +1246,8 @@ class Daemon:
         if self.trouble:
             line = self.trouble
             if self.waiting:
-                line += f"; {len(self.waiting)} file(s) waiting"
+                n = len(self.waiting)
+                line += f"; {n} file{'' if n == 1 else 's'} waiting"
             return line
         if self.dir_missing:
             return f"waiting for {self.directory} to exist"

@@ -287,6 +287,22 @@ def _from_row(row: IndexedItem) -> KnownItem:
     return from_row(row)
 
 
+def _problems(failed: int, unreadable_lines: list[int]) -> str:
+    """What went wrong in a partly imported file: ``1 record failed; 2 records could not be
+    read (lines 12, 40)``."""
+    parts = []
+    if failed:
+        parts.append(f"{failed} record{'' if failed == 1 else 's'} failed")
+    if unreadable_lines:
+        n = len(unreadable_lines)
+        lines = ", ".join(str(x) for x in unreadable_lines[:5]) + (", ..." if n > 5 else "")
+        parts.append(
+            f"{n} record{'' if n == 1 else 's'} could not be read "
+            f"(line{'' if n == 1 else 's'} {lines})"
+        )
+    return "; ".join(parts)
+
+
 def _row_ids(row: RecordRow) -> Identifiers:
     return Identifiers(pmid=row.pmid, doi=row.doi, pmcid=row.pmcid, fingerprint=row.fingerprint)
 
@@ -1222,7 +1238,9 @@ class _Run:
         return any(t["tag"] not in have for t in tags) or bool(self.report.collection)
 
     def _record_files(self) -> None:
-        bad_lines = {p.source for p in self.report.errors}
+        bad_lines: dict[str, list[int]] = {}
+        for p in self.report.errors:
+            bad_lines.setdefault(p.source, []).append(p.line)
         for f in self.report.files:
             if f.outcome in ("unchanged", "unreadable"):
                 continue
@@ -1231,7 +1249,7 @@ class _Run:
             failed = outcomes.count("failed") + outcomes.count("pending")
             if failed or f.path in bad_lines:
                 f.outcome = "partial"
-                f.detail = f"{failed} record(s) failed"
+                f.detail = _problems(failed, bad_lines.get(f.path, []))
             sha, st = self._file_meta[f.path]
             row = FileRow(f.path, st.st_size, st.st_mtime_ns, sha, f.outcome, f.records)
             self.store.put_file(

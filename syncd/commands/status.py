@@ -290,7 +290,7 @@ def _print(s: dict[str, Any]) -> None:
     if s["baseline"]:
         b = s["baseline"]
         say(
-            f"  baseline:    {b['files']} file(s) already there at the first start "
+            f"  baseline:    {_n(b['files'], 'file')} already there at the first start "
             f"({b['taken_at']}) were left alone (syncd run --import-existing imports them)"
         )
     say(

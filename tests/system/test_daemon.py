@@ -86,6 +86,8 @@ def test_a_partial_download_is_read_only_after_the_rename(
     temp.write_text(text, encoding="utf-8")
     temp.rename(final)
     wait_for_pmids(sandbox, range(40000001, 40000011), 30, daemon)
+    # The history row is written just after the items land.
+    wait_for(lambda: daemon.history() != [], 10, "the history row", daemon.tail())
     assert daemon.history() == [("citations.nbib", "imported", 10)]
     assert_exactly_once(sandbox, range(40000001, 40000011))
 
@@ -561,6 +563,7 @@ def test_first_start_in_the_download_folder_takes_a_baseline(
     old = write_export(downloads / "old-export.nbib", [47000001])
     assert d.run("--once") == 0, d.tail()
     assert "recorded as a baseline" in d.tail()
+    assert "new downloads will be imported as they arrive" in d.tail()  # the whole sentence
     assert d.history() == []
     _, status = d.status()
     assert status["baseline"]["files"] == 1

@@ -344,3 +344,26 @@ def test_an_inotify_limit_is_said_once(
             w._start_observer()
     said = [r for r in caplog.records if "cannot watch" in r.getMessage()]
     assert [r.levelname for r in said].count("WARNING") == 1, said
+
+
+def test_a_state_database_deleted_while_running_is_noticed_and_started_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = model_config(tmp_path)
+    folder = tmp_path / "inbox"
+    (folder / "a.nbib").write_text(medline([43400001]), encoding="utf-8")
+    server = MemoryZotero()
+    with worker(config, server) as w:
+        ticks(w)
+        assert server.pmids() == ["43400001"]
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{config.state.path}{suffix}").unlink(missing_ok=True)
+        (folder / "b.nbib").write_text(medline([43400002]), encoding="utf-8")
+        ticks(w)
+        assert "was deleted or replaced while syncd ran" in caplog.text
+        assert config.state.path.exists()
+        # Both files are in the new database, and a.nbib's article is not created twice.
+        assert sorted(server.pmids()) == ["43400001", "43400002"]
+        assert w.store is not None
+        with StateStore(config.state.path, readonly=True) as again:
+            assert {Path(f.path).name for f in again.files("users/1")} == {"a.nbib", "b.nbib"}

@@ -320,6 +320,10 @@ def test_exit_code_1_when_some_records_fail_and_text_summary(
     # The file is not marked fully imported, so it is read again next time.
     db = sqlite3.connect(tmp_path / "state.db")
     assert db.execute("SELECT outcome FROM files").fetchone()[0] == "partial"
+    # ... and syncd status says which line, not "0 record(s) failed".
+    assert main(["status", "--config", str(cfg)]) == 1
+    status = capsys.readouterr().out
+    assert f"{path}: partial: 1 record could not be read (line 12)" in status, status
 
 
 def test_per_object_failure_is_reported_and_the_rest_goes_on(
