@@ -551,8 +551,7 @@ class Daemon:
 
     def _work(self) -> None:
         try:
-            self.store = StateStore(self.config.state.path)
-            self._start()
+            self._open_and_start()
             if self.once:
                 self._run_once()
             else:
@@ -635,6 +634,44 @@ class Daemon:
                 "" if len(rows) == 1 else "s",
             )
 
+    def _open_and_start(self) -> None:
+        """Open the state database and start; a full disk, an I/O error or a read-only state
+        folder is waited out like an outage (the service says READY=1 with the trouble in its
+        status, so that systemd does not kill and restart it into the same wall)."""
+        while True:
+            try:
+                self.store = StateStore(self.config.state.path)
+                self._start()
+                return
+            except StateError as exc:
+                if not exc.transient or self.once:
+                    raise
+                if self.store is not None:
+                    with contextlib.suppress(Exception):
+                        self.store.close()
+                    self.store = None
+                self._state_trouble(exc)
+                if not self.ready:
+                    sdnotify.notify("READY=1", f"STATUS={shown(self.trouble or '')}")
+                    self.ready = True
+                self._sleep_until(self.retry_at)
+
+    def _safe_tick(self) -> None:
+        """One :meth:`_tick`; a state database that cannot be written for now is trouble to
+        wait out, not the end of the daemon."""
+        try:
+            self._tick()
+        except StateError as exc:
+            if not exc.transient:
+                raise
+            self._state_trouble(exc)
+
+    def _state_trouble(self, exc: StateError) -> None:
+        """The state database cannot be written for now: trouble to wait out, shown in the log
+        and the systemd status (the database itself cannot hold it)."""
+        self._set_trouble(exc)
+        sdnotify.notify(f"STATUS={self._status_line()}")
+
     def _loop(self) -> None:
         interval = sdnotify.watchdog_interval()
         while not self.stop.is_set():
@@ -645,7 +682,7 @@ class Daemon:
             self._drain(max(0.0, timeout))
             if self.stop.is_set():
                 return
-            self._tick()
+            self._safe_tick()
 
     def _run_once(self) -> None:
         """``--once``: import what the start scan found, once settled, then stop."""
@@ -1197,6 +1234,8 @@ class Daemon:
             message = f"fatal: {text}"
         elif isinstance(exc, RemoteError):
             message = f"Zotero unreachable or failing: {text}"
+        elif isinstance(exc, StateError) and exc.transient:
+            message = f"waiting for the state database to be writable again: {text}"
         else:
             message = f"trouble: {text}"
         self._fatal = fatal

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from syncd import daemon as daemon_module
 from syncd import engine
 from syncd.config import Config, Secret, StateConfig, WatchConfig, ZoteroConfig
 from syncd.daemon import Daemon as Worker
+from syncd.errors import StateError
 from syncd.sandbox import SandboxServer
 from syncd.state import StateStore
 from tests.system.daemon_harness import (
@@ -28,9 +30,11 @@ from tests.system.daemon_harness import (
     assert_exactly_once,
     daemon_sandbox,
     library_pmids,
+    wait_for,
+    wait_for_pmids,
 )
 from tests.system.test_daemon_model import MemoryGateway, MemoryZotero
-from tests.system.test_exactly_once import medline
+from tests.system.test_exactly_once import medline, write_export
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -367,3 +371,116 @@ def test_a_state_database_deleted_while_running_is_noticed_and_started_again(
         assert w.store is not None
         with StateStore(config.state.path, readonly=True) as again:
             assert {Path(f.path).name for f in again.files("users/1")} == {"a.nbib", "b.nbib"}
+
+
+def test_a_full_disk_at_start_is_waited_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = model_config(tmp_path)
+    (tmp_path / "inbox" / "a.nbib").write_text(medline([43500001]), encoding="utf-8")
+    real = daemon_module.StateStore
+    attempts: list[int] = []
+
+    def store(path: Path) -> StateStore:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise StateError(f"{path}: no space left on the device (ENOSPC)", transient=True)
+        return real(path)
+
+    monkeypatch.setattr(daemon_module, "StateStore", store)
+    notified: list[tuple[str, ...]] = []
+    monkeypatch.setattr(daemon_module.sdnotify, "notify", lambda *a: notified.append(a))
+    server = MemoryZotero()
+    w = Worker(config, lambda config, sleep: MemoryGateway(server))  # type: ignore[arg-type,return-value]
+    monkeypatch.setattr(w, "_sleep_until", lambda end: None)
+    w._open_and_start()
+    try:
+        assert len(attempts) == 3
+        assert "waiting for the state database to be writable again" in caplog.text
+        # systemd hears READY=1 at once (no start timeout, no restart loop), the trouble in
+        # STATUS=, and the daemon goes on once the disk has room again.
+        ready = [a for a in notified if a[0] == "READY=1"]
+        assert ready and "ENOSPC" in ready[0][1], notified
+        ticks(w)
+        assert server.pmids() == ["43500001"]
+        assert w.trouble is None
+    finally:
+        assert w.store is not None
+        w.store.close()
+
+
+def test_a_full_disk_while_running_is_trouble_not_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = model_config(tmp_path)
+    server = MemoryZotero()
+    with worker(config, server) as w:
+        assert w.store is not None
+        real = w.store.add_history
+        full = [True]
+
+        def add_history(*args: Any, **kwargs: Any) -> None:
+            if full[0]:
+                raise StateError("state.db: the disk is full (SQLITE_FULL)", transient=True)
+            real(*args, **kwargs)
+
+        monkeypatch.setattr(w.store, "add_history", add_history)
+        (tmp_path / "inbox" / "a.nbib").write_text(medline([43600001]), encoding="utf-8")
+        w.retry_at = 0.0
+        w._safe_tick()
+        assert w.trouble is not None and "SQLITE_FULL" in w.trouble
+        full[0] = False
+        for _ in range(4):
+            w.retry_at = 0.0
+            w._safe_tick()
+        assert server.pmids() == ["43600001"]  # once: the article is not created twice
+        assert w.trouble is None
+
+
+def _mount_tmpfs(where: Path, size: str) -> str | None:
+    """Mount a small tmpfs at ``where``; why not, in a line, when it cannot be done here."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return "needs root and mount(8) for a small tmpfs"
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return None if done.returncode == 0 else f"cannot mount a tmpfs: {done.stderr.strip()}"
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_under_the_state_database_is_waited_out(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    disk = tmp_path / "small-disk"
+    why = _mount_tmpfs(disk, "3m")
+    if why is not None:
+        pytest.skip(why)
+    d = Daemon(tmp_path / "machine", sandbox.url)
+    try:
+        state = disk / "state.db"
+        d.config.write_text(d.config.read_text().replace(str(d.state), str(state)))
+        d.state = state
+        d.start()
+        d.wait_ready()
+        write_export(d.folder / "a.nbib", [43700001])
+        wait_for_pmids(sandbox, [43700001], 30, d)
+        filler = disk / "filler"
+        with contextlib.suppress(OSError), filler.open("wb") as fh:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        pmids = write_export(d.folder / "b.nbib", range(43700010, 43700040))
+        said = "waiting for the state database to be writable again"
+        wait_for(lambda: said in d.tail(), 30, "the trouble said", d.tail())
+        d.assert_running()  # waiting, not exited
+        filler.unlink()
+        wait_for_pmids(sandbox, [43700001, *pmids], 90, d)
+        d.assert_running()
+        assert_exactly_once(sandbox, [43700001, *pmids])
+    finally:
+        d.close()
+        subprocess.run(["umount", "-l", str(disk)], check=False)
