@@ -1024,6 +1024,17 @@ class _Run:
         """Record a write's outcomes; return the jobs to send again (key collisions)."""
         pushed: list[tuple[str, str, str | None]] = []
         new_items: list[KnownItem] = []
+        for i, (key, _) in result.created.items():
+            if not 0 <= i < len(jobs) or key != jobs[i].key:
+                # A success naming keys that were not sent: believing it would put phantom
+                # keys in the index (later merges go nowhere). The rows stay pending.
+                sent = jobs[i].key if 0 <= i < len(jobs) else "nothing"
+                raise RemoteError(
+                    f"library {self.library}: the server reported item {i} of a write created "
+                    f"as {key}, but the item sent there had the key {sent}: not what the "
+                    "Zotero API does; the records stay pending",
+                    hint="check that zotero.api_url points at the Zotero Web API",
+                )
         for i, (key, version) in result.created.items():
             job = jobs[i]
             made = KnownItem(
