@@ -420,6 +420,7 @@ class Daemon:
         self.files_with_problems = 0
         self._watch_trouble: str | None = None  # why events cannot be watched, as last said
         self.lock: DaemonLock | None = None
+        self._folder_id: tuple[int, int] | None = None  # (device, inode) of the folder watched
         self.backing_off_until: float | None = None
         self._notifying: list[threading.Thread | None] = []
 
@@ -857,8 +858,26 @@ class Daemon:
             "scanned %s: %d new or changed file%s", self.directory, n, "" if n == 1 else "s"
         )
 
+    def _folder_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.directory)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
     def _check_folder_and_observer(self) -> None:
         exists = self.directory.is_dir()
+        now = self._folder_identity() if exists else None
+        if exists and not self.dir_missing and self._folder_id not in (None, now):
+            # Deleted and made again (or the link now names another folder) between two looks:
+            # the watch is on a dead inode. Watch the new one, and read what it holds.
+            logger.info("%s was replaced; watching the new folder and scanning it", self.directory)
+            self._folder_id = now
+            self._stop_observer()
+            self._full_scan()
+            self._start_observer()
+            return
+        self._folder_id = now
         if not exists and not self.dir_missing:
             self.dir_missing = True
             self._stop_observer()

@@ -155,10 +155,7 @@ def model_config(tmp_path: Path, **watch: Any) -> Config:
         watch=replace(
             WatchConfig(),
             directory=folder,
-            settle_seconds=0.0,
-            events=False,
-            rescan_seconds=1e-6,
-            **watch,
+            **{"settle_seconds": 0.0, "events": False, "rescan_seconds": 1e-6, **watch},
         ),
         state=StateConfig(tmp_path / "state.db"),
     )
@@ -484,3 +481,19 @@ def test_a_real_full_disk_under_the_state_database_is_waited_out(
     finally:
         d.close()
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_the_watched_folder_replaced_is_noticed_and_scanned(tmp_path: Path) -> None:
+    config = model_config(tmp_path, rescan_seconds=3600.0)
+    folder = tmp_path / "inbox"
+    (folder / "a.nbib").write_text(medline([43900001]), encoding="utf-8")
+    server = MemoryZotero()
+    with worker(config, server) as w:
+        ticks(w, 2)
+        assert server.pmids() == ["43900001"]
+        # Deleted and made again within a second (here: renamed away, a new one made).
+        folder.rename(tmp_path / "inbox.old")
+        folder.mkdir()
+        (folder / "b.nbib").write_text(medline([43900002]), encoding="utf-8")
+        ticks(w, 3)  # no rescan is due for an hour: only the inode says it is another folder
+        assert sorted(server.pmids()) == ["43900001", "43900002"]
