@@ -57,6 +57,7 @@ from syncd.watch import (
     Seen,
     Settler,
     cannot_read,
+    ends_whole,
     is_candidate,
     look,
     needs_sniff,
@@ -997,6 +998,8 @@ class Daemon:
                 # Reported as a failed file (log, status, exit 1), read again when it changes.
                 done[path] = (FileCounts(outcome="unreadable", detail=why), None)
                 continue
+            if not self._ends_whole(path, seen):
+                continue
             if needs_sniff(path.name) and not sniff(path):
                 logger.debug("%s is not a PubMed/MEDLINE export; ignored", path)
                 self.store.put_file(
@@ -1069,6 +1072,26 @@ class Daemon:
             )
         why = cannot_read(path)
         return None if why is None else f"cannot read it: {why}"
+
+    def _ends_whole(self, path: Path, seen: Seen) -> bool:
+        """Whether ``path`` may be read now: it ends with a line end, or has stayed unchanged
+        for 10 x ``settle_seconds`` (real exports may end without a newline). A writer that
+        paused longer than the settle time mid-line would otherwise give a truncated item."""
+        if ends_whole(path, seen.size):
+            return True
+        quiet_for = 10 * self.config.watch.settle_seconds
+        since = seen.mtime_ns / 1e9
+        if time.time() - since >= quiet_for:
+            logger.warning(
+                "%s ends in the middle of a line and has not changed for %.0f s: read as it is",
+                path,
+                quiet_for,
+            )
+            return True
+        logger.debug("%s ends in the middle of a line: waiting for the rest", path)
+        self.waiting.pop(path, None)
+        self.settler.hold(path, seen, since + quiet_for)
+        return False
 
     def _foreign(self, path: Path, seen: Seen) -> None:
         """Another user's file (or a link to one) in the folder: skipped, said once per file."""

@@ -142,6 +142,22 @@ def look(path: Path) -> Seen | None:
     )
 
 
+def ends_whole(path: Path, size: int) -> bool:
+    """Whether the file's last byte ends a line (a writer that paused mid-line has not)."""
+    if size <= 0:
+        return True
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return True  # not for this check to say: reading it will
+    try:
+        return os.pread(fd, 1, size - 1) in (b"\n", b"\r", b"")
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def cannot_read(path: Path) -> str | None:
     """Why ``path`` cannot be opened for reading (``Permission denied``), or None."""
     try:
@@ -205,6 +221,11 @@ class Settler:
         mtime = seen.mtime_ns / 1e9
         # An mtime in the future (a clock elsewhere, an archive) cannot say how quiet it is.
         self._files[path] = _Watch(seen, min(mtime, now))
+
+    def hold(self, path: Path, seen: Seen, until: float) -> None:
+        """Wait for ``path`` until ``until`` (settler clock), unless it changes first (then it
+        waits as any changed file does)."""
+        self._files[path] = _Watch(seen, until - self.settle)
 
     def drop(self, path: Path) -> None:
         self._files.pop(path, None)

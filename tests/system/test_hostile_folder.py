@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -497,3 +498,41 @@ def test_the_watched_folder_replaced_is_noticed_and_scanned(tmp_path: Path) -> N
         (folder / "b.nbib").write_text(medline([43900002]), encoding="utf-8")
         ticks(w, 3)  # no rescan is due for an hour: only the inode says it is another folder
         assert sorted(server.pmids()) == ["43900001", "43900002"]
+
+
+def test_a_writer_that_paused_mid_line_is_waited_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = model_config(tmp_path, settle_seconds=0.2)
+    path = tmp_path / "inbox" / "slow.nbib"
+    whole = medline([44000001])
+    cut = whole.index("FAU - ") + 9  # in the middle of the first author's line
+    path.write_text(whole[:cut], encoding="utf-8")
+    server = MemoryZotero()
+    with worker(config, server) as w:
+        time.sleep(0.3)  # past the settle time: only the missing line end holds it back
+        ticks(w)
+        assert server.pmids() == []
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(whole[cut:])
+        time.sleep(0.3)
+        ticks(w)
+        (item,) = (d for _, d in server.items.values())
+        assert len(item["creators"]) == whole.count("FAU - ")  # all of them, not a cut
+        assert item["creators"][0]["lastName"] == "Lovelace"
+    assert "ends in the middle of a line" not in caplog.text  # nothing to warn about
+
+
+def test_an_export_without_a_final_newline_goes_in_once_quiet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = model_config(tmp_path, settle_seconds=0.2)
+    path = tmp_path / "inbox" / "as-pubmed-writes-it.nbib"
+    path.write_text(medline([44100001]).rstrip("\n"), encoding="utf-8")
+    old = time.time() - 60
+    os.utime(path, (old, old))  # unchanged for long: 10 x settle_seconds has passed
+    server = MemoryZotero()
+    with worker(config, server) as w:
+        ticks(w)
+        assert server.pmids() == ["44100001"]
+    assert "ends in the middle of a line and has not changed for 2 s" in caplog.text
