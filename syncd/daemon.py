@@ -49,6 +49,7 @@ from typing import Any
 
 from syncd import sdnotify
 from syncd.config import Config
+from syncd.core.backoff import backoff
 from syncd.core.text import shorten_name, shown
 from syncd.engine import Gateway, Importer, Report
 from syncd.errors import ConfigError, InputError, RemoteError, StateError, SyncdError
@@ -1311,8 +1312,7 @@ class Daemon:
         if self._fatal:
             delay = min(cap, _FATAL_RETRY)
         else:
-            base = min(cap, 2.0 ** min(self.failures, 20))
-            delay = base / 2 + self._rng.uniform(0, base / 2)
+            delay = backoff(self.failures, 2.0, cap, self._rng.random())
         self.retry_at = time.time() + delay
         logger.info("next attempt in %.0f s", delay)
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from syncd.config import Config
+from syncd.core.backoff import backoff
 from syncd.core.dedup import (
     DedupOptions,
     Deleted,
@@ -92,8 +93,7 @@ _MAX_MERGE_TRIES = 4
 
 def conflict_delay(n: int, rng: random.Random | None = None) -> float:
     """Seconds to wait before trying again after the ``n``-th refused write in a row."""
-    cap = min(CONFLICT_MAX_DELAY, CONFLICT_BASE_DELAY * 2.0 ** max(0, n - 1))
-    return cap / 2 + (rng or random).uniform(0, cap / 2)
+    return backoff(n, CONFLICT_BASE_DELAY, CONFLICT_MAX_DELAY, (rng or random).random())
 
 
 _NOT_INDEXED = frozenset({"note", "attachment", "annotation"})

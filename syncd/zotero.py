@@ -58,6 +58,7 @@ import httpx2
 from pyzotero import errors as pz_errors
 from pyzotero.zotero import Zotero
 
+from syncd.core.backoff import backoff
 from syncd.errors import ConfigError, RemoteError
 
 logger = logging.getLogger(__name__)
@@ -100,8 +101,7 @@ class RetryPolicy:
 
     def delay(self, retry: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
-        cap = min(self.max_delay, self.base_delay * 2.0 ** max(0, retry - 1))
-        return cap / 2 + (rng or random).uniform(0, cap / 2)
+        return backoff(retry, self.base_delay, self.max_delay, (rng or random).random())
 
 
 @dataclass(frozen=True)
