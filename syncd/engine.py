@@ -60,6 +60,7 @@ from syncd.core.keys import item_key
 from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
 from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
+from syncd.core.settle import settle
 from syncd.errors import InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, from_row, to_row
 from syncd.reading import iter_export_files, read_path
@@ -761,51 +762,33 @@ class _Run:
         deleted = self.store.deleted_keys(self.library)
         for row in rows:
             where = f"{row.source}:{row.line}"
-            held = self.index.get(row.key)
-            if held is None and row.key in deleted:
-                # Its key was deleted, so the write was applied (only syncd makes this key for
-                # this article) and the user removed the item since: respect that.
-                updates.append((row.identity, "pushed", None))
-                self._settled.append(
-                    Entry(
-                        where,
-                        row.key,
-                        "was created, then deleted in Zotero; not created again",
-                        row.pmid,
-                        outcome="created",
-                    )
-                )
+            s = settle(
+                row.key,
+                _row_ids(row),
+                row.payload is not None,
+                self.index,
+                deleted,
+                self.options,
+                library=self.library,
+            )
+            if s.status == "resend":
+                assert row.payload is not None
+                resend.append((row, row.payload))
                 continue
-            if held is not None and _same_article(held.ids, _row_ids(row)):
-                # The interrupted run's write was applied, or another syncd created the same
-                # article under the same (derived) key meanwhile: no way to tell which.
-                updates.append((row.identity, "pushed", row.error))
-                self._settled.append(
-                    Entry(
-                        where,
-                        row.key,
-                        "in the library under its planned key (created by the interrupted "
-                        "run, or by another writer at the same moment)",
-                        row.pmid,
-                        uncertain=True,
-                        outcome="created",
-                    )
-                )
-                continue
-            d = decide(_row_ids(row), self.index, {}, {}, self.options, library=self.library)
-            if isinstance(d, Duplicate):
+            if s.status == "duplicate":
                 # Someone else created the article meanwhile: the row now names their item.
                 self.store.put_records(
                     self.library,
-                    [replace(row, key=d.key, status="duplicate", error=d.reason, payload=None)],
+                    [replace(row, key=s.key, status="duplicate", error=s.reason, payload=None)],
                 )
-                self._settled.append(Entry(where, d.key, d.reason, row.pmid, outcome="duplicate"))
-            elif row.payload is None:
-                reason = "pending without its item; import again"
-                updates.append((row.identity, "failed", reason))
-                self._settled.append(Entry(where, row.key, reason, row.pmid, outcome="failed"))
             else:
-                resend.append((row, row.payload))
+                # A pushed row keeps its note (a possible duplicate); a failed one its reason.
+                updates.append(
+                    (row.identity, s.status, row.error if s.status == "pushed" else s.reason)
+                )
+            self._settled.append(
+                Entry(where, s.key, s.reason, row.pmid, uncertain=s.uncertain, outcome=s.outcome)
+            )
         self.store.set_status(self.library, updates)
         for start in range(0, len(resend), BATCH):
             chunk = resend[start : start + BATCH]
