@@ -47,6 +47,23 @@ class _JournalFormatter(logging.Formatter):
         return "\n".join(prefix + line for line in super().format(record).splitlines())
 
 
+# The loggers of HTTP libraries (request lines, connection events) and the sandbox's access
+# log: HTTP detail, shown only with -vv.
+_HTTP_DETAIL = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "h11",
+    "h2",
+    "hpack",
+    "urllib3",
+    "pyzotero",
+    "watchdog",
+    "syncd.sandbox.server.access",
+)
+
+
 def under_journald() -> bool:
     """Whether stderr is the journal stream systemd gave us (not merely inherited)."""
     value = os.environ.get("JOURNAL_STREAM", "")
@@ -73,5 +90,5 @@ def setup_logging(verbosity: int = 0) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     # Third-party chatter (HTTP client request lines) only when asked for twice.
-    for noisy in ("httpx", "httpx2", "httpcore", "urllib3", "watchdog"):
+    for noisy in _HTTP_DETAIL:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)

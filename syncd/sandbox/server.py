@@ -39,6 +39,7 @@ from syncd.sandbox.library import State
 from syncd.sandbox.schema import SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
+access = logging.getLogger(f"{__name__}.access")
 
 _REDACTED = "<redacted>"
 MAX_BODY = 50 * 1024 * 1024
@@ -95,7 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s - %s", self.address_string(), format % args)
+        # One line per request: HTTP detail, shown with -vv (see syncd.logs).
+        access.debug("%s - %s", self.address_string(), format % args)
 
     def _serve(self) -> None:
         self.server.sandbox._dispatch(self)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +37,37 @@ def test_python_dash_m_runs_the_cli() -> None:
     )
     assert proc.returncode == 0
     assert "usage: syncd" in proc.stdout
+
+
+def test_one_v_is_syncd_detail_and_two_bring_the_http_detail(tmp_path: Path) -> None:
+    """``--help`` says HTTP detail comes with -vv: a single -v must not flood with it."""
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "PYTHONPATH": str(root),
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    sample = root / "examples" / "pubmed-sample.nbib"
+
+    def run(*flags: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "syncd", *flags, "import", "--sandbox", str(sample)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    one = run("-v")
+    assert "reading " in one  # syncd's own debug lines
+    assert "connect_tcp" not in one and "send_request" not in one
+    assert '"GET /keys/current' not in one
+    two = run("-vv")
+    assert "send_request" in two or "connect_tcp" in two
+    assert '"GET /keys/current' in two
