@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.commands import add_config_option, say
+from syncd.core.medline import NOT_AN_EXPORT_HINT
 from syncd.core.text import shown_data
 from syncd.errors import ConfigError, InputError
 
@@ -223,7 +224,11 @@ def print_summary(report: Report) -> None:
         say(f"  {f.path}: {f.detail}, skipped")
     for f in report.files:
         if f.outcome == "unreadable":
-            say(f"  {f.path}: unreadable: {f.detail}")
+            # The reader's message names the file already: say it once.
+            detail = f.detail.removeprefix(f"{f.path}: ")
+            say(f"  {f.path}: {detail}")
+            if "not a MEDLINE/PubMed export" in detail:
+                say(f"      hint: {NOT_AN_EXPORT_HINT}")
     if report.dry_run:
         say(f"  {_plural(c['new'], 'item')} would be created")
     else:

@@ -488,12 +488,15 @@ def _too_large(state: _State, line: int, text: str) -> Problem:
     )
 
 
+NOT_AN_EXPORT_HINT = (
+    "export from PubMed with 'Send to > Citation manager' (.nbib) or 'Save > PubMed format' (.txt)"
+)
+"""What to do about a file that is not an export (``convert``'s hint, ``import``'s summary)."""
+
+
 def _not_medline(source: str, why: str) -> None:
     raise InputError(
-        f"{source}: not a MEDLINE/PubMed export ({why})",
-        "export from PubMed with 'Send to > Citation manager' (.nbib) or 'Save > PubMed "
-        "format' (.txt)",
-        source=source,
+        f"{source}: not a MEDLINE/PubMed export ({why})", NOT_AN_EXPORT_HINT, source=source
     )
 
 

@@ -490,3 +490,16 @@ def test_a_pending_article_that_someone_else_created_meanwhile_is_a_duplicate(
     with StateStore(tmp_path / "state.db") as store:
         row = store.record(LIB, "pmid:3")
         assert row is not None and (row.status, row.key) == ("duplicate", theirs)
+
+
+def test_a_file_that_is_not_an_export_is_named_once_with_the_hint(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping: milk, eggs\n", encoding="utf-8")
+    cfg = config(tmp_path, sandbox)
+    main(["import", "--config", str(cfg), str(notes)])
+    out = capsys.readouterr().out
+    assert out.count(str(notes)) == 1, out
+    assert f"{notes}: not a MEDLINE/PubMed export" in out
+    assert "hint: export from PubMed with 'Send to > Citation manager'" in out
