@@ -248,7 +248,8 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
         },
         "skipped_other_owners": [f.path for f in foreign],
         "files_with_problems": [
-            {"path": f.path, "outcome": f.outcome, "detail": f.detail} for f in bad_files
+            {"path": f.path, "outcome": f.outcome, "detail": f.detail, "report": _report(f.path)}
+            for f in bad_files
         ],
         "index": {
             "version": store.library_version(library),
@@ -262,6 +263,14 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
     }
     status["exit_code"] = EXIT_PARTIAL if failed or bad_files or trouble else EXIT_OK
     return status
+
+
+def _report(path: str) -> str | None:
+    """The ``NAME.errors.txt`` the daemon wrote beside a file with problems, if it is there."""
+    from syncd.daemon import report_name
+
+    report = Path(path).with_name(report_name(Path(path).name))
+    return str(report) if report.is_file() else None
 
 
 def _baseline(store: StateStore, directory: str | None) -> dict[str, Any] | None:
@@ -328,6 +337,8 @@ def _print(s: dict[str, Any]) -> None:
         say(f"Files with problems ({len(s['files_with_problems'])}):")
         for f in s["files_with_problems"]:
             say(f"  {f['path']}: {f['outcome']}: {f['detail'] or ''}")
+            if f["report"]:
+                say(f"      problems listed in {f['report']}")
     if s["possible_duplicates"]["count"]:
         p = s["possible_duplicates"]
         say(
