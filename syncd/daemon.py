@@ -42,8 +42,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,11 @@ from syncd import sdnotify
 from syncd.config import Config
 from syncd.core.backoff import backoff
 from syncd.core.text import shorten_name, shown
-from syncd.engine import Gateway, Importer, Report
+from syncd.engine import Importer
 from syncd.errors import ConfigError, InputError, RemoteError, StateError, SyncdError
-from syncd.state import DaemonRow, FileRow, HistoryRow, StateStore
+from syncd.report import FileReport, Report
+from syncd.state import DaemonRow, FileRow, HistoryRow, StateStore, today_utc, utc_stamp
+from syncd.targets.base import Target
 from syncd.watch import (
     Seen,
     Settler,
@@ -86,10 +88,7 @@ class LockError(SyncdError):
     """Another ``syncd run`` uses this state database."""
 
 
-def _utc(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(ts if ts is not None else time.time(), UTC).strftime(
-        "%Y-%m-%dT%H:%M:%SZ"
-    )
+_utc = utc_stamp
 
 
 # --- the lock -------------------------------------------------------------------------------
@@ -286,78 +285,27 @@ def desktop_notify(summary: str, body: str) -> threading.Thread | None:
     return thread
 
 
-@dataclass
-class FileCounts:
-    """What became of one file's records in one import."""
-
-    records: int = 0
-    new: int = 0
-    duplicates: int = 0
-    merged: int = 0
-    failed: int = 0
-    unreadable: int = 0  # records that could not be read (each in ``errors`` with its line)
-    outcome: str = "imported"
-    detail: str = ""
-    errors: tuple[str, ...] = ()
-
-    def line(self, name: str) -> str:
-        if self.outcome == "unchanged":
-            return f"{name}: already imported ({self.detail})"
-        if self.outcome == "unreadable":
-            return f"{name}: could not be read: {self.detail}"
-        line = (
-            f"{name}: {self.records} record{'' if self.records == 1 else 's'}: "
-            f"{self.new} new, {self.duplicates} duplicate{'' if self.duplicates == 1 else 's'}, "
-            f"{self.failed} failed"
-        )
-        if self.unreadable:
-            line += f", {self.unreadable} unreadable (see {report_name(name)})"
-        return line
-
-
-def per_file(report: Report) -> dict[str, FileCounts]:
-    """Split a batch's report by file."""
-
-    def file_of(where: str) -> str:
-        return where.rsplit(":", 1)[0]
-
-    out = {
-        f.path: FileCounts(records=f.records, outcome=f.outcome, detail=f.detail)
-        for f in report.files
-    }
-    recovered = {e.key for e in report.recovered}
-    errors: dict[str, list[str]] = {}
-    for e in [*report.created, *report.recovered]:
-        if file_of(e.where) in out:
-            out[file_of(e.where)].new += 1
-    for e in report.duplicates:
-        name = file_of(e.where)
-        if name in out and e.key not in recovered:
-            out[name].duplicates += 1
-    for e in report.failed:
-        name = file_of(e.where)
-        if name in out:
-            out[name].failed += 1
-            errors.setdefault(name, []).append(f"{e.where}: {e.reason}")
-    for p in report.errors:
-        errors.setdefault(p.source, []).append(f"{p.source}:{p.line}: {p.message}")
-        if p.source in out:
-            out[p.source].unreadable += 1
-    merged = set(report.merged)
-    for e in report.duplicates:
-        name = file_of(e.where)
-        if name in out and e.key in merged:
-            out[name].merged += 1
-    for name, counts in out.items():
-        if counts.outcome == "unreadable":
-            errors.setdefault(name, []).append(f"{name}: {counts.detail}")
-        counts.errors = tuple(errors.get(name, ()))
-    return out
+def file_line(name: str, f: FileReport) -> str:
+    """The log line of one file: ``NAME: 12 records: 10 new, 2 duplicates, 0 failed``."""
+    if f.outcome == "unchanged":
+        return f"{name}: already imported ({f.detail})"
+    if f.outcome == "unreadable":
+        return f"{name}: could not be read: {f.detail}"
+    line = (
+        f"{name}: {f.records} record{'' if f.records == 1 else 's'}: "
+        f"{f.new} new, {f.duplicates} duplicate{'' if f.duplicates == 1 else 's'}, "
+        f"{f.failed} failed"
+    )
+    if f.uncertain:
+        line += f" ({f.uncertain} of the new uncertain: a lost answer or a crash)"
+    if f.unreadable:
+        line += f", {f.unreadable} unreadable (see {report_name(name)})"
+    return line
 
 
 # --- the daemon -----------------------------------------------------------------------------
 
-GatewayFactory = Callable[[Config, Callable[[float], None]], Gateway]
+GatewayFactory = Callable[[Config, Callable[[float], None]], Target]
 
 
 class Daemon:
@@ -981,7 +929,7 @@ class Daemon:
         unchanged: dict[Path, FileRow] = {}
         copies: dict[Path, tuple[Path, str, Seen]] = {}  # same bytes as a file of the batch
         to_import: list[Path] = []
-        done: dict[Path, tuple[FileCounts, str | None]] = {}
+        done: dict[Path, tuple[FileReport, str | None]] = {}
         w = self.config.watch
         for path in batch:
             self.heartbeat = time.monotonic()
@@ -997,7 +945,7 @@ class Daemon:
             why = self._why_not_read(path, seen)
             if why is not None:
                 # Reported as a failed file (log, status, exit 1), read again when it changes.
-                done[path] = (FileCounts(outcome="unreadable", detail=why), None)
+                done[path] = (FileReport(str(path), outcome="unreadable", detail=why), None)
                 continue
             if not self._ends_whole(path, seen):
                 continue
@@ -1013,12 +961,12 @@ class Daemon:
                 sha = self._sha256(path)
             except OSError as exc:
                 detail = f"cannot read it: {exc.strerror or exc}"
-                done[path] = (FileCounts(outcome="unreadable", detail=detail), None)
+                done[path] = (FileReport(str(path), outcome="unreadable", detail=detail), None)
                 continue
             if sha in known_hashes:
                 other = known_hashes[sha]
                 detail = "same content as " + (other if other != str(path) else "before")
-                done[path] = (FileCounts(outcome="unchanged", detail=detail), sha)
+                done[path] = (FileReport(str(path), outcome="unchanged", detail=detail), sha)
                 unchanged[path] = _file_row(path, seen, "imported", sha=sha)
                 continue
             if sha in batch_hashes:
@@ -1036,7 +984,7 @@ class Daemon:
         self._clear_trouble()
         self.failures = 0
         for report in reports:
-            counts = per_file(report)
+            counts = {f.path: f for f in report.files}
             for path in to_import:
                 c = counts.get(str(path))
                 if c is not None:
@@ -1050,10 +998,10 @@ class Daemon:
             elif got[0].outcome == "unreadable":
                 # Never "already imported" when the same bytes could not be read.
                 detail = f"same content as {first}, which could not be read: {got[0].detail}"
-                done[path] = (FileCounts(outcome="unreadable", detail=detail), sha)
+                done[path] = (FileReport(str(path), outcome="unreadable", detail=detail), sha)
             else:
                 detail = f"same content as {first}"
-                done[path] = (FileCounts(outcome="unchanged", detail=detail), sha)
+                done[path] = (FileReport(str(path), outcome="unchanged", detail=detail), sha)
                 unchanged[path] = _file_row(path, seen, "imported", sha=sha)
         for path, row in unchanged.items():
             self.store.put_file(self.library, replace(row, detail=done[path][0].detail))
@@ -1120,7 +1068,7 @@ class Daemon:
     def _import_each(
         self,
         paths: list[Path],
-        done: dict[Path, tuple[FileCounts, str | None]],
+        done: dict[Path, tuple[FileReport, str | None]],
         hashes: dict[str, str],
     ) -> list[Report]:
         """Import ``paths`` in one run; when that fails on something unexpected (a bug, a file
@@ -1154,7 +1102,7 @@ class Daemon:
         self,
         path: Path,
         exc: Exception,
-        done: dict[Path, tuple[FileCounts, str | None]],
+        done: dict[Path, tuple[FileReport, str | None]],
         hashes: dict[str, str],
     ) -> None:
         detail = (
@@ -1162,7 +1110,7 @@ class Daemon:
             "changes, or with 'syncd status --retry' (please report this)"
         )
         sha = next((h for h, p in hashes.items() if p == str(path)), None)
-        done[path] = (FileCounts(outcome="unreadable", detail=detail), sha)
+        done[path] = (FileReport(str(path), outcome="unreadable", detail=detail), sha)
 
     def _run_importer(self, paths: list[Path]) -> Report:
         assert self.importer is not None
@@ -1188,7 +1136,7 @@ class Daemon:
             if f.sha256 and f.outcome == "imported"
         }
 
-    def _finish(self, path: Path, counts: FileCounts, sha: str | None) -> None:
+    def _finish(self, path: Path, counts: FileReport, sha: str | None) -> None:
         """Log, record, notify and tidy up one file of a batch."""
         assert self.store is not None
         self.waiting.pop(path, None)
@@ -1202,25 +1150,26 @@ class Daemon:
                 _file_row(path, seen, "unreadable", sha=sha or "", detail=counts.detail),
             )
         self.last_file = path.name
-        line = counts.line(path.name)
+        line = file_line(path.name, counts)
         (logger.warning if counts.errors else logger.info)("%s", line)
-        self.store.add_history(
-            self.library,
-            [
-                HistoryRow(
-                    str(path),
-                    _utc(),
-                    counts.outcome,
-                    counts.records,
-                    counts.new,
-                    counts.duplicates,
-                    counts.merged,
-                    counts.failed,
-                    counts.detail or None,
-                    sha,
-                )
-            ],
-        )
+        if not counts.recorded:  # decided here, not by an import (unchanged, not readable)
+            self.store.add_history(
+                self.library,
+                [
+                    HistoryRow(
+                        str(path),
+                        _utc(),
+                        counts.outcome,
+                        counts.records,
+                        counts.new,
+                        counts.duplicates,
+                        counts.merged,
+                        counts.failed,
+                        counts.detail or None,
+                        sha,
+                    )
+                ],
+            )
         if self.config.notify.desktop:
             if counts.outcome == "unchanged":
                 body = f"{shown(path.name)}: already imported"
@@ -1238,7 +1187,7 @@ class Daemon:
         self._notifying = [t for t in self._notifying if t is not None and t.is_alive()]
         self._notifying.append(desktop_notify(summary, body))
 
-    def _after_import(self, path: Path, counts: FileCounts) -> None:
+    def _after_import(self, path: Path, counts: FileReport) -> None:
         w = self.config.watch
         settled = counts.outcome in ("imported", "unchanged") and not counts.errors
         ours = path.with_name(report_name(path.name))
@@ -1372,10 +1321,3 @@ class Daemon:
 
 def _local(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().strftime("%H:%M:%S")
-
-
-def today_utc() -> str:
-    """Local midnight today, as the UTC time stamp the history table uses."""
-    local = datetime.now().astimezone()
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -36,9 +36,9 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from syncd.config import Config
 from syncd.core.backoff import backoff
@@ -61,10 +61,12 @@ from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
 from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.core.settle import settle
-from syncd.errors import InputError, RemoteError, StateError
+from syncd.errors import ConfigError, InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, from_row, to_row
 from syncd.reading import iter_export_files, read_path
-from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
+from syncd.report import Entry, FileReport, Report, count_files, problems_detail
+from syncd.state import FileRow, HistoryRow, IndexedItem, RecordRow, StateStore, utc_stamp
+from syncd.targets.base import Target, VersionConflict, WriteResult
 
 logger = logging.getLogger(__name__)
 
@@ -97,149 +99,9 @@ def conflict_delay(n: int, rng: random.Random | None = None) -> float:
     return backoff(n, CONFLICT_BASE_DELAY, CONFLICT_MAX_DELAY, (rng or random).random())
 
 
-_NOT_INDEXED = frozenset({"note", "attachment", "annotation"})
-
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: stage ``read`` (records read; total 0 = unknown) or
 ``send`` (items sent of the total to send)."""
-
-
-class Gateway(Protocol):
-    """The part of :class:`syncd.zotero.ZoteroGateway` the engine uses."""
-
-    library: str
-
-    def check_access(self, *, require_write: bool = True) -> Any: ...
-    def has_native_ids(self) -> bool: ...
-    def item_versions(self, since: int) -> tuple[dict[str, int], int]: ...
-    def stream_item_versions(
-        self, since: int, sink: Callable[[list[tuple[str, int]]], None]
-    ) -> int: ...
-    def get_items(self, keys: Sequence[str]) -> list[dict[str, Any]]: ...
-    def deleted_since(self, since: int) -> tuple[list[str], int]: ...
-    def create_items(
-        self, items: Sequence[dict[str, Any]], *, if_unmodified_since: int | None = None
-    ) -> Any: ...
-    def update_item(self, key: str, version: int, patch: dict[str, Any]) -> int: ...
-    def find_or_create_collection(self, spec: str) -> str: ...
-
-
-# --- the report -----------------------------------------------------------------------------
-
-
-@dataclass
-class Entry:
-    """One record in the report: where it is, the item key concerned, and why."""
-
-    where: str
-    key: str | None = None
-    reason: str = ""
-    pmid: str | None = None
-    uncertain: bool = False
-    """Created under its planned key, but the answer to this process's write was lost (or the
-    row was left pending by an interrupted run): another writer may have created it at the
-    same moment under the same key."""
-    outcome: str = ""
-    """In ``recovered`` only: created | duplicate | failed | pending."""
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "where": self.where,
-            "key": self.key,
-            "reason": self.reason,
-            "pmid": self.pmid,
-        }
-        if self.uncertain:
-            out["uncertain"] = True
-        if self.outcome:
-            out["outcome"] = self.outcome
-        return out
-
-
-@dataclass
-class FileReport:
-    path: str
-    records: int = 0
-    outcome: str = "imported"  # imported | unchanged | partial | unreadable
-    detail: str = ""
-
-
-@dataclass
-class Report:
-    library: str
-    dry_run: bool = False
-    files: list[FileReport] = field(default_factory=list)
-    created: list[Entry] = field(default_factory=list)
-    recovered: list[Entry] = field(default_factory=list)
-    duplicates: list[Entry] = field(default_factory=list)
-    possible_duplicates: list[Entry] = field(default_factory=list)
-    """Created articles that share a DOI with another item or record whose title differs
-    (already counted among ``created``): worth a look in Zotero."""
-    merged: list[str] = field(default_factory=list)
-    failed: list[Entry] = field(default_factory=list)
-    pending: list[Entry] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    records_read: int = 0
-    collection: str | None = None
-    gave_up: str | None = None
-    """Why the import stopped sending (other writers kept changing the library), or None."""
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def exit_code(self) -> int:
-        """0 when everything went in; 1 when some records or files failed, or were left
-        pending (to be settled by the next run)."""
-        bad = (
-            self.failed
-            or self.pending
-            or self.errors
-            or any(f.outcome == "unreadable" for f in self.files)
-            or any(e.outcome in ("failed", "pending") for e in self.recovered)
-        )
-        return 1 if bad else 0
-
-    def counts(self) -> dict[str, int]:
-        """Every record read in this run has exactly one outcome:
-        ``new + duplicates + failed + pending == records``. ``uncertain`` counts the ``new``
-        ones whose write lost its answer (another writer may have made them); ``recovered``
-        counts rows of earlier runs settled now whose records were not read in this run."""
-        return {
-            "files": len(self.files),
-            "records": self.records_read,
-            "new": len(self.created),
-            "uncertain": sum(1 for e in self.created if e.uncertain),
-            "recovered": len(self.recovered),
-            "duplicates": len(self.duplicates),
-            "possible_duplicates": len(self.possible_duplicates),
-            "merged": len(self.merged),
-            "failed": len(self.failed),
-            "pending": len(self.pending),
-            "problems": len(self.problems),
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "library": self.library,
-            "dry_run": self.dry_run,
-            "collection": self.collection,
-            "counts": self.counts(),
-            "files": [vars(f) for f in self.files],
-            "created": [e.as_dict() for e in self.created],
-            "recovered": [e.as_dict() for e in self.recovered],
-            "duplicates": [e.as_dict() for e in self.duplicates],
-            "possible_duplicates": [e.as_dict() for e in self.possible_duplicates],
-            "merged": list(self.merged),
-            "failed": [e.as_dict() for e in self.failed],
-            "pending": [e.as_dict() for e in self.pending],
-            "gave_up": self.gave_up,
-            "problems": [
-                {"where": f"{p.source}:{p.line}", "message": p.message, "severity": p.severity}
-                for p in self.problems
-            ],
-        }
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -264,44 +126,12 @@ def dedup_options(config: Config) -> DedupOptions:
     )
 
 
-def known_item(obj: dict[str, Any]) -> KnownItem | None:
-    """The index entry for an item JSON object from the API (None for notes/attachments)."""
-    data = obj.get("data", obj)
-    if data.get("itemType") in _NOT_INDEXED:
-        return None
-    tags = tuple((str(t.get("tag", "")), int(t.get("type", 0) or 0)) for t in data.get("tags", []))
-    return KnownItem(
-        key=str(obj.get("key") or data.get("key")),
-        ids=item_identifiers(data),
-        version=int(obj.get("version") or data.get("version") or 0),
-        trashed=bool(data.get("deleted")),
-        tags=tags,
-        collections=tuple(data.get("collections", [])),
-    )
-
-
 def _to_row(item: KnownItem) -> IndexedItem:
     return to_row(item)
 
 
 def _from_row(row: IndexedItem) -> KnownItem:
     return from_row(row)
-
-
-def _problems(failed: int, unreadable_lines: list[int]) -> str:
-    """What went wrong in a partly imported file: ``1 record failed; 2 records could not be
-    read (lines 12, 40)``."""
-    parts = []
-    if failed:
-        parts.append(f"{failed} record{'' if failed == 1 else 's'} failed")
-    if unreadable_lines:
-        n = len(unreadable_lines)
-        lines = ", ".join(str(x) for x in unreadable_lines[:5]) + (", ..." if n > 5 else "")
-        parts.append(
-            f"{n} record{'' if n == 1 else 's'} could not be read "
-            f"(line{'' if n == 1 else 's'} {lines})"
-        )
-    return "; ".join(parts)
 
 
 def _row_ids(row: RecordRow) -> Identifiers:
@@ -360,7 +190,7 @@ class Importer:
         self,
         config: Config,
         store: StateStore,
-        gateway: Gateway,
+        gateway: Target,
         *,
         dry_run: bool = False,
         give_up_after: float | None = None,
@@ -382,11 +212,26 @@ class Importer:
         self.native = False
         self.opened = False
         self._index_loaded = False
+        self.pushed_rows: dict[str, RecordRow] = {}
+        """The pushed rows :meth:`memory` read last, by key (the batch being planned)."""
+        self.unclaimed: dict[str, Entry] = {}
+        """Rows created by an interrupted run and settled by :meth:`settle` (the daemon's
+        start), by key, until a later run reads their records again: there they count as new
+        (uncertain) for their file, not as duplicates of the items they created."""
 
     def open(self) -> None:
         """Check the key (read, and write unless dry-run), probe the server's schema for the
         PMID/PMCID fields and find or create the collection. Raises :class:`RemoteError` (or
         :class:`ConfigError`) when the library cannot be used; call again to retry."""
+        missing = self.gw.capabilities.missing()
+        if missing and not self.dry_run:
+            # Without these, a retry after a lost answer or a second writer could create an
+            # article twice: better no import than a library with duplicates.
+            raise ConfigError(
+                f"{self.library} cannot guarantee that each article is created once "
+                f"(it lacks: {', '.join(missing)})",
+                hint="use a target that supports them (the Zotero Web API does)",
+            )
         self.gw.check_access(require_write=not self.dry_run)
         self.native = self.config.zotero.native_ids == "auto" and self.gw.has_native_ids()
         if self.config.zotero.collection:
@@ -431,9 +276,14 @@ class Importer:
             self.open()
         self.sync_index()
         try:
-            return _Run(self, progress, False).run([])
+            report = _Run(self, progress, False).run([])
         finally:
             self.index.clear()
+        if not self.dry_run:
+            self.unclaimed.update(
+                (e.key, e) for e in report.recovered if e.key and e.outcome == "created"
+            )
+        return report
 
     # ---- index ----------------------------------------------------------------------------
 
@@ -487,11 +337,7 @@ class Importer:
                 len(deleted),
             )
         while keys := self.store.queued_index_keys(self.library, _INDEX_PAGE):
-            rows = [
-                to_row(item)
-                for item in (known_item(o) for o in self.gw.get_items(keys))
-                if item is not None
-            ]
+            rows = [to_row(item) for item in self.gw.known_items(keys).values()]
             self.store.put_index_page(self.library, rows, keys)
         self.store.finish_index_build(self.library, version)
         self.version = version
@@ -508,10 +354,7 @@ class Importer:
         changed = [k for k, v in versions.items() if held.get(k) != v]
         upserts: list[KnownItem] = []
         if changed:
-            for obj in self.gw.get_items(changed):
-                item = known_item(obj)
-                if item is not None:
-                    upserts.append(item)
+            upserts.extend(self.gw.known_items(changed).values())
         removed, _ = self.gw.deleted_since(self.version)
         # Every deleted key is remembered, also one the index never held: a write of ours
         # whose answer was lost and whose item the user deleted before we saw it must not be
@@ -548,6 +391,7 @@ class Importer:
             columns = [c for c, kind in _COLUMNS if kind in match]
             rows = self.store.records_like(self.library, ids, columns)
         rows = list(rows)
+        self.pushed_rows = {r.key: r for r in rows if r.status == "pushed"}
         # The key syncd derives for each article; when another item holds it, the next
         # ones too (syncd moves on to them then).
         derived: dict[str, list[Identifiers]] = {}
@@ -608,12 +452,9 @@ class Importer:
                 patch["collections"] = [*item.collections, self.collection]
             try:
                 version = self.gw.update_item(key, item.version, patch)
-            except RemoteError as exc:
-                if exc.status != 412:
-                    raise
+            except VersionConflict:
                 logger.info("item %s changed meanwhile; reading it again", key)
-                fresh = self.gw.get_items([key])
-                item = known_item(fresh[0]) if fresh else None
+                item = self.gw.known_items([key]).get(key)
                 continue
             merged_tags = item.tags + tuple((t["tag"], int(t.get("type", 0))) for t in missing)
             item = KnownItem(
@@ -654,6 +495,7 @@ class _Run:
         self.outcome: dict[int, str] = {}  # record number -> created|duplicate|failed|pending
         self._file_meta: dict[str, tuple[str, os.stat_result]] = {}
         self._ranges: dict[str, tuple[int, int]] = {}  # file -> its records' numbers
+        self._counted_at: dict[str, str] = {}  # file -> when it last got a history row
         self._carry: list[_Job] = []  # creates planned, waiting to fill a write
         self._planned: set[str] = set()  # keys of the items this run planned to create
         self._sent = 0
@@ -842,10 +684,8 @@ class _Run:
             guard = self.version
             try:
                 result = self.gw.create_items([j.payload for j in jobs], if_unmodified_since=guard)
-            except RemoteError as exc:
-                if exc.status != 412:
-                    raise
-                if getattr(exc, "answer_lost", False):
+            except VersionConflict as exc:
+                if exc.answer_lost:
                     # An earlier attempt of this POST may have been applied: the change that
                     # refused it may be our own write.
                     for job in jobs:
@@ -1003,7 +843,7 @@ class _Run:
         for ref in job.refs:
             self.outcome[ref] = "failed"
 
-    def _outcomes(self, jobs: list[_Job], result: Any) -> list[_Job]:
+    def _outcomes(self, jobs: list[_Job], result: WriteResult) -> list[_Job]:
         """Record a write's outcomes; return the jobs to send again (key collisions)."""
         pushed: list[tuple[str, str, str | None]] = []
         new_items: list[KnownItem] = []
@@ -1040,13 +880,12 @@ class _Run:
         if result.existing:
             # The key exists: our own earlier write (a lost response, a crash) or another
             # syncd process. Check that it is this article before believing it.
-            lost = bool(getattr(result, "answer_lost", False))
+            lost = result.answer_lost
             keys = [result.existing[i] for i in sorted(result.existing)]
-            found = {o["key"]: o for o in self.gw.get_items(keys)}
+            found = self.gw.known_items(keys)
             for i in sorted(result.existing):
                 job = jobs[i]
-                obj = found.get(job.key)
-                item = known_item(obj) if obj is not None else None
+                item = found.get(job.key)
                 if item is not None:
                     new_items.append(item)
                 if item is not None and _same_article(item.ids, job.ids):
@@ -1125,6 +964,7 @@ class _Run:
             self._send_isolated(self._carry)
             self._carry = []
         self._list_settled()
+        count_files(self.report)
         if not self.dry_run:
             self._record_files()
         return self.report
@@ -1161,6 +1001,9 @@ class _Run:
             # A record read in this run whose row an interrupted run left pending (settled
             # above) is this run's record: its outcome is counted here, once, not apart.
             done = settled.pop(action.key, None) if not isinstance(action, Fail) else None
+            if done is None and not isinstance(action, Fail | Create):
+                # ... or settled earlier by this process (the daemon settles at its start).
+                done = self.imp.unclaimed.pop(action.key, None)
             if isinstance(action, Create):
                 assert rec.item is not None
                 self._planned.add(action.key)
@@ -1176,6 +1019,10 @@ class _Run:
                 self.report.created.append(
                     replace(done, where=rec.where, pmid=rec.ids.pmid, outcome="")
                 )
+                self.outcome[ref] = "created"
+            elif isinstance(action, Merge | Skip) and self._uncounted(rec, action.key):
+                reason = "created by an earlier run that ended before it was counted"
+                self.report.created.append(Entry(rec.where, action.key, reason, rec.ids.pmid))
                 self.outcome[ref] = "created"
             elif isinstance(action, Merge | Skip):
                 self.report.duplicates.append(
@@ -1216,6 +1063,17 @@ class _Run:
                 merged.add(key)
                 self.report.merged.append(key)
 
+    def _uncounted(self, rec: _Record, key: str) -> bool:
+        """Whether ``rec``'s item was created from this same file by a run that was killed
+        before it wrote the file's history row: then it is new for the file, not a duplicate
+        of syncd's own item (the history must add up to what the library gained)."""
+        row = self.imp.pushed_rows.get(key)
+        if row is None or row.source != rec.file or key in self._planned:
+            return False
+        if rec.file not in self._counted_at:
+            self._counted_at[rec.file] = self.store.last_counted(self.library, rec.file)
+        return (row.updated_at or "") > self._counted_at[rec.file]
+
     def _list_settled(self) -> None:
         """Rows of earlier runs settled now whose records this run did not read: listed apart
         (``recovered``), not counted among this run's records. (Settled rows found again
@@ -1232,24 +1090,45 @@ class _Run:
         return any(t["tag"] not in have for t in tags) or bool(self.report.collection)
 
     def _record_files(self) -> None:
+        """Count each input's share of the run and write its ``files`` and ``history`` rows
+        (the one place both are written for an import, by the daemon or ``syncd import``)."""
         bad_lines: dict[str, list[int]] = {}
         for p in self.report.errors:
             bad_lines.setdefault(p.source, []).append(p.line)
+        at = utc_stamp()
+        history: list[HistoryRow] = []
         for f in self.report.files:
-            if f.outcome in ("unchanged", "unreadable"):
-                continue
-            first, end = self._ranges.get(f.path, (0, 0))
-            outcomes = [self.outcome.get(n, "pending") for n in range(first, end)]
-            failed = outcomes.count("failed") + outcomes.count("pending")
-            if failed or f.path in bad_lines:
-                f.outcome = "partial"
-                f.detail = _problems(failed, bad_lines.get(f.path, []))
-            sha, st = self._file_meta[f.path]
-            row = FileRow(f.path, st.st_size, st.st_mtime_ns, sha, f.outcome, f.records)
-            self.store.put_file(
-                self.library,
-                replace(row, detail=f.detail or None, inode=st.st_ino, ctime_ns=st.st_ctime_ns),
+            if f.outcome not in ("unchanged", "unreadable"):
+                first, end = self._ranges.get(f.path, (0, 0))
+                outcomes = [self.outcome.get(n, "pending") for n in range(first, end)]
+                failed = outcomes.count("failed") + outcomes.count("pending")
+                if failed or f.path in bad_lines:
+                    f.outcome = "partial"
+                    f.detail = problems_detail(failed, bad_lines.get(f.path, []))
+                sha, st = self._file_meta[f.path]
+                f.sha256 = sha
+                row = FileRow(f.path, st.st_size, st.st_mtime_ns, sha, f.outcome, f.records)
+                self.store.put_file(
+                    self.library,
+                    replace(row, detail=f.detail or None, inode=st.st_ino, ctime_ns=st.st_ctime_ns),
+                )
+            history.append(
+                HistoryRow(
+                    f.path,
+                    at,
+                    f.outcome,
+                    f.records,
+                    f.new,
+                    f.duplicates,
+                    f.merged,
+                    f.failed,
+                    f.detail or None,
+                    f.sha256,
+                    f.uncertain,
+                )
             )
+            f.recorded = True
+        self.store.add_history(self.library, history)
 
 
 @contextlib.contextmanager
@@ -1340,7 +1219,7 @@ def import_paths(
     paths: Sequence[Path],
     config: Config,
     store: StateStore,
-    gateway: Gateway,
+    gateway: Target,
     *,
     dry_run: bool = False,
     progress: Progress | None = None,

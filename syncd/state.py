@@ -80,7 +80,7 @@ from syncd.errors import (
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 30_000
 _ITEM_IDS = ("pmid", "pmcid", "doi", "fingerprint")  # indexed as items_by_<column> (schema 3)
 
@@ -210,6 +210,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE files ADD COLUMN inode INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0",
     ),
+    # How many of a file's new items were uncertain (created under the planned key after a
+    # lost answer or a crash), so that syncd status can say it.
+    5: ("ALTER TABLE history ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0",),
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
@@ -461,8 +464,25 @@ _IN_CHUNK = 500  # values per ``IN (...)``: well under SQLite's limit on paramet
 _ITEM_COLUMNS = "key, version, pmid, pmcid, doi, fingerprint, trashed, tags, collections"
 
 
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
+"""Every time in the state database: UTC to the second, sortable as text."""
+
+
+def utc_stamp(ts: float | None = None) -> str:
+    """``ts`` (seconds since the epoch; now when None) as the state database writes times."""
+    when = datetime.now(UTC) if ts is None else datetime.fromtimestamp(ts, UTC)
+    return when.strftime(STAMP)
+
+
+def today_utc() -> str:
+    """Local midnight today, as the UTC time stamp the history table uses."""
+    local = datetime.now().astimezone()
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.astimezone(UTC).strftime(STAMP)
+
+
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp()
 
 
 def _db(text: str | None) -> str | bytes | None:
@@ -523,6 +543,8 @@ class RecordRow:
     error: str | None = None
     payload: dict[str, Any] | None = field(default=None, repr=False)
     attempt: int = 0
+    updated_at: str | None = field(default=None, compare=False)
+    """When the row was last written (read back; writing sets it to now)."""
 
 
 @dataclass(frozen=True)
@@ -539,6 +561,8 @@ class HistoryRow:
     failed: int = 0
     detail: str | None = None
     sha256: str | None = None
+    uncertain: int = 0
+    """Of ``new``: created under the planned key after a lost answer or a crash."""
 
 
 @dataclass(frozen=True)
@@ -1020,7 +1044,7 @@ class StateStore:
 
     _RECORD_COLUMNS = (
         "identity, key, status, pmid, doi, pmcid, fingerprint, source, line, error, payload, "
-        "attempt"
+        "attempt, updated_at"
     )
 
     @staticmethod
@@ -1038,6 +1062,7 @@ class StateStore:
             error=_text(r[9]),
             payload=json.loads(_text(r[10])) if r[10] else None,
             attempt=r[11],
+            updated_at=r[12],
         )
 
     @staticmethod
@@ -1182,7 +1207,7 @@ class StateStore:
         against the library index. ``pending`` and ``pushed`` rows
         (what syncd created, and what it is about to) are never pruned. Run ``VACUUM`` after a
         large prune to give the space back to the file system."""
-        cutoff = older_than.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cutoff = older_than.astimezone(UTC).strftime(STAMP)
         sql = "DELETE FROM records WHERE status IN ('duplicate', 'failed') AND updated_at < ?"
         args: list[Any] = [cutoff]
         if library is not None:
@@ -1326,7 +1351,8 @@ class StateStore:
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO history (library, path, sha256, at, outcome, records, new, "
-                "duplicates, merged, failed, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "duplicates, merged, failed, detail, uncertain) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         library,
@@ -1340,6 +1366,7 @@ class StateStore:
                         h.merged,
                         h.failed,
                         _db(h.detail),
+                        h.uncertain,
                     )
                     for h in rows
                 ],
@@ -1349,21 +1376,36 @@ class StateStore:
         """The last ``limit`` files imported, newest first."""
         if not self.has_table("history"):
             return []
+        # A read-only store (syncd status) may look at a database of schema 4, not migrated
+        # yet by the daemon: its history knows no uncertain items.
+        uncertain = "uncertain" if self._schema_at_open >= 5 else "0"
         rows = self._conn.execute(
-            "SELECT path, at, outcome, records, new, duplicates, merged, failed, detail, sha256 "
-            "FROM history WHERE library = ? ORDER BY id DESC LIMIT ?",
+            "SELECT path, at, outcome, records, new, duplicates, merged, failed, detail, sha256, "  # noqa: S608
+            f"{uncertain} FROM history WHERE library = ? ORDER BY id DESC LIMIT ?",
             (library, limit),
         )
         return [HistoryRow(*(_text(v) for v in r)) for r in rows]
 
+    def last_counted(self, library: str, path: str) -> str:
+        """When ``path`` last got a history row ("" when never): records pushed for it later
+        were created by a run that ended before counting them."""
+        if not self.has_table("history"):
+            return ""
+        row = self._conn.execute(
+            "SELECT max(at) FROM history WHERE library = ? AND path = ?", (library, _db(path))
+        ).fetchone()
+        return str(row[0] or "")
+
     def history_totals(self, library: str, since: str | None = None) -> dict[str, int]:
-        """Files, records, new, duplicates, merged and failed, summed (from ``since`` on)."""
-        names = ("files", "records", "new", "duplicates", "merged", "failed")
+        """Files, records, new (and how many of them uncertain), duplicates, merged and
+        failed, summed (from ``since`` on)."""
+        names = ("files", "records", "new", "uncertain", "duplicates", "merged", "failed")
         if not self.has_table("history"):
             return dict.fromkeys(names, 0)
+        uncertain = "total(uncertain)" if self._schema_at_open >= 5 else "0"
         sql = (
-            "SELECT count(*), total(records), total(new), total(duplicates), total(merged), "
-            "total(failed) FROM history WHERE library = ?"
+            f"SELECT count(*), total(records), total(new), {uncertain}, total(duplicates), "  # noqa: S608
+            "total(merged), total(failed) FROM history WHERE library = ?"
         )
         args: list[Any] = [library]
         if since is not None:

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import hashlib
 import html
 import logging
 import random
@@ -49,7 +48,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
@@ -59,7 +58,19 @@ from pyzotero import errors as pz_errors
 from pyzotero.zotero import Zotero
 
 from syncd.core.backoff import backoff
+from syncd.core.dedup import KnownItem
+from syncd.core.keys import KEY_PATTERN, collection_key
+from syncd.core.zotero_items import known_item
 from syncd.errors import ConfigError, RemoteError
+from syncd.targets.base import (
+    MAX_WRITE_BATCH,
+    Capabilities,
+    KeyAccess,
+    VersionConflict,
+    WriteResult,
+    check_creates,
+    collection_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +78,9 @@ T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.zotero.org"
 KEYS_URL = "https://www.zotero.org/settings/keys"
-MAX_WRITE_BATCH = 50
-"""The server refuses more than 50 objects in one write (413)."""
 _READ_BATCH = 100
 """``itemKey=`` takes up to 100 keys per request (the desktop client's batch size)."""
-_KEY_ALPHABET = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
 _HEADER_SAFE_KEY = re.compile(r"[A-Za-z0-9]+")
-_OBJECT_KEY = re.compile(rf"^[{_KEY_ALPHABET}]{{8}}$")
 _TIMEOUT = 30.0
 _REDACTED = "<redacted>"
 MAX_SERVER_WAIT = 3600.0
@@ -102,44 +109,6 @@ class RetryPolicy:
     def delay(self, retry: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
         return backoff(retry, self.base_delay, self.max_delay, (rng or random).random())
-
-
-@dataclass(frozen=True)
-class KeyAccess:
-    """What the API key may do in the configured library (from ``GET /keys/current``)."""
-
-    user_id: int
-    username: str
-    can_read: bool
-    can_write: bool
-    library: str
-
-
-@dataclass
-class WriteResult:
-    """The outcome of one POST of at most 50 items, by index into the items sent."""
-
-    created: dict[int, tuple[str, int]] = field(default_factory=dict)
-    """index -> (key, version) of the item created."""
-    existing: dict[int, str] = field(default_factory=dict)
-    """index -> key: per-object 412 (or ``unchanged``), an item with that key exists already."""
-    failed: dict[int, tuple[int, str]] = field(default_factory=dict)
-    """index -> (code, message): per-object 400 / 409 / 413 and the like."""
-    library_version: int = 0
-    """``Last-Modified-Version`` of the final response."""
-    answer_lost: bool = False
-    """An earlier attempt of this POST may have been applied without its answer arriving (a
-    network error or a 5xx other than 503 before the retry that answered): an item reported
-    ``existing`` may then be this write's own."""
-
-
-class VersionConflict(RemoteError):
-    """The object changed on the server since the version we sent (HTTP 412).
-
-    ``answer_lost``: an earlier attempt of the same request may have been applied without its
-    answer arriving, so the change may be that request's own."""
-
-    answer_lost: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,21 +259,13 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def derive_key(*parts: str) -> str:
-    """A deterministic 8-character Zotero object key for ``parts`` (used for collections, so
-    that two syncd processes creating the same collection agree on its key)."""
-    digest = hashlib.sha256("\0".join(parts).encode()).digest()
-    # 256 is a multiple of 32, so ``byte % 32`` is uniform; the alphabet has 33 letters and
-    # the last one is simply never used.
-    return "".join(_KEY_ALPHABET[b % 32] for b in digest[:8])
-
-
 # --------------------------------------------------------------------------------------------
 # The gateway
 
 
 class ZoteroGateway:
-    """One Zotero library (``users/N`` or ``groups/N``) seen through the Web API.
+    """One Zotero library (``users/N`` or ``groups/N``) seen through the Web API: a
+    :class:`syncd.targets.base.Target`.
 
     :param library_type: ``"user"`` or ``"group"``.
     :param library_id: the numeric user or group id.
@@ -386,6 +347,10 @@ class ZoteroGateway:
             read_timeout=timeout,
         )
         self._zot.endpoint = self.api_url
+
+    capabilities = Capabilities()
+    """The Web API keeps every promise exactly-once needs (client keys with version 0,
+    ``If-Unmodified-Since-Version``, ``/deleted``, version-guarded PATCH)."""
 
     def __repr__(self) -> str:
         return f"ZoteroGateway({self.library} at {self.api_url})"
@@ -526,6 +491,11 @@ class ZoteroGateway:
             out.extend(self._call("GET items?itemKey=", request))
         return out
 
+    def known_items(self, keys: Sequence[str]) -> dict[str, KnownItem]:
+        """The articles among ``keys`` (notes and attachments left out), by key."""
+        found = (known_item(obj) for obj in self.get_items(keys))
+        return {item.key: item for item in found if item is not None}
+
     def deleted_since(self, since: int) -> tuple[list[str], int]:
         """Keys of the items deleted for good after version ``since``, and the library
         version."""
@@ -552,14 +522,7 @@ class ZoteroGateway:
         another client after the index was read is not created a second time. (A retry after
         a lost response also ends that way, as the lost write itself changed the library.)
         """
-        if len(items) > MAX_WRITE_BATCH:
-            raise ValueError(f"at most {MAX_WRITE_BATCH} items per write, got {len(items)}")
-        for i, item in enumerate(items):
-            key = item.get("key")
-            if not isinstance(key, str) or not _OBJECT_KEY.match(key):
-                raise ValueError(f"item {i} has no valid Zotero key: {key!r}")
-            if item.get("version") != 0:
-                raise ValueError(f"item {i} ({key}) must carry 'version': 0")
+        check_creates(items)
         if not items:
             return WriteResult(library_version=self.library_version())
         payload = [dict(item) for item in items]
@@ -618,16 +581,11 @@ class ZoteroGateway:
 
     def _resolve_collection(self, spec: str, *, create: bool) -> str | None:
         spec = spec.strip()
-        if _OBJECT_KEY.match(spec):
+        if KEY_PATTERN.match(spec):
             found = self._collection_by_key(spec)
             if found is not None:
                 return found
-        names = [part.strip() for part in spec.split("/")]
-        if not spec or any(not n for n in names):
-            raise ConfigError(
-                f"collection {spec!r} has an empty name in it",
-                hint="write the collection as a name, 'Parent/Child', or an 8-character key",
-            )
+        names = collection_path(spec)
         existing = self._all_collections()
         parent = ""
         for name in names:
@@ -692,7 +650,7 @@ class ZoteroGateway:
             start += _READ_BATCH
 
     def _create_collection(self, name: str, parent: str) -> str:
-        key = derive_key("collection", self.library, parent, name)
+        key = collection_key(self.library, parent, name)
         payload = [{"key": key, "version": 0, "name": name, "parentCollection": parent}]
         report = self._call(
             f"POST collection {name!r}",
@@ -1030,5 +988,4 @@ __all__ = [
     "VersionConflict",
     "WriteResult",
     "ZoteroGateway",
-    "derive_key",
 ]

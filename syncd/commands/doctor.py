@@ -9,6 +9,7 @@ printed with its fix), 2 the command itself could not run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from syncd.errors import EXIT_OK, EXIT_PARTIAL, ConfigError, RemoteError, StateE
 
 if TYPE_CHECKING:
     from syncd.config import Config
+    from syncd.targets.base import Target
 
 HELP = "check the config, the API key, the library, the watch folder and the state database"
 
@@ -73,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_library(doc: _Doctor, config: Config) -> bool:
+    from syncd.app import target_for
     from syncd.config import default_config_path
-    from syncd.zotero import ZoteroGateway
 
     z = config.zotero
     if z.library_id is None:
@@ -97,12 +99,7 @@ def _check_library(doc: _Doctor, config: Config) -> bool:
         )
     doc.add("API key", True, f"from {z.api_key_source}")
     try:
-        with ZoteroGateway(
-            library_type=z.library_type,
-            library_id=z.library_id,
-            api_key=z.api_key.reveal(),
-            api_url=z.api_url,
-        ) as gw:
+        with contextlib.closing(target_for(config)) as gw:
             access = gw.check_access(require_write=False)
             doc.add(
                 "key access",
@@ -135,12 +132,8 @@ def _check_library(doc: _Doctor, config: Config) -> bool:
         return doc.add("library", False, exc.message, exc.hint)
 
 
-def _check_collection(doc: _Doctor, gw: object, spec: str) -> None:
-    find = getattr(gw, "find_collection", None)
-    if find is None:
-        doc.add("collection", True, f"{spec!r}: found or created at the first import")
-        return
-    key = find(spec)
+def _check_collection(doc: _Doctor, gw: Target, spec: str) -> None:
+    key = gw.find_collection(spec)
     if key:
         doc.add("collection", True, f"{spec!r} is collection {key}")
     else:

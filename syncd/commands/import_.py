@@ -17,6 +17,7 @@ fatal error (nothing or not everything was done).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -34,7 +35,7 @@ from syncd.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from syncd.config import Config
-    from syncd.engine import Report
+    from syncd.report import Report
 
 HELP = "import exports into Zotero, each article once"
 
@@ -166,21 +167,15 @@ def _with_sandbox(args: argparse.Namespace, config: Config) -> int:
 
 
 def _import(args: argparse.Namespace, config: Config, note: str | None) -> int:
+    from syncd.app import target_for
     from syncd.engine import import_paths
     from syncd.progress import progress_for
     from syncd.state import StateStore
-    from syncd.zotero import ZoteroGateway
 
-    assert config.zotero.library_id is not None and config.zotero.api_key is not None
     progress, bar = progress_for(sys.stderr)
     with (
         StateStore(config.state.path) as store,
-        ZoteroGateway(
-            library_type=config.zotero.library_type,
-            library_id=config.zotero.library_id,
-            api_key=config.zotero.api_key.reveal(),
-            api_url=config.zotero.api_url,
-        ) as gateway,
+        contextlib.closing(target_for(config)) as gateway,
     ):
         try:
             report = import_paths(

@@ -30,7 +30,7 @@ from syncd.commands import add_config_option
 
 if TYPE_CHECKING:
     from syncd.config import Config
-    from syncd.engine import Gateway
+    from syncd.targets.base import Target
 
 HELP = "watch the download folder and import each new export (the daemon)"
 
@@ -61,22 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def make_gateway(config: Config, sleep: Callable[[float], None]) -> Gateway:
-    """The Zotero gateway for ``config``, waiting with ``sleep`` (the daemon's, which a stop
+def make_gateway(config: Config, sleep: Callable[[float], None]) -> Target:
+    """The target for ``config``, waiting with ``sleep`` (the daemon's, which a stop
     interrupts)."""
-    from syncd.zotero import RetryPolicy, ZoteroGateway
+    from syncd.app import target_for
 
-    assert config.zotero.library_id is not None and config.zotero.api_key is not None
-    return ZoteroGateway(
-        library_type=config.zotero.library_type,
-        library_id=config.zotero.library_id,
-        api_key=config.zotero.api_key.reveal(),
-        api_url=config.zotero.api_url,
-        # A few quick retries per request; beyond them the daemon's own backoff (up to
-        # watch.retry_max_seconds, for as long as it takes) decides when to try again.
-        retry=RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=15.0),
-        sleep=sleep,
-    )
+    return target_for(config, sleep=sleep, daemon=True)
 
 
 def resolve(config: Config, directory: Path | None) -> tuple[Config, bool]:

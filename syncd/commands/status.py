@@ -193,7 +193,7 @@ def _act(args: argparse.Namespace, store: StateStore, library: str, pid: int | N
 
 def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dict[str, Any]:
     """Everything `syncd status` shows, as plain data (the JSON form)."""
-    from syncd.daemon import today_utc
+    from syncd.state import today_utc
 
     daemon = store.daemon()
     counts = store.status_counts(library)
@@ -316,8 +316,8 @@ def _print(s: dict[str, Any]) -> None:
         t = s[label]
         say(
             f"  {label + ':':<12} {_n(t['files'], 'file')}, {_n(t['records'], 'record')}: "
-            f"{t['new']} new, {_n(t['duplicates'], 'duplicate')}, {t['merged']} merged, "
-            f"{t['failed']} failed"
+            f"{t['new']} new{_uncertain(t)}, {_n(t['duplicates'], 'duplicate')}, "
+            f"{t['merged']} merged, {t['failed']} failed"
         )
     if s["trouble"]:
         say(f"  TROUBLE:     {s['trouble']} (since {s['trouble_since']})")
@@ -361,3 +361,10 @@ def _print(s: dict[str, Any]) -> None:
         say(f"Failed records ({len(s['failed'])}; fix, then 'syncd status --retry'):")
         for r in s["failed"]:
             say(f"  {r['where']}: {r['reason']}")
+
+
+def _uncertain(totals: dict[str, int]) -> str:
+    """`` (3 uncertain)`` when some new items were found under their planned key after a lost
+    answer or a crash (another syncd sharing the library may have made them)."""
+    n = totals.get("uncertain", 0)
+    return f" ({n} uncertain)" if n else ""

@@ -45,6 +45,21 @@ def item_key(library: str, identity: str, attempt: int = 0) -> str:
     return "".join(chars)
 
 
+def digest_key(*parts: str) -> str:
+    """A deterministic 8-character object key for ``parts``: 8 bytes of their SHA-256, each
+    read modulo 32 into the alphabet. (256 is a multiple of 32, so ``byte % 32`` is uniform;
+    the alphabet's 33rd letter is simply never used.) Another algorithm than :func:`item_key`'s,
+    and just as fixed: collections made by older syncd versions carry these keys."""
+    digest = hashlib.sha256("\0".join(parts).encode()).digest()
+    return "".join(ALPHABET[b % 32] for b in digest[:8])
+
+
+def collection_key(library: str, parent: str, name: str) -> str:
+    """The key of the collection ``name`` under ``parent`` ("" at the top) in ``library``, so
+    that two syncd processes creating the same collection at once agree on its key."""
+    return digest_key("collection", library, parent, name)
+
+
 def is_item_key(value: str) -> bool:
     """Whether ``value`` has the shape of a Zotero object key."""
     return bool(KEY_PATTERN.match(value))

@@ -20,6 +20,7 @@ import httpx2
 import pytest
 
 from syncd import zotero
+from syncd.core.keys import digest_key as derive_key
 from syncd.errors import ConfigError, RemoteError
 from syncd.sandbox import SandboxServer
 from syncd.zotero import (
@@ -28,9 +29,9 @@ from syncd.zotero import (
     RetryPolicy,
     VersionConflict,
     ZoteroGateway,
-    derive_key,
 )
 from tests.contract.conftest import GROUP_ID, KEY, USER_ID
+from tests.helpers import zotero_article as article
 
 READ_ONLY_KEY = "ReadOnly0123456789abcdEF"
 OTHER_USER_KEY = "OtherUser123456789abcdEF"
@@ -75,19 +76,6 @@ def make_gateway(sandbox: SandboxServer, sleeps: list[float]) -> Iterator[MakeGa
 @pytest.fixture
 def gateway(make_gateway: MakeGateway) -> ZoteroGateway:
     return make_gateway()
-
-
-def article(key: str, title: str | None = None, **fields: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "key": key,
-        "version": 0,
-        "itemType": "journalArticle",
-        "title": title or f"Article {key}",
-        "creators": [{"creatorType": "author", "firstName": "Ada", "lastName": "Lovelace"}],
-        "tags": [{"tag": "syncd", "type": 1}],
-    }
-    item.update(fields)
-    return item
 
 
 def keys_for(n: int, salt: str = "") -> list[str]:

@@ -10,7 +10,8 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.zotero import RetryPolicy, _seconds, _write_result, derive_key
+from syncd.core.keys import digest_key as derive_key
+from syncd.zotero import RetryPolicy, _seconds, _write_result
 
 KEY_SHAPE = re.compile(r"^[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}$")
 

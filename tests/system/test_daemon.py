@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from syncd.sandbox import SandboxServer
+from tests.helpers import medline, write_export
 from tests.system.daemon_harness import (
     KEY,
     Daemon,
@@ -27,7 +28,6 @@ from tests.system.daemon_harness import (
     wait_for,
     wait_for_pmids,
 )
-from tests.system.test_exactly_once import medline, write_export
 
 PROOF = os.environ.get("SYNCD_PROOF") == "1"
 ITEMS_POST = r"^/users/1/items$"

@@ -1,12 +1,12 @@
 """A Hypothesis state machine over the daemon's worker and an in-memory Zotero.
 
 The daemon (its worker's steps, driven one ``tick`` at a time, without threads or events) runs
-against :class:`MemoryZotero`, an in-memory library behind the engine's ``Gateway`` protocol
-with the server semantics that exactly-once rests on (versions, ``If-Unmodified-Since-Version``,
-per-object "already exists" for a key that is taken, ``/deleted``). Meanwhile files appear,
-change and vanish in the watched folder; the server fails, loses answers after applying a
-write, and is written by another client; the user deletes items; the process dies at any call
-and starts again on the same state database and folder.
+against :class:`~syncd.targets.memory.MemoryLibrary`, the in-package memory twin of a Zotero
+library, with the server semantics that exactly-once rests on (versions,
+``If-Unmodified-Since-Version``, per-object "already exists" for a key that is taken,
+``/deleted``). Meanwhile files appear, change and vanish in the watched folder; the server
+fails, loses answers after applying a write, and is written by another client; the user deletes
+items; the process dies at any call and starts again on the same state database and folder.
 
 Invariants: at every step no article is held twice, and nothing the user deleted comes back;
 once the faults stop, every article of the files in the folder is in the library exactly once.
@@ -33,126 +33,12 @@ from hypothesis.stateful import (
 from syncd.config import Config, Secret, StateConfig, WatchConfig, ZoteroConfig
 from syncd.core.identity import item_identifiers
 from syncd.daemon import Daemon
-from syncd.errors import RemoteError
 from syncd.state import StateStore
-from syncd.zotero import VersionConflict, WriteResult
-from tests.system.test_exactly_once import medline
+from syncd.targets.memory import MemoryLibrary, MemoryTarget
+from syncd.targets.memory import SimulatedCrash as Crash
+from tests.helpers import medline
 
 POOL = list(range(51000001, 51000013))  # a dozen articles, so that files overlap
-_ALPHABET = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
-
-
-class Crash(BaseException):
-    """The process dies here (not an Exception: nothing on the way catches it)."""
-
-
-class MemoryZotero:
-    """One library as the server holds it, shared by every gateway (process) using it."""
-
-    def __init__(self) -> None:
-        self.version = 0
-        self.items: dict[str, tuple[int, dict[str, Any]]] = {}
-        self.deleted: dict[str, int] = {}
-        self.fail_next = 0  # transient failures before the next calls
-        self.lose_next_answer = False  # the next write is applied, its answer lost
-        self.crash_in: int | None = None  # calls until the process dies
-        self.crash_after_apply = False
-
-    def pmids(self) -> list[str]:
-        return [p for _, d in self.items.values() if (p := item_identifiers(d).pmid)]
-
-
-class MemoryGateway:
-    library = "users/1"
-
-    def __init__(self, server: MemoryZotero) -> None:
-        self.s = server
-
-    def _enter(self, write: bool = False) -> bool:
-        """Faults before a call; True when the process is to die after applying it."""
-        s = self.s
-        if s.crash_in is not None:
-            s.crash_in -= 1
-            if s.crash_in <= 0:
-                s.crash_in = None
-                if write and s.crash_after_apply:
-                    return True
-                raise Crash
-        if s.fail_next > 0:
-            s.fail_next -= 1
-            raise RemoteError("HTTP 503 from the model", status=503, transient=True)
-        return False
-
-    def check_access(self, *, require_write: bool = True) -> None:
-        self._enter()
-
-    def has_native_ids(self) -> bool:
-        self._enter()
-        return True
-
-    def item_versions(self, since: int) -> tuple[dict[str, int], int]:
-        self._enter()
-        return {k: v for k, (v, _) in self.s.items.items() if v > since}, self.s.version
-
-    def stream_item_versions(self, since: int, sink: Any) -> int:
-        self._enter()
-        pairs = [(k, v) for k, (v, _) in self.s.items.items() if v > since]
-        for start in range(0, len(pairs), 3):  # in small pieces, as a stream arrives
-            sink(pairs[start : start + 3])
-        return self.s.version
-
-    def get_items(self, keys: Any) -> list[dict[str, Any]]:
-        self._enter()
-        out = []
-        for k in keys:
-            if k in self.s.items:
-                v, d = self.s.items[k]
-                out.append({"key": k, "version": v, "data": {**d, "key": k, "version": v}})
-        return out
-
-    def deleted_since(self, since: int) -> tuple[list[str], int]:
-        self._enter()
-        return [k for k, v in self.s.deleted.items() if v > since], self.s.version
-
-    def create_items(self, items: Any, *, if_unmodified_since: int | None = None) -> WriteResult:
-        die = self._enter(write=True)
-        s = self.s
-        if if_unmodified_since is not None and if_unmodified_since != s.version:
-            raise VersionConflict("the library changed (model)", status=412)
-        result = WriteResult()
-        created = False
-        for i, item in enumerate(items):
-            key = item["key"]
-            if key in s.items:
-                result.existing[i] = key
-                continue
-            if not created:
-                s.version += 1
-                created = True
-            data = {k: v for k, v in item.items() if k not in ("key", "version")}
-            s.items[key] = (s.version, data)
-            s.deleted.pop(key, None)
-            result.created[i] = (key, s.version)
-        result.library_version = s.version
-        if die:
-            raise Crash
-        if s.lose_next_answer:
-            s.lose_next_answer = False
-            raise RemoteError("connection lost after the write (model)", transient=True)
-        return result
-
-    def update_item(self, key: str, version: int, patch: dict[str, Any]) -> int:
-        self._enter(write=True)
-        s = self.s
-        if key not in s.items or s.items[key][0] != version:
-            raise VersionConflict("the item changed (model)", status=412)
-        s.version += 1
-        s.items[key] = (s.version, {**s.items[key][1], **patch})
-        return s.version
-
-    def find_or_create_collection(self, spec: str) -> str:
-        self._enter()
-        return "COLL2345"
 
 
 class DaemonModel(RuleBasedStateMachine):
@@ -161,7 +47,7 @@ class DaemonModel(RuleBasedStateMachine):
         self.tmp = Path(self._tmp_factory())
         self.folder = self.tmp / "inbox"
         self.folder.mkdir()
-        self.server = MemoryZotero()
+        self.server = MemoryLibrary()
         self.config = Config(
             zotero=ZoteroConfig(library_id=1, api_key=Secret("M" * 24), api_url="http://model"),
             watch=replace(
@@ -176,7 +62,6 @@ class DaemonModel(RuleBasedStateMachine):
         self.files: dict[str, list[int]] = {}
         self.user_deleted: set[str] = set()
         self.names = itertools.count()
-        self.other_keys = itertools.count()
         self.mtime = itertools.count(1_700_000_000)
         self.daemon: Daemon | None = None
         self.restarts = 0
@@ -188,7 +73,7 @@ class DaemonModel(RuleBasedStateMachine):
 
     def _start(self) -> None:
         self.server.crash_in = None
-        d = Daemon(self.config, lambda config, sleep: MemoryGateway(self.server))  # type: ignore[arg-type,return-value]
+        d = Daemon(self.config, lambda config, sleep: MemoryTarget(self.server))
         d.store = StateStore(self.config.state.path)
         self.daemon = d
         try:
@@ -259,10 +144,7 @@ class DaemonModel(RuleBasedStateMachine):
         s = self.server
         if str(pmid) in s.pmids() or str(pmid) in self.user_deleted:
             return  # a careful client looks first
-        n = next(self.other_keys)  # a key of its own, never one used before
-        key = "Z" + "".join(_ALPHABET[n // 33**i % 33] for i in range(7))
-        s.version += 1
-        s.items[key] = (s.version, {"itemType": "journalArticle", "PMID": str(pmid)})
+        s.add({"itemType": "journalArticle", "PMID": str(pmid)})  # a key of its own
 
     def _known(self) -> list[str]:
         """Items syncd created or matched an imported article to (``recreate_deleted`` is about
@@ -281,9 +163,7 @@ class DaemonModel(RuleBasedStateMachine):
             return
         key = data.draw(st.sampled_from(known))
         pmid = item_identifiers(s.items[key][1]).pmid
-        del s.items[key]
-        s.version += 1
-        s.deleted[key] = s.version
+        s.delete(key)
         if pmid:
             self.user_deleted.add(pmid)
 

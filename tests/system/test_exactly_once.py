@@ -36,6 +36,7 @@ from syncd.core.identity import item_identifiers
 from syncd.core.keys import item_key
 from syncd.sandbox import SandboxServer
 from syncd.zotero import ZoteroGateway
+from tests.helpers import write_export
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "ExactlyOnce0123456789abc"
@@ -50,44 +51,6 @@ _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "htt
 
 
 # ---- test data ------------------------------------------------------------------------------
-
-
-def medline(pmids: Iterable[int]) -> str:
-    """A MEDLINE export with one small journal article per PMID (DOI derived from the PMID)."""
-    out = []
-    for pmid in pmids:
-        out.append(
-            "\n".join(
-                [
-                    f"PMID- {pmid}",
-                    "OWN - NLM",
-                    "STAT- MEDLINE",
-                    "DP  - 2021 Mar",
-                    f"TI  - Exactly-once import of synthetic article {pmid}, with retries and",
-                    "      crashes along the way.",
-                    f"AB  - Article {pmid} exists to be imported exactly once.",
-                    "FAU - Lovelace, Ada",
-                    "AU  - Lovelace A",
-                    f"FAU - Tester, {chr(65 + pmid % 26)}",
-                    f"AU  - Tester {chr(65 + pmid % 26)}",
-                    "LA  - eng",
-                    "PT  - Journal Article",
-                    "TA  - J Synth Tests",
-                    "JT  - Journal of synthetic tests",
-                    f"LID - 10.5555/syncd.{pmid} [doi]",
-                    f"AID - 10.5555/syncd.{pmid} [doi]",
-                    f"SO  - J Synth Tests. 2021 Mar;{pmid % 50}(1):1-10.",
-                ]
-            )
-        )
-    return "\n\n".join(out) + "\n"
-
-
-def write_export(path: Path, pmids: Iterable[int]) -> list[int]:
-    pmids = list(pmids)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(medline(pmids), encoding="utf-8")
-    return pmids
 
 
 # ---- the sandbox and the syncd "machines" ---------------------------------------------------

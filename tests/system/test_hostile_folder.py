@@ -20,11 +20,12 @@ import pytest
 
 from syncd import daemon as daemon_module
 from syncd import engine
-from syncd.config import Config, Secret, StateConfig, WatchConfig, ZoteroConfig
 from syncd.daemon import Daemon as Worker
 from syncd.errors import StateError
 from syncd.sandbox import SandboxServer
 from syncd.state import StateStore
+from syncd.targets.memory import MemoryLibrary, MemoryTarget
+from tests.helpers import medline, model_config, ticks, worker, write_export
 from tests.system.daemon_harness import (
     ROOT,
     Daemon,
@@ -34,8 +35,6 @@ from tests.system.daemon_harness import (
     wait_for,
     wait_for_pmids,
 )
-from tests.system.test_daemon_model import MemoryGateway, MemoryZotero
-from tests.system.test_exactly_once import medline, write_export
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -139,7 +138,7 @@ def test_syncd_import_of_a_name_that_is_not_utf8(
     assert "bad\\xff\\xfe.nbib:1: PMID 41100001" in text, text
 
 
-class Tripping(MemoryGateway):
+class Tripping(MemoryTarget):
     """A server answer that trips syncd on one article (a bug's stand-in)."""
 
     def create_items(self, items: Any, *, if_unmodified_since: int | None = None) -> Any:
@@ -148,48 +147,14 @@ class Tripping(MemoryGateway):
         return super().create_items(items, if_unmodified_since=if_unmodified_since)
 
 
-def model_config(tmp_path: Path, **watch: Any) -> Config:
-    folder = tmp_path / "inbox"
-    folder.mkdir(exist_ok=True)
-    return Config(
-        zotero=ZoteroConfig(library_id=1, api_key=Secret("M" * 24), api_url="http://model"),
-        watch=replace(
-            WatchConfig(),
-            directory=folder,
-            **{"settle_seconds": 0.0, "events": False, "rescan_seconds": 1e-6, **watch},
-        ),
-        state=StateConfig(tmp_path / "state.db"),
-    )
-
-
-@contextlib.contextmanager
-def worker(
-    config: Config, server: MemoryZotero, gateway: type[MemoryGateway] = MemoryGateway
-) -> Iterator[Worker]:
-    """The daemon's worker, driven one tick at a time against the in-memory Zotero."""
-    w = Worker(config, lambda config, sleep: gateway(server))  # type: ignore[arg-type,return-value]
-    w.store = StateStore(config.state.path)
-    try:
-        w._start()
-        yield w
-    finally:
-        w.store.close()
-
-
-def ticks(w: Worker, n: int = 4) -> None:
-    for _ in range(n):
-        w.retry_at = 0.0
-        w._tick()
-
-
 @pytest.mark.parametrize("where", ["sending", "reading"])
 def test_a_file_that_trips_syncd_is_one_failed_input(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     config = model_config(tmp_path)
     folder = tmp_path / "inbox"
-    server = MemoryZotero()
-    gateway: type[MemoryGateway] = MemoryGateway
+    server = MemoryLibrary()
+    gateway: type[MemoryTarget] = MemoryTarget
     if where == "sending":
         gateway = Tripping
     else:
@@ -242,7 +207,7 @@ def test_an_unreadable_export_is_a_failed_file_read_again_when_it_changes(
     locked.write_text(medline([43000001]), encoding="utf-8")
     locked.chmod(0)
     (folder / "ok.txt").write_text(medline([43000002]), encoding="utf-8")
-    server = MemoryZotero()
+    server = MemoryLibrary()
     with worker(config, server) as w:
         ticks(w)
         assert server.pmids() == ["43000002"]
@@ -262,7 +227,7 @@ def test_a_file_rewritten_with_the_same_size_and_mtime_is_read_again(tmp_path: P
     config = model_config(tmp_path)
     path = tmp_path / "inbox" / "a.nbib"
     path.write_text(medline([43300001]), encoding="utf-8")
-    server = MemoryZotero()
+    server = MemoryLibrary()
     with worker(config, server) as w:
         ticks(w)
         assert server.pmids() == ["43300001"]
@@ -280,7 +245,7 @@ def test_a_file_over_max_file_bytes_is_failed_unread(tmp_path: Path) -> None:
     folder = tmp_path / "inbox"
     (folder / "huge.nbib").write_text(medline(range(43100001, 43100011)), encoding="utf-8")
     (folder / "small.nbib").write_text(medline([43100020]), encoding="utf-8")
-    server = MemoryZotero()
+    server = MemoryLibrary()
     with worker(config, server) as w:
         ticks(w)
         assert server.pmids() == ["43100020"]
@@ -298,7 +263,7 @@ def test_the_same_bytes_as_a_file_that_could_not_be_read_are_not_already_importe
     garbage = b"\x00\x01garbage, not an export\n"
     (folder / "a.nbib").write_bytes(garbage)
     (folder / "b.nbib").write_bytes(garbage)
-    with worker(config, MemoryZotero()) as w:
+    with worker(config, MemoryLibrary()) as w:
         ticks(w)
         assert w.store is not None
         history = {Path(h.path).name: h for h in w.store.history("users/1", 10)}
@@ -315,7 +280,7 @@ def test_other_users_files_are_skipped_unless_allowed(
     config = model_config(tmp_path)
     folder = tmp_path / "inbox"
     (folder / "planted.nbib").write_text(medline([43200001]), encoding="utf-8")
-    server = MemoryZotero()
+    server = MemoryLibrary()
     with worker(config, server) as w:
         ticks(w)
         assert server.pmids() == []
@@ -340,7 +305,7 @@ def test_an_inotify_limit_is_said_once(
     monkeypatch.setattr(Observer, "schedule", no_watches)
     config = model_config(tmp_path)
     config = replace(config, watch=replace(config.watch, events=True))
-    with worker(config, MemoryZotero()) as w:
+    with worker(config, MemoryLibrary()) as w:
         for _ in range(5):
             w.observer = None
             w._start_observer()
@@ -354,7 +319,7 @@ def test_a_state_database_deleted_while_running_is_noticed_and_started_again(
     config = model_config(tmp_path)
     folder = tmp_path / "inbox"
     (folder / "a.nbib").write_text(medline([43400001]), encoding="utf-8")
-    server = MemoryZotero()
+    server = MemoryLibrary()
     with worker(config, server) as w:
         ticks(w)
         assert server.pmids() == ["43400001"]
@@ -388,8 +353,8 @@ def test_a_full_disk_at_start_is_waited_out(
     monkeypatch.setattr(daemon_module, "StateStore", store)
     notified: list[tuple[str, ...]] = []
     monkeypatch.setattr(daemon_module.sdnotify, "notify", lambda *a: notified.append(a))
-    server = MemoryZotero()
-    w = Worker(config, lambda config, sleep: MemoryGateway(server))  # type: ignore[arg-type,return-value]
+    server = MemoryLibrary()
+    w = Worker(config, lambda config, sleep: MemoryTarget(server))
     monkeypatch.setattr(w, "_sleep_until", lambda end: None)
     w._open_and_start()
     try:
@@ -411,7 +376,7 @@ def test_a_full_disk_while_running_is_trouble_not_the_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = model_config(tmp_path)
-    server = MemoryZotero()
+    server = MemoryLibrary()
     with worker(config, server) as w:
         assert w.store is not None
         real = w.store.add_history
@@ -488,7 +453,7 @@ def test_the_watched_folder_replaced_is_noticed_and_scanned(tmp_path: Path) -> N
     config = model_config(tmp_path, rescan_seconds=3600.0)
     folder = tmp_path / "inbox"
     (folder / "a.nbib").write_text(medline([43900001]), encoding="utf-8")
-    server = MemoryZotero()
+    server = MemoryLibrary()
     with worker(config, server) as w:
         ticks(w, 2)
         assert server.pmids() == ["43900001"]
@@ -508,7 +473,7 @@ def test_a_writer_that_paused_mid_line_is_waited_for(
     whole = medline([44000001])
     cut = whole.index("FAU - ") + 9  # in the middle of the first author's line
     path.write_text(whole[:cut], encoding="utf-8")
-    server = MemoryZotero()
+    server = MemoryLibrary()
     with worker(config, server) as w:
         time.sleep(0.3)  # past the settle time: only the missing line end holds it back
         ticks(w)
@@ -531,7 +496,7 @@ def test_an_export_without_a_final_newline_goes_in_once_quiet(
     path.write_text(medline([44100001]).rstrip("\n"), encoding="utf-8")
     old = time.time() - 60
     os.utime(path, (old, old))  # unchanged for long: 10 x settle_seconds has passed
-    server = MemoryZotero()
+    server = MemoryLibrary()
     with worker(config, server) as w:
         ticks(w)
         assert server.pmids() == ["44100001"]

@@ -22,6 +22,7 @@ import pytest
 
 from syncd.core.keys import item_key
 from syncd.sandbox import SandboxServer
+from tests.helpers import write_export
 from tests.system.test_exactly_once import (
     ITEMS_PATH,
     KEY,
@@ -35,7 +36,6 @@ from tests.system.test_exactly_once import (
     machine,
     sandbox,
     wait_until,
-    write_export,
 )
 
 __all__ = ["machine", "sandbox"]  # fixtures used by name

@@ -11,12 +11,11 @@ import pytest
 from syncd.engine import Importer
 from syncd.errors import RemoteError
 from syncd.state import StateStore
-from tests.system.test_daemon_model import MemoryGateway, MemoryZotero
-from tests.system.test_exactly_once import medline
-from tests.system.test_hostile_folder import model_config
+from syncd.targets.memory import MemoryLibrary, MemoryTarget
+from tests.helpers import medline, model_config
 
 
-class Phantom(MemoryGateway):
+class Phantom(MemoryTarget):
     """Applies the write, then answers with other keys than those sent."""
 
     def create_items(self, items: Any, *, if_unmodified_since: int | None = None) -> Any:
@@ -29,7 +28,7 @@ def test_a_success_naming_keys_not_sent_is_a_protocol_error(tmp_path: Path) -> N
     config = model_config(tmp_path)
     export = tmp_path / "a.nbib"
     export.write_text(medline([43800001, 43800002]), encoding="utf-8")
-    server = MemoryZotero()
+    server = MemoryLibrary()
     with StateStore(config.state.path) as store:
         with pytest.raises(RemoteError, match="not what the Zotero API does"):
             Importer(config, store, Phantom(server)).run([export])
@@ -37,6 +36,6 @@ def test_a_success_naming_keys_not_sent_is_a_protocol_error(tmp_path: Path) -> N
         assert store.status_counts("users/1") == {"pending": 2}
         assert not any(i.key.startswith("PHANTOM") for i in store.index_items("users/1"))
         # An honest server next time: the pending rows are settled, each article once.
-        report = Importer(config, store, MemoryGateway(server)).run([export])
+        report = Importer(config, store, MemoryTarget(server)).run([export])
         assert report.exit_code == 0
         assert sorted(server.pmids()) == ["43800001", "43800002"]

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.core.keys import ALPHABET, KEY_PATTERN, is_item_key, item_key
+from syncd.core.keys import (
+    ALPHABET,
+    KEY_PATTERN,
+    collection_key,
+    digest_key,
+    is_item_key,
+    item_key,
+)
 
 
 @given(st.text(min_size=1), st.text(), st.integers(min_value=0, max_value=10))
@@ -48,3 +55,12 @@ def test_spread() -> None:
         assert set(counts) == set(ALPHABET)
         assert max(counts.values()) < 1.25 * 20_000 / len(ALPHABET)
         assert min(counts.values()) > 0.75 * 20_000 / len(ALPHABET)
+
+
+def test_collection_keys_never_change_between_versions() -> None:
+    # Golden values from the derivation every earlier version used: several syncd versions
+    # share one group library and must agree on a collection's key.
+    assert collection_key("users/1", "", "Reading") == "HEH22NS6"
+    assert digest_key("test", "", "0") == "SL3M4XJ2"
+    assert digest_key("x") == "FJP4Q8I6"
+    assert item_key("groups/2", "doi:10.1/x", 1) == "46NM9ANK"

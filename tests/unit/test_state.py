@@ -11,7 +11,7 @@ import pytest
 
 from syncd import state
 from syncd.errors import StateDamagedError, StateError
-from syncd.state import FileRow, IndexedItem, RecordRow, StateStore
+from syncd.state import FileRow, HistoryRow, IndexedItem, RecordRow, StateStore
 
 LIB = "users/1"
 
@@ -91,7 +91,7 @@ def test_a_version_1_database_migrates_with_its_index_and_records(tmp_path: Path
     conn.commit()
     conn.close()
     with StateStore(db) as store:
-        assert store.schema_version == state.SCHEMA_VERSION == 4
+        assert store.schema_version == state.SCHEMA_VERSION == 5
         assert store.library_version(LIB) == 7
         assert [i.key for i in store.index_items(LIB, pmids=["1"])] == ["ABCD2345"]
         assert [i.key for i in store.index_items(LIB, dois=["10.1/x"])] == ["ABCD2345"]
@@ -133,7 +133,7 @@ def test_a_version_3_database_is_read_by_status_and_migrates_its_files(tmp_path:
         assert (row.path, row.size, row.inode) == ("/d/a.nbib", 10, 0)
         assert store.file(LIB, "/d/a.nbib") == row
     with StateStore(db) as store:
-        assert store.schema_version == 4
+        assert store.schema_version == state.SCHEMA_VERSION
         row = store.file(LIB, "/d/a.nbib")
         assert row is not None and (row.sha256, row.inode, row.ctime_ns) == ("abc", 0, 0)
         # An old row knows no inode: its size and mtime decide, as before.
@@ -145,6 +145,35 @@ def test_a_version_3_database_is_read_by_status_and_migrates_its_files(tmp_path:
         assert not b.same_file(10, 20, 5, 7)  # rewritten in place, or its mode changed
         assert not b.same_file(10, 20, 8, 6)  # replaced by another file
         assert not b.same_file(11, 20, 5, 6)
+
+
+def test_a_version_4_history_is_read_by_status_and_migrates(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    conn = sqlite3.connect(db)
+    for version in (1, 2, 3, 4):
+        for statement in state.MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute(
+        "INSERT INTO history (library, path, sha256, at, outcome, records, new, duplicates, "
+        "merged, failed) VALUES (?, '/d/a.nbib', 'abc', '2026-01-01T00:00:00Z', 'imported', "
+        "5, 4, 1, 0, 0)",
+        (LIB,),
+    )
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    with StateStore(db, readonly=True) as store:  # status beside an older daemon
+        (row,) = store.history(LIB)
+        assert (row.new, row.uncertain) == (4, 0)
+        assert store.history_totals(LIB)["uncertain"] == 0
+    with StateStore(db) as store:
+        assert store.schema_version == state.SCHEMA_VERSION
+        store.add_history(
+            LIB, [HistoryRow("/d/b.nbib", "2026-01-02T00:00:00Z", "imported", 3, 3, uncertain=2)]
+        )
+        totals = store.history_totals(LIB)
+        assert (totals["files"], totals["new"], totals["uncertain"]) == (2, 7, 2)
+        assert [h.uncertain for h in store.history(LIB)] == [2, 0]
 
 
 def test_prune_history_keeps_what_exactly_once_needs(tmp_path: Path) -> None:

@@ -1,0 +1,40 @@
+"""Wiring: builds what the commands run on from the config, in one place.
+
+The engine and the daemon know only :class:`~syncd.targets.base.Target`; which target a config
+names, and how it is built (retries for a one-shot import, short ones for the daemon, whose own
+backoff takes over), is decided here for ``import``, ``run`` and ``doctor`` alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from syncd.config import Config
+from syncd.errors import ConfigError
+from syncd.targets.base import Target
+
+
+def target_for(
+    config: Config, *, sleep: Callable[[float], object] = time.sleep, daemon: bool = False
+) -> Target:
+    """The target ``config`` names, waiting with ``sleep`` (a daemon passes a wait that its
+    stop request interrupts). ``daemon``: a few quick retries per request, as the daemon's own
+    schedule (up to ``watch.retry_max_seconds``, for as long as it takes) retries beyond them."""
+    from syncd.zotero import RetryPolicy, ZoteroGateway
+
+    z = config.zotero
+    if z.library_id is None or z.api_key is None:
+        raise ConfigError(
+            "no Zotero library is configured",
+            hint="set zotero.library_id and an API key (see 'syncd doctor')",
+        )
+    retry = RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=15.0) if daemon else RetryPolicy()
+    return ZoteroGateway(
+        library_type=z.library_type,
+        library_id=z.library_id,
+        api_key=z.api_key.reveal(),
+        api_url=z.api_url,
+        retry=retry,
+        sleep=sleep,
+    )

@@ -1,0 +1,1 @@
+"""Targets: the libraries syncd writes to (see :mod:`syncd.targets.base`)."""

@@ -1,0 +1,193 @@
+"""The import engine on the memory twin of a library: no socket, no server, milliseconds a test.
+
+What the engine decides and counts (new, duplicate, uncertain, recovered, merged), with lost
+answers, a second writer, a crash between a write and its record, and a target that cannot
+promise exactly-once. Every test runs with sockets forbidden: the engine knows its target only
+through :class:`syncd.targets.base.Target`.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.config import Config, Secret, StateConfig, ZoteroConfig
+from syncd.engine import Importer, Report
+from syncd.errors import ConfigError, RemoteError
+from syncd.state import StateStore
+from syncd.targets.base import Capabilities
+from syncd.targets.memory import MemoryLibrary, MemoryTarget, SimulatedCrash
+from tests.helpers import medline
+
+
+@pytest.fixture(autouse=True)
+def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the engine opened a socket")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return Config(
+        zotero=ZoteroConfig(library_id=1, api_key=Secret("M" * 24), api_url="http://memory"),
+        state=StateConfig(tmp_path / "state.db"),
+    )
+
+
+@pytest.fixture
+def store(config: Config) -> Iterator[StateStore]:
+    with StateStore(config.state.path) as s:
+        yield s
+
+
+def export(tmp_path: Path, name: str, pmids: list[int]) -> Path:
+    path = tmp_path / name
+    path.write_text(medline(pmids), encoding="utf-8")
+    return path
+
+
+def run(config: Config, store: StateStore, library: MemoryLibrary, *paths: Path) -> Report:
+    return Importer(config, store, MemoryTarget(library), sleep=lambda s: None).run(list(paths))
+
+
+def test_a_first_import_creates_each_article_once_and_says_so(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    path = export(tmp_path, "a.nbib", [52000001, 52000002, 52000003, 52000001])
+    report = run(config, store, library, path)
+    c = report.counts()
+    assert (c["records"], c["new"], c["duplicates"], c["uncertain"]) == (4, 3, 1, 0)
+    assert sorted(library.pmids()) == ["52000001", "52000002", "52000003"]
+    assert report.exit_code == 0
+    assert "same article as" in report.duplicates[0].reason
+
+
+def test_the_same_file_again_writes_nothing(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    path = export(tmp_path, "a.nbib", [52000011, 52000012])
+    run(config, store, library, path)
+    writes = library.writes
+    again = run(config, store, library, path).counts()
+    assert (again["new"], again["duplicates"]) == (0, 2)
+    assert library.writes == writes
+
+
+def test_tags_and_the_collection_by_name_are_merged_into_what_is_there(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    theirs = library.add({"itemType": "journalArticle", "title": "x", "extra": "PMID: 52000021"})
+    config = replace(config, zotero=replace(config.zotero, collection="Reviews/Ketamine"))
+    report = run(config, store, library, export(tmp_path, "a.nbib", [52000021]))
+    assert report.counts()["duplicates"] == 1 and report.merged == [theirs]
+    coll = next(k for k, (name, _, _) in library.collections.items() if name == "Ketamine")
+    assert library.items[theirs][1]["collections"] == [coll]
+
+
+def test_a_lost_answer_is_new_but_uncertain_never_twice(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    library.lose_next_answer = True
+    path = export(tmp_path, "a.nbib", [52000031, 52000032])
+    with pytest.raises(RemoteError) as lost:  # applied, its answer lost
+        run(config, store, library, path)
+    assert lost.value.transient
+    assert store.status_counts("users/1") == {"pending": 2}
+    second = run(config, store, library, path)
+    c = second.counts()
+    assert sorted(library.pmids()) == ["52000031", "52000032"]
+    assert (c["new"], c["uncertain"], c["duplicates"]) == (2, 2, 0)
+    assert second.exit_code == 0
+
+
+def test_a_crash_after_the_write_is_settled_by_the_next_run(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    path = export(tmp_path, "a.nbib", [52000041, 52000042, 52000043])
+    target = MemoryTarget(library)
+    calls_to_the_write = 1
+    while True:  # die at the write, whichever call it is
+        library.crash_in, library.crash_after_apply = calls_to_the_write, True
+        try:
+            Importer(config, store, target, sleep=lambda s: None).run([path])
+        except SimulatedCrash:
+            if library.items:
+                break
+        calls_to_the_write += 1
+        assert calls_to_the_write < 20
+    library.crash_in = None
+    report = Importer(config, store, MemoryTarget(library)).run([path])
+    c = report.counts()
+    assert sorted(library.pmids()) == ["52000041", "52000042", "52000043"]
+    assert (c["new"], c["duplicates"]) == (3, 0), "its own items are not duplicates"
+    assert c["uncertain"] == 3
+
+
+def test_a_second_writer_between_index_and_write_never_makes_a_twin(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+
+    class Racing(MemoryTarget):
+        """Another client creates one of the articles just before our first write."""
+
+        raced = False
+
+        def create_items(self, items: Any, *, if_unmodified_since: int | None = None) -> Any:
+            if not self.raced:
+                Racing.raced = True
+                library.add({"itemType": "journalArticle", "extra": "PMID: 52000052"})
+            return super().create_items(items, if_unmodified_since=if_unmodified_since)
+
+    path = export(tmp_path, "a.nbib", [52000051, 52000052])
+    report = Importer(config, store, Racing(library), sleep=lambda s: None).run([path])
+    assert sorted(library.pmids()) == ["52000051", "52000052"]
+    c = report.counts()
+    assert (c["new"], c["duplicates"]) == (1, 1)
+
+
+def test_an_item_the_user_deleted_is_not_brought_back(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    path = export(tmp_path, "a.nbib", [52000061])
+    run(config, store, library, path)
+    (key,) = library.items
+    library.delete(key)
+    report = run(config, store, library, export(tmp_path, "b.nbib", [52000061]))
+    assert library.pmids() == [] and report.counts()["duplicates"] == 1
+    assert "deleted" in report.duplicates[0].reason
+
+
+def test_a_key_that_may_not_write_is_refused_before_anything_is_read(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    target = MemoryTarget(library, can_write=False)
+    with pytest.raises(RemoteError, match="may not write"):
+        Importer(config, store, target).run([export(tmp_path, "a.nbib", [52000071])])
+    assert library.writes == 0
+
+
+def test_a_target_that_cannot_promise_exactly_once_is_refused(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    target = MemoryTarget(library)
+    target.capabilities = Capabilities(library_guard=False)
+    with pytest.raises(ConfigError, match="library_guard"):
+        Importer(config, store, target).run([export(tmp_path, "a.nbib", [52000081])])
+    assert library.items == {}
