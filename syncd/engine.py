@@ -161,6 +161,14 @@ class FileReport:
     records: int = 0
     outcome: str = "imported"  # imported | unchanged | partial | unreadable
     detail: str = ""
+    hint: str = ""
+    """For an unreadable file: how to get a usable one (the hint of its error)."""
+
+
+def _file_error(source: str, exc: InputError) -> FileReport:
+    """An unusable file's report: the cause once, without the name the path already gives."""
+    detail = exc.message.removeprefix(f"{source}: ")
+    return FileReport(source, 0, "unreadable", detail, exc.hint or "")
 
 
 @dataclass
@@ -180,6 +188,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     records_read: int = 0
     collection: str | None = None
+    collection_name: str | None = None
     gave_up: str | None = None
     """Why the import stopped sending (other writers kept changing the library), or None."""
 
@@ -188,14 +197,21 @@ class Report:
         return [p for p in self.problems if p.severity == "error"]
 
     @property
+    def unusable_files(self) -> list[FileReport]:
+        """Files that could not be used at all (unreadable, empty, not an export)."""
+        return [f for f in self.files if f.outcome == "unreadable"]
+
+    @property
     def exit_code(self) -> int:
-        """0 when everything went in; 1 when some records or files failed, or were left
-        pending (to be settled by the next run)."""
+        """0 when everything went in; 1 when some records failed, could not be read, or were
+        left pending (to be settled by the next run); 2 when a file could not be used at all
+        (the README's "unusable input", as ``syncd convert`` says it; the other files went in)."""
+        if self.unusable_files:
+            return 2
         bad = (
             self.failed
             or self.pending
             or self.errors
-            or any(f.outcome == "unreadable" for f in self.files)
             or any(e.outcome in ("failed", "pending") for e in self.recovered)
         )
         return 1 if bad else 0
@@ -207,6 +223,7 @@ class Report:
         counts rows of earlier runs settled now whose records were not read in this run."""
         return {
             "files": len(self.files),
+            "unusable_files": len(self.unusable_files),
             "records": self.records_read,
             "new": len(self.created),
             "uncertain": sum(1 for e in self.created if e.uncertain),
@@ -224,6 +241,7 @@ class Report:
             "library": self.library,
             "dry_run": self.dry_run,
             "collection": self.collection,
+            "collection_name": self.collection_name,
             "counts": self.counts(),
             "files": [vars(f) for f in self.files],
             "created": [e.as_dict() for e in self.created],
@@ -392,7 +410,6 @@ class Importer:
             self.collection_name = self.config.zotero.collection
             if not self.dry_run:
                 self.collection = self.gw.find_or_create_collection(self.config.zotero.collection)
-                self.collection_name = self.collection
         self.opened = True
 
     def sync_index(self) -> None:
@@ -649,7 +666,10 @@ class _Run:
         self.skip_unchanged = skip_unchanged
         self.progress = progress or (lambda stage, done, total: None)
         self.report = Report(library=self.library, dry_run=self.dry_run)
-        self.report.collection = imp.collection_name
+        # The report's ``collection`` is the key the items go to (the name in a dry run, which
+        # creates nothing); ``collection_name`` is what the user configured, for the summary.
+        self.report.collection = imp.collection or imp.collection_name
+        self.report.collection_name = imp.collection_name
         self.outcome: dict[int, str] = {}  # record number -> created|duplicate|failed|pending
         self._file_meta: dict[str, tuple[str, os.stat_result]] = {}
         self._ranges: dict[str, tuple[int, int]] = {}  # file -> its records' numbers
@@ -696,7 +716,7 @@ class _Run:
             try:
                 sha, st = _sha256(path)
             except InputError as exc:
-                self.report.files.append(FileReport(source, 0, "unreadable", exc.message))
+                self.report.files.append(_file_error(source, exc))
                 continue
             if sha in imported and self.skip_unchanged:
                 self.report.files.append(
@@ -720,8 +740,9 @@ class _Run:
                         self.progress("read", self.report.records_read, 0)
                     yield rec
             except InputError as exc:
-                file_report.outcome = "unreadable"
-                file_report.detail = exc.message
+                error = _file_error(source, exc)
+                file_report.outcome, file_report.detail = error.outcome, error.detail
+                file_report.hint = error.hint
         self.progress("read", self.report.records_read, self.report.records_read)
 
     def _map(self, record: MedlineRecord, mapping: MappingOptions) -> _Record:
