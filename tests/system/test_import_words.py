@@ -5,13 +5,18 @@ pointer to the daemon's ``NAME.errors.txt``."""
 
 from __future__ import annotations
 
+import io
+import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from syncd import progress
 from syncd.cli import main
 from syncd.daemon import report_name
+from syncd.engine import PLAN_BATCH
 from syncd.sandbox import SandboxServer
 from tests.system.test_import import (
     KEY,
@@ -171,3 +176,35 @@ def test_status_points_at_the_errors_file_the_daemon_wrote(
     out = capsys.readouterr().out
     assert f"{path}: partial: 1 record could not be read (line 12)" in out
     assert f"every problem with its line: {report}" in out
+
+
+class _Terminal(io.StringIO):
+    """stderr as a terminal: the import draws its progress line."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_never_fills_before_the_total_is_known(
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    n = 3 * PLAN_BATCH + 10  # four planning batches
+    path = export(tmp_path / "a.nbib", *(article(i) for i in range(1, n + 1)))
+    cfg = config(tmp_path, sandbox)
+    terminal = _Terminal()
+    monkeypatch.setattr(progress, "_INTERVAL", 0.0)  # draw every call
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["-q", "import", "--config", str(cfg), str(path)]) == 0
+    capsys.readouterr()
+    drawn = [part.strip() for part in terminal.getvalue().split("\r") if part.strip()]
+    bars = [part for part in drawn if part.startswith("sending [")]
+    assert bars, drawn
+    # Every bar is of the whole: no 250/250 then 260/500 ...
+    totals = {re.search(r"/(\d+) items", part).group(1) for part in bars}  # type: ignore[union-attr]
+    assert totals == {str(n)}, sorted(totals)
+    assert bars[-1].endswith(f"{n}/{n} items sent")
+    # ... and while reading, the line says it is counting.
+    assert any("counting" in part for part in drawn if part.startswith("sending  ")), drawn
