@@ -70,11 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
             "Import PubMed/MEDLINE exports (.nbib, .txt) into a Zotero library exactly once: "
             "articles the library already holds (same PMID or DOI) are not created again."
         ),
-        epilog="Exit codes: 0 all done, 1 some records failed, 2 usage/config/fatal error.",
+        epilog=(
+            "Exit codes: 0 all done, 1 some records failed or could not be read, 2 unusable "
+            "input (a file that is not an export, missing or unreadable), usage, config or "
+            "fatal error."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more detail (twice: HTTP requests)"
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more detail (-vv: also every HTTP request)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

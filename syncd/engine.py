@@ -64,7 +64,14 @@ from syncd.core.settle import settle
 from syncd.errors import ConfigError, InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, from_row, to_row
 from syncd.reading import iter_export_files, read_path
-from syncd.report import Entry, FileReport, Report, count_files, problems_detail
+from syncd.report import (
+    Entry,
+    FileReport,
+    Report,
+    count_files,
+    file_error,
+    problems_detail,
+)
 from syncd.state import FileRow, HistoryRow, IndexedItem, RecordRow, StateStore, utc_stamp
 from syncd.targets.base import Target, VersionConflict, WriteResult
 
@@ -238,7 +245,6 @@ class Importer:
             self.collection_name = self.config.zotero.collection
             if not self.dry_run:
                 self.collection = self.gw.find_or_create_collection(self.config.zotero.collection)
-                self.collection_name = self.collection
         self.opened = True
 
     def sync_index(self) -> None:
@@ -491,7 +497,10 @@ class _Run:
         self.skip_unchanged = skip_unchanged
         self.progress = progress or (lambda stage, done, total: None)
         self.report = Report(library=self.library, dry_run=self.dry_run)
-        self.report.collection = imp.collection_name
+        # The report's ``collection`` is the key the items go to (the name in a dry run, which
+        # creates nothing); ``collection_name`` is what the user configured, for the summary.
+        self.report.collection = imp.collection or imp.collection_name
+        self.report.collection_name = imp.collection_name
         self.outcome: dict[int, str] = {}  # record number -> created|duplicate|failed|pending
         self._file_meta: dict[str, tuple[str, os.stat_result]] = {}
         self._ranges: dict[str, tuple[int, int]] = {}  # file -> its records' numbers
@@ -539,7 +548,7 @@ class _Run:
             try:
                 sha, st = _sha256(path)
             except InputError as exc:
-                self.report.files.append(FileReport(source, 0, "unreadable", exc.message))
+                self.report.files.append(file_error(source, exc))
                 continue
             if sha in imported and self.skip_unchanged:
                 self.report.files.append(
@@ -563,8 +572,9 @@ class _Run:
                         self.progress("read", self.report.records_read, 0)
                     yield rec
             except InputError as exc:
-                file_report.outcome = "unreadable"
-                file_report.detail = exc.message
+                error = file_error(source, exc)
+                file_report.outcome, file_report.detail = error.outcome, error.detail
+                file_report.hint = error.hint
         self.progress("read", self.report.records_read, self.report.records_read)
 
     def _map(self, record: MedlineRecord, mapping: MappingOptions) -> _Record:

@@ -38,6 +38,27 @@ class _ShownMessage(logging.Filter):
         return True
 
 
+class _OwnDetail(logging.Filter):
+    """Below warnings, only syncd's own messages, unless HTTP detail was asked for (``-vv``).
+
+    The HTTP stack logs every connection step at debug level (httpcore2's ``connect_tcp``,
+    ``send_request_headers`` ...) under logger names that change between versions, so a list
+    of names to silence always misses one: a single ``-v`` would drown syncd's own debug lines.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        return record.levelno >= logging.WARNING or name == "syncd" or name.startswith("syncd.")
+
+
+_http_detail = False
+
+
+def http_detail() -> bool:
+    """Whether ``-vv`` asked for HTTP detail (request lines, the HTTP library's own logs)."""
+    return _http_detail
+
+
 class _JournalFormatter(logging.Formatter):
     """``<priority>message``: the prefix journald reads from a service's stderr."""
 
@@ -76,7 +97,8 @@ def under_journald() -> bool:
 
 
 def setup_logging(verbosity: int = 0) -> None:
-    """Configure the root logger: ``-q`` → warnings, default → info, ``-v`` → debug."""
+    """Configure the root logger: ``-q`` → warnings, default → info, ``-v`` → syncd's debug
+    lines, ``-vv`` → also the HTTP library's and the local sandbox's request lines."""
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ShownMessage())
@@ -89,6 +111,10 @@ def setup_logging(verbosity: int = 0) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    global _http_detail
+    _http_detail = verbosity > 1
     # Third-party chatter (HTTP client request lines) only when asked for twice.
+    if not _http_detail:
+        handler.addFilter(_OwnDetail())
     for noisy in _HTTP_DETAIL:
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.DEBUG if _http_detail else logging.WARNING)

@@ -18,21 +18,32 @@ _INTERVAL = 0.1
 
 
 class Bar:
-    """Draws ``reading  1234 records`` and ``sending [#####.....]  120/400 items``."""
+    """Draws ``reading  1234 records`` and ``sending [#####.....]  120/400 items``.
+
+    The import reads, plans and sends in batches, so while it is still reading, the number of
+    items to send is only what the batches so far planned: a bar of that would fill to 100 %
+    and drop back with every batch. Until the reading is over (a ``read`` call with its total)
+    the line counts the items sent and says that it is still counting; then the total is
+    known and the bar is drawn."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self._last = 0.0
         self._shown = False
+        self._read_all = False
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "read" and total:
+            self._read_all = True
         now = time.monotonic()
-        final = total > 0 and done >= total
+        final = total > 0 and done >= total and (stage == "read" or self._read_all)
         if not final and now - self._last < _INTERVAL:
             return
         self._last = now
         width = shutil.get_terminal_size((80, 20)).columns
-        if stage == "send" and total:
+        if stage == "send" and not self._read_all:
+            text = f"sending  {done} items sent (still reading: counting the rest)"
+        elif stage == "send" and total:
             label = f" {done}/{total} items sent"
             room = max(10, min(40, width - len(label) - 12))
             filled = room * min(done, total) // total

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncd.core.records import Problem
+from syncd.errors import InputError
 
 
 @dataclass
@@ -67,6 +68,8 @@ class FileReport:
     unreadable: int = 0
     """Records that could not be read (each in ``errors`` with its line)."""
     sha256: str | None = None
+    hint: str = ""
+    """For an unreadable file: how to get a usable one (the hint of its error)."""
     errors: tuple[str, ...] = ()
     """``FILE:LINE: message`` of each failed or unreadable record (the ``.errors.txt``)."""
     recorded: bool = False
@@ -74,6 +77,12 @@ class FileReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k not in ("errors", "recorded")}
+
+
+def file_error(source: str, exc: InputError) -> FileReport:
+    """An unusable file's report: the cause once, without the name the path already gives."""
+    detail = exc.message.removeprefix(f"{source}: ")
+    return FileReport(source, 0, "unreadable", detail, hint=exc.hint or "")
 
 
 @dataclass
@@ -93,6 +102,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     records_read: int = 0
     collection: str | None = None
+    collection_name: str | None = None
     gave_up: str | None = None
     """Why the import stopped sending (other writers kept changing the library), or None."""
 
@@ -101,14 +111,21 @@ class Report:
         return [p for p in self.problems if p.severity == "error"]
 
     @property
+    def unusable_files(self) -> list[FileReport]:
+        """Files that could not be used at all (unreadable, empty, not an export)."""
+        return [f for f in self.files if f.outcome == "unreadable"]
+
+    @property
     def exit_code(self) -> int:
-        """0 when everything went in; 1 when some records or files failed, or were left
-        pending (to be settled by the next run)."""
+        """0 when everything went in; 1 when some records failed, could not be read, or were
+        left pending (to be settled by the next run); 2 when a file could not be used at all
+        (the README's "unusable input", as ``syncd convert`` says it; the other files went in)."""
+        if self.unusable_files:
+            return 2
         bad = (
             self.failed
             or self.pending
             or self.errors
-            or any(f.outcome == "unreadable" for f in self.files)
             or any(e.outcome in ("failed", "pending") for e in self.recovered)
         )
         return 1 if bad else 0
@@ -120,6 +137,7 @@ class Report:
         counts rows of earlier runs settled now whose records were not read in this run."""
         return {
             "files": len(self.files),
+            "unusable_files": len(self.unusable_files),
             "records": self.records_read,
             "new": len(self.created),
             "uncertain": sum(1 for e in self.created if e.uncertain),
@@ -137,6 +155,7 @@ class Report:
             "library": self.library,
             "dry_run": self.dry_run,
             "collection": self.collection,
+            "collection_name": self.collection_name,
             "counts": self.counts(),
             "files": [f.as_dict() for f in self.files],
             "created": [e.as_dict() for e in self.created],

@@ -102,7 +102,7 @@ def _modules(*relative: str) -> list[Path]:
 # the one wiring module.
 LAYERS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
     (("targets", "zotero.py"), ("syncd.core", "syncd.errors", "syncd.targets")),
-    (("report.py",), ("syncd.core",)),
+    (("report.py",), ("syncd.core", "syncd.errors")),
     (
         ("engine.py", "daemon.py", "index.py", "reading.py", "watch.py"),
         (

@@ -151,12 +151,22 @@ def _check_watch(doc: _Doctor, config: Config) -> None:
     what = "your download folder" if default else "watch.directory"
     if not folder.is_dir():
         waits = config.watch.wait_for_directory
-        doc.add(
-            "watch folder",
-            waits,
-            f"{folder} ({what}) does not exist" + ("; syncd run waits for it" if waits else ""),
-            f"create it, or set watch.directory in {config.source or 'the config'}",
-        )
+        fix = f"create it, or set watch.directory in {config.source or 'the config'}"
+        if default and not waits:
+            # No folder was asked for: someone who only runs 'syncd import' is ready all the
+            # same; only 'syncd run' needs a folder to watch.
+            doc.add(
+                "watch folder",
+                True,
+                f"{folder} ({what}) does not exist: needed only by 'syncd run' ({fix})",
+            )
+        else:
+            doc.add(
+                "watch folder",
+                waits,
+                f"{folder} ({what}) does not exist" + ("; syncd run waits for it" if waits else ""),
+                fix,
+            )
     elif not os.access(folder, os.R_OK | os.X_OK):
         doc.add("watch folder", False, f"{folder} ({what}) cannot be read", "check its permissions")
     else:

@@ -9,9 +9,11 @@ new items, duplicates (with the key each matched), merged items, failures with r
 account needed; data kept under $XDG_STATE_HOME/syncd/sandbox, so a second run finds only
 duplicates).
 
-Exit status: 0 everything went in, 1 some records failed (or were left pending because other
-writers kept changing the library: the next run settles them), 2 a configuration, usage or
-fatal error (nothing or not everything was done).
+Exit status: 0 everything went in, 1 some records failed or could not be read (or were left
+pending because other writers kept changing the library: the next run settles them), 2 an
+input that could not be used at all (a missing or unreadable file, not a MEDLINE/PubMed
+export: the other files are still imported, as with 'syncd convert'), a configuration, usage
+or fatal error (nothing or not everything was done).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.commands import add_config_option, say
-from syncd.core.medline import NOT_AN_EXPORT_HINT
 from syncd.core.text import shown_data
 from syncd.errors import ConfigError, InputError
 
@@ -159,8 +160,16 @@ def sandbox_config(config: Config, url: str) -> Config:
 
 
 def _with_sandbox(args: argparse.Namespace, config: Config) -> int:
+    earlier = (sandbox_dir() / "state.db").exists()
     with sandbox_session(config) as (config, note):
-        note += " Run the same command again: everything is found as a duplicate."
+        if earlier:
+            # A second run: its articles are found again, so say why, not what to try.
+            note += (
+                " It keeps what earlier runs imported: articles already there are found as "
+                f"duplicates (remove {sandbox_dir()} to start afresh)."
+            )
+        else:
+            note += " Run the same command again: every article is then found as a duplicate."
         if not args.json:
             print(note)
         return _import(args, config, note)
@@ -212,18 +221,18 @@ def _some(lines: list[str]) -> None:
 def print_summary(report: Report) -> None:
     c = report.counts()
     verb = "Would import" if report.dry_run else "Imported"
-    where = report.library + (f", collection {report.collection}" if report.collection else "")
+    # The collection by the name the user configured, in a dry run and a real import alike.
+    name = report.collection_name
+    where = report.library + (f", collection {name!r}" if name else "")
     say(f"{verb} into {where}: {_plural(c['files'], 'file')}, {_plural(c['records'], 'record')}")
     unchanged = [f for f in report.files if f.outcome == "unchanged"]
     for f in unchanged:
         say(f"  {f.path}: {f.detail}, skipped")
-    for f in report.files:
-        if f.outcome == "unreadable":
-            # The reader's message names the file already: say it once.
-            detail = f.detail.removeprefix(f"{f.path}: ")
-            say(f"  {f.path}: {detail}")
-            if "not a MEDLINE/PubMed export" in detail:
-                say(f"      hint: {NOT_AN_EXPORT_HINT}")
+    for f in report.unusable_files:
+        # One line naming the file once, and the hint on getting a usable one.
+        say(f"  {f.path}: {f.detail}, not imported")
+        if f.hint:
+            say(f"      hint: {f.hint}")
     if report.dry_run:
         say(f"  {_plural(c['new'], 'item')} would be created")
     else:

@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     with store:
         library = _library(args, config, store)
         status = collect(store, library, pid, path)
+    _point_at_reports(status, config.watch.failed_directory)
     status["service"] = service
     if service:
         status["exit_code"] = max(int(status["exit_code"]), EXIT_PARTIAL)
@@ -191,6 +192,21 @@ def _act(args: argparse.Namespace, store: StateStore, library: str, pid: int | N
     return EXIT_OK
 
 
+def _point_at_reports(status: dict[str, Any], failed_directory: Path | None) -> None:
+    """Give each file with problems the ``NAME.errors.txt`` the daemon wrote for it, if there is
+    one (beside the file, or in ``watch.failed_directory`` where the file was moved): it lists
+    every ``file:line: reason``, where the status line can only count them."""
+    from syncd.daemon import report_name
+
+    for f in status["files_with_problems"]:
+        path = Path(f["path"])
+        places = [path.parent] + ([failed_directory] if failed_directory else [])
+        found = [
+            d / report_name(path.name) for d in places if (d / report_name(path.name)).is_file()
+        ]
+        f["errors_file"] = str(found[0]) if found else None
+
+
 def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dict[str, Any]:
     """Everything `syncd status` shows, as plain data (the JSON form)."""
     from syncd.state import today_utc
@@ -248,8 +264,7 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
         },
         "skipped_other_owners": [f.path for f in foreign],
         "files_with_problems": [
-            {"path": f.path, "outcome": f.outcome, "detail": f.detail, "report": _report(f.path)}
-            for f in bad_files
+            {"path": f.path, "outcome": f.outcome, "detail": f.detail} for f in bad_files
         ],
         "index": {
             "version": store.library_version(library),
@@ -263,14 +278,6 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
     }
     status["exit_code"] = EXIT_PARTIAL if failed or bad_files or trouble else EXIT_OK
     return status
-
-
-def _report(path: str) -> str | None:
-    """The ``NAME.errors.txt`` the daemon wrote beside a file with problems, if it is there."""
-    from syncd.daemon import report_name
-
-    report = Path(path).with_name(report_name(Path(path).name))
-    return str(report) if report.is_file() else None
 
 
 def _baseline(store: StateStore, directory: str | None) -> dict[str, Any] | None:
@@ -337,8 +344,8 @@ def _print(s: dict[str, Any]) -> None:
         say(f"Files with problems ({len(s['files_with_problems'])}):")
         for f in s["files_with_problems"]:
             say(f"  {f['path']}: {f['outcome']}: {f['detail'] or ''}")
-            if f["report"]:
-                say(f"      problems listed in {f['report']}")
+            if f.get("errors_file"):
+                say(f"      every problem with its line: {f['errors_file']}")
     if s["possible_duplicates"]["count"]:
         p = s["possible_duplicates"]
         say(

@@ -168,7 +168,7 @@ def test_other_text_files_are_ignored_and_a_broken_export_is_reported(
     code, status = daemon.status()
     assert code == 1  # the broken file waits for the user
     assert [Path(f["path"]).name for f in status["files_with_problems"]] == ["broken.nbib"]
-    assert status["files_with_problems"][0]["report"] == str(errors)  # where to look
+    assert status["files_with_problems"][0]["errors_file"] == str(errors)  # where to look
     assert status["running"] and status["directory"] == str(daemon.folder)
     # The user fixes the file: it goes in, and syncd's stale problem report goes away.
     fixed = write_export(daemon.folder / "broken.nbib", [40300010])

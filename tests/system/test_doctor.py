@@ -153,3 +153,19 @@ def test_plain_http_to_another_host_fails(
     assert code == 1
     assert "[FAIL] config:" in out and "plain http:// to 'zotero.example.org'" in out
     assert "unencrypted" in out and KEY not in out
+
+
+def test_a_missing_default_download_folder_does_not_fail_an_import_only_setup(
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = write_config(tmp_path, sandbox)
+    # No watch.directory: the default folder, ~/Downloads of a HOME that has none.
+    cfg.write_text(cfg.read_text().replace(f'[watch]\ndirectory = "{tmp_path / "inbox"}"\n', ""))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    code, out = doctor(cfg, capsys)
+    assert code == 0, out
+    assert "(your download folder) does not exist: needed only by 'syncd run'" in out
+    assert "[FAIL]" not in out

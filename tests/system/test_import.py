@@ -230,6 +230,7 @@ def test_duplicates_inside_one_file_and_across_files_collapse(
     assert code == 0
     assert report["counts"] == {
         "files": 2,
+        "unusable_files": 0,
         "records": 5,
         "new": 3,
         "uncertain": 0,
