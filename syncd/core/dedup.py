@@ -145,7 +145,10 @@ def verdict(kind: str, article: Sequence[Identifiers], other: Identifiers) -> Ve
     if other.pmid and other.pmid in pmids:
         return "same"
     theirs = title_of(other)
-    if any(titles_agree(title_of(x), theirs) for x in article):
+    # The article's titles, of the records that have one: a record without a title cannot
+    # vouch for its article when another record of it has a title that disagrees.
+    ours: list[str | None] = [t for x in article if (t := title_of(x))] or [None]
+    if any(titles_agree(t, theirs) for t in ours):
         return "same"
     return "possible"
 

@@ -239,3 +239,15 @@ def test_seen_in_run_and_own_rows_are_vetoed_by_a_pmid_that_differs() -> None:
     deleted = {f"doi:{SUPP}": Own("EEEEEEEE", "pushed", first)}
     assert isinstance(run(art("36000002"), deleted_own=deleted), New)
     assert isinstance(run(art(None, title="Heart failure registry"), deleted_own=deleted), Deleted)
+
+
+def test_a_record_without_a_title_does_not_vouch_for_its_article() -> None:
+    # One article (PMID 1) read as two records, one with a title, one without; another record
+    # without a PMID shares its DOI but not its title: it stays another article, whichever
+    # record of the article is compared first (found by the order property of test_plan).
+    titled = Identifiers(pmid="1", doi="10.1/a", fingerprint="t1|2020|a")
+    untitled = Identifiers(pmid="1", doi="10.1/b")
+    other = Identifiers(doi="10.1/a", fingerprint="t2|2021|b")
+    assert verdict("doi", [untitled, titled], other) == "possible"
+    assert verdict("doi", [titled, untitled], other) == "possible"
+    assert verdict("doi", [untitled], other) == "same"  # nothing says they differ
