@@ -283,8 +283,8 @@ SPEC: tuple[Key, ...] = (
         "dedup.match",
         "list",
         ["pmid", "doi"],
-        "Which identifiers make two articles the same: 'pmid', 'doi', and 'title' (a "
-        "title/year/first-author fingerprint, for records with neither).",
+        "Which identifiers make two articles the same: 'pmid' (with the PMCID), 'doi', and "
+        "'title' (a title/year/first-author fingerprint, for records with neither).",
         _match,
     ),
     Key(

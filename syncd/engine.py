@@ -94,7 +94,7 @@ of a batch that do not fill a write are sent with the next batch's, so that batc
 costs a write."""
 _INDEX_PAGE = 100
 """Items per read while the index is first built (``itemKey`` takes up to 100)."""
-_COLUMNS = (("pmid", "pmid"), ("doi", "doi"), ("fingerprint", "title"))
+_COLUMNS = (("pmid", "pmid"), ("pmcid", "pmid"), ("doi", "doi"), ("fingerprint", "title"))
 """State columns of the identifiers, with the ``dedup.match`` kind each stands for."""
 _DERIVED_ATTEMPTS = 3
 """Derived keys of an article checked against the server's deleted keys (issue 9 §2)."""

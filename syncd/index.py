@@ -22,7 +22,7 @@ from syncd.core.dedup import MATCH_KINDS, KnownItem, dedup_keys
 from syncd.core.identity import Identifiers
 from syncd.state import IndexedItem, StateStore
 
-_COLUMNS = {"pmid": "pmids", "doi": "dois", "title": "fingerprints"}
+_COLUMNS = {"pmid": "pmids", "pmcid": "pmcids", "doi": "dois", "title": "fingerprints"}
 
 
 def to_row(item: KnownItem) -> IndexedItem:
@@ -124,7 +124,7 @@ class LibraryIndex:
     # ---- loading ----------------------------------------------------------------------------
 
     def _load_dedup(self, dedup: Iterable[str], keys: Iterable[str] = ()) -> None:
-        by_kind: dict[str, list[str]] = {"pmids": [], "dois": [], "fingerprints": []}
+        by_kind: dict[str, list[str]] = {"pmids": [], "pmcids": [], "dois": [], "fingerprints": []}
         dedup = list(dedup)
         for dk in dedup:
             kind, _, value = dk.partition(":")
@@ -145,11 +145,17 @@ class LibraryIndex:
         *,
         keys: Iterable[str] = (),
         pmids: Iterable[str] = (),
+        pmcids: Iterable[str] = (),
         dois: Iterable[str] = (),
         fingerprints: Iterable[str] = (),
     ) -> None:
         rows = self.store.index_items(
-            self.library, keys=keys, pmids=pmids, dois=dois, fingerprints=fingerprints
+            self.library,
+            keys=keys,
+            pmids=pmids,
+            pmcids=pmcids,
+            dois=dois,
+            fingerprints=fingerprints,
         )
         for row in rows:
             if row.key in self._added:

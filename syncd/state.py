@@ -80,7 +80,7 @@ from syncd.errors import (
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 30_000
 _ITEM_IDS = ("pmid", "pmcid", "doi", "fingerprint")  # indexed as items_by_<column> (schema 3)
 
@@ -213,6 +213,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # How many of a file's new items were uncertain (created under the planned key after a
     # lost answer or a crash), so that syncd status can say it.
     5: ("ALTER TABLE history ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0",),
+    # syncd's own rows are found by PMCID too (it is matched with the PMID).
+    6: ("CREATE INDEX records_by_pmcid ON records (library, pmcid)",),
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
@@ -844,6 +846,7 @@ class StateStore:
         *,
         keys: Iterable[str] = (),
         pmids: Iterable[str] = (),
+        pmcids: Iterable[str] = (),
         dois: Iterable[str] = (),
         fingerprints: Iterable[str] = (),
     ) -> list[IndexedItem]:
@@ -852,6 +855,7 @@ class StateStore:
         for column, values in (
             ("key", keys),
             ("pmid", pmids),
+            ("pmcid", pmcids),
             ("doi", dois),
             ("fingerprint", fingerprints),
         ):
@@ -1122,7 +1126,7 @@ class StateStore:
         ids = list(ids)
         out: dict[str, RecordRow] = {}
         for column in columns:
-            assert column in ("pmid", "doi", "fingerprint")
+            assert column in ("pmid", "pmcid", "doi", "fingerprint")
             values = [v for i in ids if (v := getattr(i, column))]
             sql = (
                 f"SELECT {self._RECORD_COLUMNS} FROM records "  # noqa: S608

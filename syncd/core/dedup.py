@@ -37,8 +37,10 @@ from syncd.core.identity import Identifiers
 from syncd.core.keys import item_key
 
 MATCH_KINDS = ("pmid", "doi", "title")
-_RANK = {kind: n for n, kind in enumerate(MATCH_KINDS)}
-_NAMES = {"pmid": "PMID", "doi": "DOI", "title": "title, year and first author"}
+# Kinds of dedup key, strongest first. A PMCID is PubMed Central's id for the article a PMID
+# names, so it is matched under ``match = "pmid"``, just after the PMID.
+_RANK = {kind: n for n, kind in enumerate(("pmid", "pmcid", "doi", "title"))}
+_NAMES = {"pmid": "PMID", "pmcid": "PMCID", "doi": "DOI", "title": "title, year and first author"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +66,15 @@ class KnownItem:
 
 
 def dedup_keys(ids: Identifiers, match: Iterable[str] = MATCH_KINDS) -> list[str]:
-    """The dedup keys of ``ids`` for the kinds in ``match``, strongest first."""
+    """The dedup keys of ``ids`` for the kinds in ``match``, strongest first: ``pmid:…`` and
+    ``pmcid:…`` (both under ``"pmid"``), ``doi:…``, ``title:…``. The one definition: the
+    library index, the run's grouping and syncd's memory of its rows all match on these."""
     kinds = set(match)
     out = []
     if "pmid" in kinds and ids.pmid:
         out.append(f"pmid:{ids.pmid}")
+    if "pmid" in kinds and ids.pmcid:
+        out.append(f"pmcid:{ids.pmcid}")
     if "doi" in kinds and ids.doi:
         out.append(f"doi:{ids.doi}")
     if "title" in kinds and ids.fingerprint:

@@ -46,17 +46,6 @@ class Identifiers:
     pmcid: str | None = None
     fingerprint: str | None = None
 
-    def keys(self) -> tuple[str, ...]:
-        """Dedup keys, strongest first, each prefixed with its kind (``pmid:123``)."""
-        out = []
-        if self.pmid:
-            out.append(f"pmid:{self.pmid}")
-        if self.doi:
-            out.append(f"doi:{self.doi}")
-        if self.pmcid:
-            out.append(f"pmcid:{self.pmcid}")
-        return tuple(out)
-
 
 def normalize_pmid(value: str | None) -> str | None:
     """The PMID as plain digits without leading zeros, or None when ``value`` is not one.

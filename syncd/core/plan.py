@@ -132,15 +132,12 @@ def group(candidates: Sequence[Candidate], options: DedupOptions) -> list[list[i
     """
     groups = _Groups(len(candidates))
     strong_kinds = tuple(k for k in options.match if k != "title")
-    shared_kinds = tuple(k for k in strong_kinds if k != "pmid")
     by_key: dict[str, list[int]] = {}
     titled: list[tuple[str, int]] = []
     for i, c in enumerate(candidates):
         if c.error is not None:
             continue
-        if "pmid" in strong_kinds and c.ids.pmid:
-            by_key.setdefault(f"pmid:{c.ids.pmid}", []).append(i)
-        for dk in dedup_keys(c.ids, shared_kinds):
+        for dk in dedup_keys(c.ids, strong_kinds):
             by_key.setdefault(dk, []).append(i)
         if "title" in options.match and c.ids.fingerprint:
             titled.append((c.ids.fingerprint, i))
@@ -236,6 +233,15 @@ def plan(
         key = decision.key
         taken.add(key)
         article = _article(ids)
+        if isinstance(decision, Duplicate) and (holder := index.get(key)) is not None:
+            # The run remembers the article as the item it matched: a later record that
+            # shares only its DOI must meet the item's PMID (and title), not merely this
+            # record's, or an article with another PMID would be taken for it.
+            article = Identifiers(
+                pmid=article.pmid or holder.ids.pmid,
+                pmcid=article.pmcid or holder.ids.pmcid,
+                fingerprint=article.fingerprint or holder.ids.fingerprint,
+            )
         for one in ids:
             known = Identifiers(
                 pmid=one.pmid or article.pmid,

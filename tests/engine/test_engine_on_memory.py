@@ -191,3 +191,25 @@ def test_a_target_that_cannot_promise_exactly_once_is_refused(
     with pytest.raises(ConfigError, match="library_guard"):
         Importer(config, store, target).run([export(tmp_path, "a.nbib", [52000081])])
     assert library.items == {}
+
+
+def test_an_item_known_by_its_pmcid_is_the_article_of_a_record_with_it(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    text = medline([52000091])
+    title = next(line for line in text.splitlines() if line.startswith("TI  - "))[6:]
+    held = library.add(
+        {
+            "itemType": "journalArticle",
+            "title": title + " crashes along the way.",
+            "extra": "PMCID: PMC52000091",
+        }
+    )
+    path = tmp_path / "a.nbib"
+    path.write_text(text.replace("LA  - eng", "PMC - PMC52000091\nLA  - eng"), encoding="utf-8")
+    report = run(config, store, library, path)
+    assert report.counts()["duplicates"] == 1 and report.created == []
+    assert (
+        "PMCID PMC52000091" in report.duplicates[0].reason and held in report.duplicates[0].reason
+    )

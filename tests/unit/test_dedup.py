@@ -251,3 +251,18 @@ def test_a_record_without_a_title_does_not_vouch_for_its_article() -> None:
     assert verdict("doi", [untitled, titled], other) == "possible"
     assert verdict("doi", [titled, untitled], other) == "possible"
     assert verdict("doi", [untitled], other) == "same"  # nothing says they differ
+
+
+def test_a_pmcid_is_matched_with_the_pmid() -> None:
+    # An item that knows only its PMCID (in Extra) is the article a record names by PMID and
+    # PMCID; under match = ["doi"] alone it is not looked at.
+    item = KnownItem("PMCITEM2", Identifiers(pmcid="PMC123", fingerprint="t1|2020|a"))
+    record = Identifiers(pmid="9", pmcid="PMC123", fingerprint="t1|2020|a")
+    found = decide(record, Index([item]), {}, {}, DedupOptions(), library=LIB)
+    assert isinstance(found, Duplicate) and found.key == "PMCITEM2"
+    assert "PMCID PMC123" in found.reason
+    only_doi = DedupOptions(match=("doi",))
+    assert not isinstance(decide(record, Index([item]), {}, {}, only_doi, library=LIB), Duplicate)
+    # A PMCID shared with a differing title is a possible duplicate, imported apart.
+    other = Identifiers(pmid="9", pmcid="PMC123", fingerprint="another paper|2020|a")
+    assert verdict("pmcid", [other], item.ids) == "possible"

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from syncd.core.dedup import dedup_keys
 from syncd.core.identity import (
     Identifiers,
     doi_of,
@@ -84,7 +85,13 @@ def test_record_identifiers_prefers_aid_doi_and_reads_pmc() -> None:
     assert ids == Identifiers(
         "37424412", "10.9758/cpn.22.1034", "PMC10335903", "the role of glutamate|2023|kim"
     )
-    assert ids.keys() == ("pmid:37424412", "doi:10.9758/cpn.22.1034", "pmcid:PMC10335903")
+    assert dedup_keys(ids) == [
+        "pmid:37424412",
+        "pmcid:PMC10335903",
+        "doi:10.9758/cpn.22.1034",
+        "title:the role of glutamate|2023|kim",
+    ]
+    assert dedup_keys(ids, ("doi",)) == ["doi:10.9758/cpn.22.1034"]  # PMCID goes with the PMID
 
 
 def test_item_identifiers_reads_native_fields_and_extra() -> None:

@@ -243,3 +243,35 @@ def test_an_article_is_created_in_every_order_of_its_records() -> None:
     for order in itertools.permutations(cands):
         p = plan(list(order), _index([]), Memory(), opts, library=LIB)
         assert sorted(c.identity for c in p.creates) == ["doi:10.1/a", "pmid:1"], order
+
+
+def test_records_sharing_a_pmcid_are_one_article() -> None:
+    cands = [
+        Candidate(Identifiers(pmid="7", pmcid="PMC7", fingerprint="t|2020|a"), "a.nbib:1"),
+        Candidate(Identifiers(pmcid="PMC7", fingerprint="t|2020|a"), "a.nbib:9"),
+        Candidate(Identifiers(pmid="8", pmcid="PMC7", fingerprint="t|2020|a"), "a.nbib:20"),
+    ]
+    p = plan(cands, _index([]), Memory(), DedupOptions(), library=LIB)
+    # The record without a PMID joins PMID 7; PMID 8 is another article (PMIDs differ).
+    assert sorted(c.identity for c in p.creates) == ["pmid:7", "pmid:8"]
+    (seven,) = [c for c in p.creates if c.identity == "pmid:7"]
+    assert seven.members == (0, 1)
+
+
+def test_a_record_matched_to_an_item_carries_the_items_pmid_into_the_run() -> None:
+    # Found by the PMID property: a record without a PMID matched item K (PMID 2) by DOI; a
+    # later batch's record with PMID 1 and that DOI was then "the same article as" it, and
+    # article 1 was never created.
+    index = _index([KnownItem("AAAAAAAA", Identifiers(pmid="2", doi="10.1/a"))])
+    opts = DedupOptions(match=("pmid", "doi"))
+    first = plan(
+        [Candidate(Identifiers(doi="10.1/a"), "a.nbib:1")], index, Memory(), opts, library=LIB
+    )
+    second = plan(
+        [Candidate(Identifiers(pmid="1", doi="10.1/a"), "a.nbib:9")],
+        index,
+        Memory(seen_in_run=first.seen),
+        opts,
+        library=LIB,
+    )
+    assert [c.identity for c in second.creates] == ["pmid:1"]
