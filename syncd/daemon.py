@@ -29,7 +29,6 @@ the database's device and inode (so that a symlinked or hard-linked ``state.path
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -38,7 +37,6 @@ import random
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +51,7 @@ from syncd.core.backoff import backoff
 from syncd.core.text import shorten_name, shown
 from syncd.engine import Importer
 from syncd.errors import ConfigError, InputError, RemoteError, StateError, SyncdError
+from syncd.locks import DaemonLock
 from syncd.report import FileReport, Report
 from syncd.state import DaemonRow, FileRow, HistoryRow, StateStore, today_utc, utc_stamp
 from syncd.targets.base import Target
@@ -84,114 +83,7 @@ class Stopping(BaseException):
     that no ``except Exception`` on the way turns a stop into an error."""
 
 
-class LockError(SyncdError):
-    """Another ``syncd run`` uses this state database."""
-
-
 _utc = utc_stamp
-
-
-# --- the lock -------------------------------------------------------------------------------
-
-
-def lock_path(state_path: Path) -> Path:
-    return state_path.with_name(state_path.name + ".lock")
-
-
-def _runtime_dir() -> Path:
-    """Where this user's locks live: ``$XDG_RUNTIME_DIR/syncd``, else ``/tmp/syncd-UID``."""
-    base = os.environ.get("XDG_RUNTIME_DIR")
-    return Path(base) / "syncd" if base else Path(tempfile.gettempdir()) / f"syncd-{os.getuid()}"
-
-
-def identity_lock_path(state_path: Path) -> Path | None:
-    """The lock named after the database file itself (device and inode), so that every path to
-    one database (a symlink, a hard link, another spelling) meets the same lock; None while
-    the database does not exist."""
-    try:
-        st = os.stat(state_path)
-    except OSError:
-        return None
-    return _runtime_dir() / f"state-{st.st_dev:x}-{st.st_ino:x}.lock"
-
-
-class DaemonLock:
-    """An exclusive ``flock`` on ``<state.db>.lock`` and on the lock named after the database's
-    device and inode (not on SQLite's own file: its POSIX locks would be dropped when any
-    second descriptor of the file is closed); each file holds the holder's PID."""
-
-    def __init__(self, state_path: Path) -> None:
-        self.state_path = state_path
-        self.path = lock_path(state_path)
-        self._fds: list[int] = []
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # The database is created here when it does not exist yet (an empty file is a new
-        # SQLite database), so that it has the inode its second lock is named after.
-        os.close(os.open(self.state_path, os.O_RDWR | os.O_CREAT, 0o600))
-        by_identity = identity_lock_path(self.state_path)
-        paths = [self.path] if by_identity is None else [self.path, by_identity]
-        if by_identity is not None:
-            by_identity.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            for path in paths:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(fd)
-                    pid = _holder_of(path)
-                    raise LockError(
-                        f"syncd run is already running (pid {pid or '?'}) with the state "
-                        f"database {self.state_path}",
-                        hint="stop it first ('systemctl --user stop syncd', or kill "
-                        f"{pid or 'it'}), or give this one another state.path",
-                    ) from None
-                os.ftruncate(fd, 0)
-                os.write(fd, f"{os.getpid()}\n".encode())
-                self._fds.append(fd)
-        except BaseException:
-            self.release()
-            raise
-
-    def renew(self) -> None:
-        """Take the locks again for the database now at the path (after it was replaced)."""
-        self.release()
-        self.acquire()
-
-    def release(self) -> None:
-        for fd in self._fds:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-            os.close(fd)
-        self._fds = []
-
-
-def holder(state_path: Path) -> int | None:
-    """The PID of the ``syncd run`` holding ``state_path``'s lock (by any path to the same
-    database), or None when none runs."""
-    for path in (lock_path(state_path), identity_lock_path(state_path)):
-        if path is not None and (pid := _holder_of(path)) is not None:
-            return pid
-    return None
-
-
-def _holder_of(path: Path) -> int | None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.read(fd, 32).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -786,8 +678,11 @@ class Daemon:
             return  # seen before, unchanged (imported, ignored, or the baseline)
         self.settler.offer(path, seen, time.time())
 
-    def _full_scan(self, quiet: bool = False) -> None:
-        """Offer every candidate whose stat differs from what the state database recorded."""
+    def _full_scan(self, quiet: bool = False, *, verify: bool = False) -> None:
+        """Offer every candidate whose stat differs from what the state database recorded.
+        ``verify`` (SIGHUP, ``syncd status --retry``): also read each file whose stat is the
+        same and offer it when its content is not what was imported (a change that kept size,
+        mtime, inode and ctime: a copy tool that restores times, a file system without ctime)."""
         assert self.store is not None
         known = {f.path: f for f in self.store.files(self.library)}
         n = 0
@@ -799,6 +694,8 @@ class Daemon:
             if seen is not None:
                 before = len(self.settler)
                 self._offer(path, seen, known)
+                if verify and len(self.settler) == before:
+                    self._offer_if_changed(path, seen, known.get(str(path)))
                 n += len(self.settler) - before
         self.last_scan = time.time()
         self.next_rescan = (
@@ -807,6 +704,21 @@ class Daemon:
         (logger.debug if quiet or not n else logger.info)(
             "scanned %s: %d new or changed file%s", self.directory, n, "" if n == 1 else "s"
         )
+
+    def _offer_if_changed(self, path: Path, seen: Seen, row: FileRow | None) -> None:
+        """Offer ``path`` when its bytes differ from those its row recorded (a row without a
+        hash, e.g. the baseline's, is left alone: those files were never to be imported)."""
+        if row is None or not row.sha256 or path in self.waiting or not seen.regular:
+            return
+        if self._why_not_read(path, seen) is not None:
+            return
+        try:
+            sha = self._sha256(path)
+        except OSError:
+            return
+        if sha != row.sha256:
+            logger.info("%s changed without a new size or time; reading it again", path)
+            self.settler.offer(path, seen, time.time())
 
     def _folder_identity(self) -> tuple[int, int] | None:
         try:
@@ -895,7 +807,7 @@ class Daemon:
     def _do_reload(self) -> None:
         if self._reload is None:
             logger.info("SIGHUP: scanning %s", self.directory)
-            self._full_scan()
+            self._full_scan(verify=True)
             return
         try:
             config = self._reload()
@@ -916,7 +828,7 @@ class Daemon:
         logger.info("SIGHUP: configuration reloaded; watching %s", self.directory)
         if not self.dir_missing:
             self._baseline()
-            self._full_scan()
+            self._full_scan(verify=True)
             self._start_observer()
 
     # ---- importing ------------------------------------------------------------------------

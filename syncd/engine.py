@@ -29,7 +29,6 @@ why), merged items, failures (with the reason) and reading problems (``file:line
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -63,6 +62,7 @@ from syncd.core.records import MedlineRecord, Problem
 from syncd.core.settle import settle
 from syncd.errors import ConfigError, InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, from_row, to_row
+from syncd.locks import state_users
 from syncd.reading import iter_export_files, read_path
 from syncd.report import (
     Entry,
@@ -941,7 +941,7 @@ class _Run:
         the next is read. Articles met earlier in the run (``seen``: their dedup keys) carry
         over from batch to batch, so that a repeat in a later batch is still "the same
         article as" its first record."""
-        with _state_users(self.store.path) as alone:
+        with state_users(self.store.path) as alone:
             return self._run(files, settle=alone)
 
     def _run(self, files: Sequence[Path], *, settle: bool) -> Report:
@@ -1139,31 +1139,6 @@ class _Run:
             )
             f.recorded = True
         self.store.add_history(self.library, history)
-
-
-@contextlib.contextmanager
-def _state_users(path: Path) -> Iterator[bool]:
-    """Count this run among the runs using the state database at ``path`` (a shared ``flock`` on
-    ``<path>.runs``, released when the run ends or its process dies); yield whether it is the
-    only one. Only then are the rows left pending an interrupted run's to settle: with others
-    running, they may be rows another run is sending at this moment, which it will count."""
-    try:
-        import fcntl
-
-        fd = os.open(f"{path}.runs", os.O_RDWR | os.O_CREAT, 0o600)
-    except (ImportError, OSError):  # no flock here, or a read-only folder: settle as before
-        yield True
-        return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            alone = True
-        except OSError:
-            alone = False
-        fcntl.flock(fd, fcntl.LOCK_SH)  # from exclusive to shared, or wait for one to convert
-        yield alone
-    finally:
-        os.close(fd)
 
 
 def _duration(seconds: float) -> str:

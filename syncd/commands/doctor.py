@@ -143,7 +143,7 @@ def _check_collection(doc: _Doctor, gw: Target, spec: str) -> None:
 def _check_watch(doc: _Doctor, config: Config) -> None:
     """The folder `syncd run` would watch, and whether a daemon runs on this state."""
     from syncd.commands.run import resolve
-    from syncd.daemon import holder
+    from syncd.locks import holder
 
     resolved, default = resolve(config, None)
     folder = resolved.watch.directory
@@ -180,7 +180,8 @@ def _check_watch(doc: _Doctor, config: Config) -> None:
 
 
 def _check_state(doc: _Doctor, config: Config) -> None:
-    from syncd.state import StateStore, damaged_hint
+    from syncd.state import StateStore
+    from syncd.state_failures import damaged_hint
 
     path = config.state.path
     if not os.path.lexists(path):  # (a symbolic link that loops or dangles does "exist")

@@ -78,7 +78,7 @@ def _state_path(args: argparse.Namespace, config: Config) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from syncd.config import load
-    from syncd.daemon import holder
+    from syncd.locks import holder
     from syncd.state import StateStore
 
     config = load(args.config)

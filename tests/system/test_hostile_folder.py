@@ -4,10 +4,12 @@ file that trips syncd itself."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -238,6 +240,44 @@ def test_a_file_rewritten_with_the_same_size_and_mtime_is_read_again(tmp_path: P
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # as `touch -r` would
         ticks(w)
         assert sorted(server.pmids()) == ["43300001", "43300002"]
+
+
+@pytest.mark.parametrize("ask", ["SIGHUP", "status --retry"])
+def test_a_change_no_stat_shows_is_read_again_when_asked(tmp_path: Path, ask: str) -> None:
+    # A change that keeps size, mtime, inode and ctime (a copy tool restoring times, a file
+    # system without ctime): the rescans cannot see it; SIGHUP or status --retry reads again.
+    config = model_config(tmp_path)
+    path = tmp_path / "inbox" / "a.nbib"
+    path.write_text(medline([43400001]), encoding="utf-8")
+    server = MemoryLibrary()
+    with worker(config, server) as w:
+        ticks(w)
+        assert w.store is not None
+        row = w.store.file("users/1", str(path))
+        assert row is not None and row.sha256
+        path.write_text(medline([43400002]), encoding="utf-8")
+        st = path.stat()
+        hidden = replace(
+            row, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, ctime_ns=st.st_ctime_ns
+        )
+        w.store.put_file("users/1", hidden)  # the state saw this stat, with the old bytes
+        ticks(w)
+        assert server.pmids() == ["43400001"]  # no stat changed: not read
+        if ask == "SIGHUP":
+            w._on_signal(signal.SIGHUP, None)
+        else:
+            from syncd.commands import status
+
+            with StateStore(config.state.path) as store:
+                status._act(argparse.Namespace(clear=False), store, "users/1", None)
+            w._on_signal(signal.SIGHUP, None)  # what --retry sends a running daemon
+        ticks(w)
+        assert sorted(server.pmids()) == ["43400001", "43400002"]
+        # Unchanged bytes are not read again by the next SIGHUP.
+        writes = server.writes
+        w._on_signal(signal.SIGHUP, None)
+        ticks(w)
+        assert server.writes == writes
 
 
 def test_a_file_over_max_file_bytes_is_failed_unread(tmp_path: Path) -> None:

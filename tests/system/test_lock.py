@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.daemon import DaemonLock, LockError, holder
+from syncd.locks import DaemonLock, LockError, holder
 from syncd.state import StateStore
 
 

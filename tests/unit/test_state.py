@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd import state
+from syncd import state, state_failures
 from syncd.errors import StateDamagedError, StateError
 from syncd.state import FileRow, HistoryRow, IndexedItem, RecordRow, StateStore
 
@@ -359,13 +359,15 @@ def test_trouble_worth_waiting_out_is_transient(tmp_path: Path) -> None:
     import errno
 
     db = tmp_path / "s.db"
-    full = state.state_error(db, OSError(errno.ENOSPC, "No space left on device"), "writing")
+    full = state_failures.state_error(
+        db, OSError(errno.ENOSPC, "No space left on device"), "writing"
+    )
     assert full.transient and f"{db}: the disk is full" in full.message
-    eio = state.state_error(db, OSError(errno.EIO, "Input/output error"))
+    eio = state_failures.state_error(db, OSError(errno.EIO, "Input/output error"))
     assert eio.transient and "disk I/O error" in eio.message
-    rofs = state.state_error(db, OSError(errno.EROFS, "Read-only file system"))
+    rofs = state_failures.state_error(db, OSError(errno.EROFS, "Read-only file system"))
     assert rofs.transient and "cannot write the state database" in rofs.message
-    damaged = state.state_error(db, sqlite3.DatabaseError("file is not a database"))
+    damaged = state_failures.state_error(db, sqlite3.DatabaseError("file is not a database"))
     assert not damaged.transient
     # A real full database: SQLite says "database or disk is full", as for a full disk.
     with StateStore(db) as store:
@@ -381,8 +383,10 @@ def test_a_file_size_limit_is_not_waited_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    monkeypatch.setattr(state, "_size_limit", lambda: 20_000)
-    error = state.state_error(tmp_path / "s.db", sqlite3.OperationalError("disk I/O error"))
+    monkeypatch.setattr(state_failures, "_size_limit", lambda: 20_000)
+    error = state_failures.state_error(
+        tmp_path / "s.db", sqlite3.OperationalError("disk I/O error")
+    )
     assert "file-size limit (20000 bytes" in error.message and not error.transient
 
 
