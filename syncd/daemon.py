@@ -56,6 +56,7 @@ from syncd.report import FileReport, Report
 from syncd.state import DaemonRow, FileRow, HistoryRow, StateStore, today_utc, utc_stamp
 from syncd.targets.base import Target
 from syncd.watch import (
+    TEMPORARY_SUFFIXES,
     Seen,
     Settler,
     cannot_read,
@@ -71,6 +72,7 @@ logger = logging.getLogger(__name__)
 
 _LOST = "\0events-lost"  # queued by the observer's handler when the kernel dropped events
 _WAKE = "\0wake"  # queued to wake the worker (stop, reload)
+_FINISHED = "\0finished:"  # + a path a browser renamed from its temporary name: complete
 _OBSERVER_TIMEOUT = 4.0  # the observer threads' own wake-up period (seconds)
 _MISSING_POLL = 5.0  # how often a vanished folder is looked for
 _FATAL_RETRY = 300.0  # a fatal answer (key, permission) is retried this often at most
@@ -578,6 +580,9 @@ class Daemon:
             if p == _LOST:
                 lost = True
                 continue
+            if p.startswith(_FINISHED):
+                self._consider(Path(p.removeprefix(_FINISHED)), finished=True)
+                continue
             self._consider(Path(p))
         if lost:
             logger.warning("file system events were lost; scanning %s", self.directory)
@@ -648,8 +653,9 @@ class Daemon:
         done = w.done_directory or self.directory / "done"
         return [d for d in (done, w.failed_directory) if d is not None and d != self.directory]
 
-    def _consider(self, path: Path) -> None:
-        """A path an event named: offer it to the settler if it may be a new export."""
+    def _consider(self, path: Path, *, finished: bool = False) -> None:
+        """A path an event named: offer it to the settler if it may be a new export
+        (``finished``: renamed from a browser's temporary name, so ready at once)."""
         if path == self.directory:
             self._check_folder_and_observer()
             return
@@ -662,9 +668,11 @@ class Daemon:
             self.settler.drop(path)
             self.waiting.pop(path, None)
             return
-        self._offer(path, seen, known=None)
+        self._offer(path, seen, known=None, finished=finished)
 
-    def _offer(self, path: Path, seen: Seen, known: dict[str, FileRow] | None) -> None:
+    def _offer(
+        self, path: Path, seen: Seen, known: dict[str, FileRow] | None, *, finished: bool = False
+    ) -> None:
         assert self.store is not None
         if not seen.regular:
             logger.debug("%s is not a regular file; not read", path)
@@ -676,7 +684,7 @@ class Daemon:
         )
         if row is not None and row.same_file(seen.size, seen.mtime_ns, seen.inode, seen.ctime_ns):
             return  # seen before, unchanged (imported, ignored, or the baseline)
-        self.settler.offer(path, seen, time.time())
+        self.settler.offer(path, seen, time.time(), finished=finished)
 
     def _full_scan(self, quiet: bool = False, *, verify: bool = False) -> None:
         """Offer every candidate whose stat differs from what the state database recorded.
@@ -775,10 +783,14 @@ class Daemon:
                 if kind == "events_lost":
                     events.put(_LOST)
                 elif kind not in ("opened", "closed_no_write"):
-                    events.put(os.fsdecode(event.src_path))
+                    src = os.fsdecode(event.src_path)
+                    events.put(src)
                     dest = getattr(event, "dest_path", "")
                     if dest:
-                        events.put(os.fsdecode(dest))
+                        # A browser renames its temporary file only once the download is
+                        # complete: such a file needs no settle wait.
+                        done = kind == "moved" and src.lower().endswith(TEMPORARY_SUFFIXES)
+                        events.put((_FINISHED if done else "") + os.fsdecode(dest))
 
         observer = Observer(timeout=_OBSERVER_TIMEOUT)
         try:

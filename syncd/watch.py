@@ -213,14 +213,16 @@ class Settler:
     def paths(self) -> list[Path]:
         return list(self._files)
 
-    def offer(self, path: Path, seen: Seen, now: float) -> None:
-        """A path an event or a scan pointed at (seen by ``stat`` just now)."""
+    def offer(self, path: Path, seen: Seen, now: float, *, finished: bool = False) -> None:
+        """A path an event or a scan pointed at (seen by ``stat`` just now). ``finished``: it
+        is known to be complete (a browser renamed it from its temporary name): ready now."""
         held = self._files.get(path)
-        if held is not None and held.seen == seen:
+        if held is not None and held.seen == seen and not finished:
             return
         mtime = seen.mtime_ns / 1e9
         # An mtime in the future (a clock elsewhere, an archive) cannot say how quiet it is.
-        self._files[path] = _Watch(seen, min(mtime, now))
+        changed_at = now - self.settle if finished else min(mtime, now)
+        self._files[path] = _Watch(seen, changed_at)
 
     def hold(self, path: Path, seen: Seen, until: float) -> None:
         """Wait for ``path`` until ``until`` (settler clock), unless it changes first (then it

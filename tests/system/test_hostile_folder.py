@@ -280,6 +280,27 @@ def test_a_change_no_stat_shows_is_read_again_when_asked(tmp_path: Path, ask: st
         assert server.writes == writes
 
 
+def test_a_download_renamed_from_the_browsers_temporary_name_is_read_at_once(
+    tmp_path: Path,
+) -> None:
+    config = model_config(tmp_path, settle_seconds=60.0)
+    folder = tmp_path / "inbox"
+    server = MemoryLibrary()
+    with worker(config, server) as w:
+        part = folder / "pubmed.nbib.crdownload"
+        part.write_text(medline([43500001]), encoding="utf-8")
+        done = folder / "pubmed.nbib"
+        part.rename(done)
+        w._events.put(daemon_module._FINISHED + str(done))  # the observer's "moved" event
+        w._drain(0)
+        ready, _ = w.settler.ready(time.time())
+        assert ready == [done]  # no 60 s settle wait
+        (folder / "other.nbib").write_text(medline([43500002]), encoding="utf-8")
+        w._events.put(str(folder / "other.nbib"))  # an ordinary write event
+        w._drain(0)
+        assert w.settler.ready(time.time()) == ([], [])  # waits its settle time
+
+
 def test_a_file_over_max_file_bytes_is_failed_unread(tmp_path: Path) -> None:
     config = model_config(tmp_path, max_file_bytes=2000)
     folder = tmp_path / "inbox"

@@ -88,6 +88,17 @@ def test_a_file_renamed_into_place_is_ready_at_once() -> None:
     assert len(settler) == 0
 
 
+def test_a_download_the_browser_finished_is_ready_without_waiting() -> None:
+    # Renamed from pubmed.nbib.crdownload just now (its mtime is now): complete, no wait.
+    settler = Settler(2.0)
+    path = Path("a.nbib")
+    settler.offer(path, seen(100, 1000.0), now=1000.0, finished=True)
+    assert settler.ready(1000.0, stat_of=lambda p: seen(100, 1000.0)) == ([path], [])
+    # Without the rename it waits its settle time.
+    settler.offer(path, seen(100, 1000.0), now=1000.0)
+    assert settler.ready(1000.0, stat_of=lambda p: seen(100, 1000.0)) == ([], [])
+
+
 def test_a_file_still_written_waits_until_quiet_for_settle_seconds() -> None:
     settler = Settler(2.0)
     path = Path("a.nbib")
