@@ -34,9 +34,7 @@ import logging
 import os
 import queue
 import random
-import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -55,6 +53,7 @@ from syncd.locks import DaemonLock
 from syncd.report import FileReport, Report
 from syncd.state import DaemonRow, FileRow, HistoryRow, StateStore, today_utc, utc_stamp
 from syncd.targets.base import Target
+from syncd.tidy import desktop_notify, free_name, move_file
 from syncd.watch import (
     TEMPORARY_SUFFIXES,
     Seen,
@@ -125,58 +124,6 @@ def report_name(name: str) -> str:
     """The name of the problem report for a file called ``name``: ``NAME.errors.txt``, cut
     to fit the file system when ``name`` is long (:func:`syncd.core.text.shorten_name`)."""
     return shorten_name(name, _ERRORS_SUFFIX)
-
-
-def free_name(directory: Path, name: str) -> Path:
-    """``directory/name``, or ``name (1)``, ``name (2)``, ... when taken: never overwrite
-    (and never a name longer than the file system takes)."""
-    target = directory / name
-    stem, dot, suffix = name.partition(".")
-    n = 0
-    while target.exists() or target.is_symlink():
-        n += 1
-        target = directory / shorten_name(f"{stem} ({n})", dot + suffix)
-    return target
-
-
-def move_file(src: Path, directory: Path) -> Path:
-    """Move ``src`` into ``directory`` under a free name (no overwrite, also across devices)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    while True:
-        target = free_name(directory, src.name)
-        try:
-            os.link(src, target)  # fails if the name was taken meanwhile: never overwrites
-        except FileExistsError:
-            continue
-        except OSError:
-            with src.open("rb") as fin, target.open("xb") as fout:
-                shutil.copyfileobj(fin, fout)
-            shutil.copystat(src, target)
-        src.unlink()
-        return target
-
-
-def desktop_notify(summary: str, body: str) -> threading.Thread | None:
-    """A desktop notification through notify-send, in the background; never raises."""
-    exe = shutil.which("notify-send")
-    if exe is None:
-        logger.debug("notify-send not found; no desktop notification")
-        return None
-
-    def show() -> None:
-        try:
-            subprocess.run(
-                [exe, "--app-name=syncd", summary, body],
-                timeout=10,
-                check=False,
-                capture_output=True,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            logger.debug("desktop notification failed: %s", exc)
-
-    thread = threading.Thread(target=show, name="syncd-notify", daemon=True)
-    thread.start()
-    return thread
 
 
 def file_line(name: str, f: FileReport) -> str:

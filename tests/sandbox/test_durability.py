@@ -54,7 +54,7 @@ ROUNDS = 5
 STARTUP_TIMEOUT = 30.0
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.timeout(180)]
 
 
 # --- the sandbox process ----------------------------------------------------------------------
@@ -531,6 +531,7 @@ def join_stream(workers: list[Worker], model: Model, context: str) -> None:
 # --- the tests --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_acknowledged_writes_survive_kill_9(sandbox_process: SandboxProcess) -> None:
     seed = int(os.environ.get("DURABILITY_SEED", time.time_ns() % 2**32))
     rng = random.Random(seed)

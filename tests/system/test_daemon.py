@@ -34,7 +34,7 @@ ITEMS_POST = r"^/users/1/items$"
 # A record with neither a PMID nor a title cannot be imported: reported with its line.
 UNREADABLE_RECORD = "\nAU  - Nobody N\nDP  - 2020\n"
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.timeout(300)]
 
 
 @pytest.fixture
@@ -65,6 +65,7 @@ def posts(sandbox: SandboxServer) -> int:
 # ---- downloads as browsers write them ---------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("browser", ["chrome", "firefox"])
 def test_a_partial_download_is_read_only_after_the_rename(
     daemon: Daemon, sandbox: SandboxServer, browser: str
@@ -92,6 +93,7 @@ def test_a_partial_download_is_read_only_after_the_rename(
     assert_exactly_once(sandbox, range(40000001, 40000011))
 
 
+@pytest.mark.slow
 def test_a_slow_copy_in_chunks_is_read_once_whole(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
@@ -147,6 +149,7 @@ def test_the_same_bytes_under_three_names_are_imported_once(
     assert_exactly_once(sandbox, pmids)
 
 
+@pytest.mark.slow
 def test_other_text_files_are_ignored_and_a_broken_export_is_reported(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
@@ -242,6 +245,7 @@ def test_after_import_move_and_failed_directory_never_overwrite(
     assert "b.nbib:" in errors
 
 
+@pytest.mark.slow
 def test_recursive_watching_leaves_its_own_done_and_failed_folders_alone(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
@@ -269,6 +273,7 @@ def test_recursive_watching_leaves_its_own_done_and_failed_folders_alone(
 # ---- crashes, outages, neighbours ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_kill_9_at_many_moments_then_restart_every_pmid_once(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
@@ -286,6 +291,7 @@ def test_kill_9_at_many_moments_then_restart_every_pmid_once(
     assert_exactly_once(sandbox, pmids)
 
 
+@pytest.mark.slow
 def test_the_sandbox_down_for_a_while_then_back(tmp_path: Path, daemons: list[Daemon]) -> None:
     down = 30.0 if PROOF else 6.0
     data = tmp_path / "sandbox"
@@ -314,6 +320,7 @@ def test_the_sandbox_down_for_a_while_then_back(tmp_path: Path, daemons: list[Da
         server.stop()
 
 
+@pytest.mark.slow
 def test_four_daemons_on_one_group_library_make_no_duplicates(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
@@ -344,6 +351,7 @@ def test_four_daemons_on_one_group_library_make_no_duplicates(
     assert_exactly_once(sandbox, everything, "group", 77)
 
 
+@pytest.mark.slow
 def test_four_daemons_1500_100_100_1500_with_overlap_all_land_once(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
@@ -373,6 +381,7 @@ def test_four_daemons_1500_100_100_1500_with_overlap_all_land_once(
     assert_exactly_once(sandbox, range(base, base + 2600))
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_batch_exits_0_within_5_s_and_loses_nothing(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
@@ -416,6 +425,7 @@ def test_ctrl_c_exits_130(daemon: Daemon) -> None:
 # ---- systemd -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sd_notify_ready_status_watchdog_stopping_in_order(daemon: Daemon) -> None:
     daemon.start(env={"WATCHDOG_USEC": "400000"})  # a ping every 0.2 s
     daemon.wait_ready()
@@ -431,6 +441,7 @@ def test_sd_notify_ready_status_watchdog_stopping_in_order(daemon: Daemon) -> No
     assert all("\n" not in line.partition("=")[2] for m in messages for line in m.split("\n"))
 
 
+@pytest.mark.slow
 def test_no_watchdog_pings_without_watchdog_usec(daemon: Daemon) -> None:
     daemon.start()
     daemon.wait_ready()
@@ -589,6 +600,7 @@ def test_import_existing_on_the_first_start(
     assert_exactly_once(sandbox, old)
 
 
+@pytest.mark.slow
 def test_a_folder_that_vanishes_is_waited_for(daemon: Daemon, sandbox: SandboxServer) -> None:
     daemon.start()
     daemon.wait_ready()
@@ -650,6 +662,7 @@ def test_a_revoked_key_waits_and_a_fixed_one_lets_the_files_in(
     wait_for(lambda: d.status()[1]["trouble"] is None, 10, "the trouble cleared", d.tail())
 
 
+@pytest.mark.slow
 def test_status_without_a_daemon_and_with_failures(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:

@@ -45,7 +45,7 @@ LIBRARY = f"users/{USER_ID}"
 ITEMS_PATH = rf"^/users/{USER_ID}/items$"
 RUN_TIMEOUT = 90.0
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.timeout(300)]
 
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
@@ -220,6 +220,7 @@ STORMS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("storm", list(STORMS))
 def test_storms_leave_every_article_exactly_once(
     storm: str, sandbox: SandboxServer, machine: Machine, tmp_path: Path
@@ -239,6 +240,7 @@ def test_storms_leave_every_article_exactly_once(
     assert_exactly_once(sandbox, pmids)
 
 
+@pytest.mark.slow
 def test_reads_storm_during_the_index_refresh(
     sandbox: SandboxServer, machine: Machine, tmp_path: Path
 ) -> None:
@@ -347,6 +349,7 @@ def _arm(kind: str, k: int, sandbox: SandboxServer) -> None:
         sandbox.inject(method="POST", path=ITEMS_PATH, drop_after_apply=True)
 
 
+@pytest.mark.slow
 def test_kill_9_at_many_points_then_rerun(
     sandbox: SandboxServer, machine: Machine, tmp_path: Path
 ) -> None:
@@ -399,6 +402,7 @@ def test_kill_9_at_many_points_then_rerun(
 # ---- two imports at once ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_imports_of_overlapping_files_at_the_same_time(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
@@ -469,6 +473,7 @@ WRITERS = {
 }
 
 
+@pytest.mark.slow
 def test_four_writers_with_their_own_state_all_finish_and_count_each_article_once(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
@@ -509,6 +514,7 @@ def test_four_writers_with_their_own_state_all_finish_and_count_each_article_onc
     print("POSTs refused because another writer had written meanwhile:", refused)
 
 
+@pytest.mark.slow
 def test_three_imports_sharing_one_state_database_count_each_article_once(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
@@ -538,6 +544,7 @@ def test_three_imports_sharing_one_state_database_count_each_article_once(
     assert record_rows(shared) == {"pushed": 600}
 
 
+@pytest.mark.slow
 def test_an_import_that_other_writers_keep_refusing_gives_up_on_time_leaving_records_pending(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:

@@ -40,7 +40,7 @@ from tests.system.test_exactly_once import (
 
 __all__ = ["machine", "sandbox"]  # fixtures used by name
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.timeout(300)]
 
 
 def import_json(machine: Machine, *paths: Path) -> tuple[int, dict[str, Any]]:
@@ -139,6 +139,7 @@ def item_reads(sandbox: SandboxServer) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.slow
 def test_kill_9_during_the_first_index_build_resumes_it(
     sandbox: SandboxServer, machine: Machine, tmp_path: Path
 ) -> None:
