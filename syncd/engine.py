@@ -97,8 +97,7 @@ _INDEX_PAGE = 100
 _COLUMNS = (("pmid", "pmid"), ("pmcid", "pmid"), ("doi", "doi"), ("fingerprint", "title"))
 """State columns of the identifiers, with the ``dedup.match`` kind each stands for."""
 _DERIVED_ATTEMPTS = 3
-"""Derived keys of an article checked against the server's deleted keys (a lost state database
-must not bring back an article the user deleted)."""
+"""Derived keys of an article checked against the server's deleted keys (deleted stays deleted)."""
 _MAX_MERGE_TRIES = 4
 
 
