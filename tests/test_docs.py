@@ -59,9 +59,7 @@ def test_the_docs_index_has_one_line_for_every_page() -> None:
     index = (DOCS / "README.md").read_text(encoding="utf-8")
     pages = sorted(p.name for p in DOCS.glob("*.md") if p.name != "README.md")
     # One list item a page, its link first.
-    listed = [
-        _LINK.findall(line)[0] for line in index.splitlines() if line.startswith("* [")
-    ]
+    listed = [_LINK.findall(line)[0] for line in index.splitlines() if line.startswith("* [")]
     assert sorted(listed) == pages
 
 
@@ -156,9 +154,7 @@ def test_troubleshooting_quotes_only_messages_syncd_prints() -> None:
         for line in quoted
         if not any(t.fullmatch(c) for c in _candidates(line) for t in templates)
     ]
-    assert not unknown, "quoted in docs/troubleshooting.md, printed nowhere:\n" + "\n".join(
-        unknown
-    )
+    assert not unknown, "quoted in docs/troubleshooting.md, printed nowhere:\n" + "\n".join(unknown)
 
 
 def test_a_reworded_message_is_noticed() -> None:
