@@ -97,7 +97,7 @@ _INDEX_PAGE = 100
 _COLUMNS = (("pmid", "pmid"), ("pmcid", "pmid"), ("doi", "doi"), ("fingerprint", "title"))
 """State columns of the identifiers, with the ``dedup.match`` kind each stands for."""
 _DERIVED_ATTEMPTS = 3
-"""Derived keys of an article checked against the server's deleted keys (issue 9 §2)."""
+"""Derived keys of an article checked against the server's deleted keys (deleted stays deleted)."""
 _MAX_MERGE_TRIES = 4
 
 
@@ -310,7 +310,7 @@ class Importer:
         One ``format=versions`` request lists every key (streamed into the database's queue,
         never held whole), one ``/deleted?since=0`` request gives the keys deleted so far (so
         that an article syncd created and the user deleted is known without any earlier
-        state: issue 9 §2), then the items are read 100 keys a request, each page written
+        state), then the items are read 100 keys a request, each page written
         together with its keys taken off the queue. A build interrupted anywhere after the
         listing resumes with the keys still queued: nothing is read twice. A resumed build is
         refreshed from the version it started at, since the library may have changed.

@@ -171,8 +171,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX history_by_time ON history (library, at)",
     ),
-    # The library index is queried in the database (issue 10): every identifier it is looked
-    # up by is indexed, and a first build is resumable.
+    # The library index is queried in the database, not held in memory: every identifier it is
+    # looked up by is indexed, and a first build is resumable.
     3: (
         *(f"CREATE INDEX items_by_{c} ON items (library, {c})" for c in _ITEM_IDS),
         "CREATE INDEX records_by_pmid ON records (library, pmid)",
@@ -200,7 +200,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (library, key)
         ) WITHOUT ROWID""",
     ),
-    # A file's inode and ctime (issue 14): a file replaced or rewritten with the same size and
+    # A file's inode and ctime: a file replaced or rewritten with the same size and
     # mtime, or whose permissions were fixed, is read again. 0 = not known (an older row).
     4: (
         "ALTER TABLE files ADD COLUMN inode INTEGER NOT NULL DEFAULT 0",

@@ -11,6 +11,9 @@ from hypothesis import HealthCheck, settings
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 EXAMPLES = ROOT / "examples"
+# One reason for every test that needs the reference data, raised from one line (shared_path):
+# pytest's -rs summary then folds all of those skips into one line instead of one per file.
+SHARED_MISSING = "reference data ../shared is not available"
 
 # dev: quick local runs; ci: more examples, no deadline (CI machines are shared and noisy);
 # deterministic: reproduce a failure exactly.
@@ -23,10 +26,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def shared_path(*parts: str) -> Path:
-    """A path under ../shared, or skip the calling test with the reason when it is absent."""
+    """A path under ../shared, or skip the calling test with :data:`SHARED_MISSING`."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"reference data {path} is absent (../shared is not next to this checkout)")
+        pytest.skip(SHARED_MISSING)
     return path
 
 

@@ -1,10 +1,10 @@
 """Small value cleaners the mapping needs: names, ISSN/ISBN, page ranges, whitespace.
 
-Several of them reproduce exactly what Zotero's own import does (its ``cleanAuthor``,
-``cleanISSN``, ``cleanISBN`` utilities and the page-range expansion of its MEDLINE importer,
-as described in ``shared/docs/medline.md`` §2.4-§2.6), so that the ``zotero`` mapping profile
-matches Zotero item for item; where Zotero has a bug, the function says so and a sibling
-without the bug serves the ``enhanced`` profile.
+Several of them reproduce exactly what Zotero's own import does (the ``cleanAuthor``,
+``cleanISSN``, ``cleanISBN`` utilities of ``Zotero.Utilities`` and the page-range expansion of
+its ``MEDLINEnbib.js`` translator), so that the ``zotero`` mapping profile matches Zotero item
+for item; where Zotero has a bug, the function says so and a sibling without the bug serves the
+``enhanced`` profile.
 
 JavaScript details that matter for byte-equality: ``\\d`` and ``\\b`` are ASCII-only there, so
 the patterns below use ``[0-9]`` and the ``re.ASCII`` flag.

@@ -10,8 +10,8 @@ Public API:
 Two profiles:
 
 ``zotero``
-    Reproduces Zotero's own MEDLINE/nbib importer field for field (``shared/docs/medline.md``
-    §2), including its quirks (DOI only from AID, ``PMID: n \\nPMCID: ...`` in Extra, MeSH
+    Reproduces Zotero's own MEDLINE/nbib importer (the ``MEDLINEnbib.js`` translator) field
+    for field, including its quirks (DOI only from AID, ``PMID: n \\nPMCID: ...`` in Extra, MeSH
     tags verbatim, the page-range bug). The Web API refuses fields that are not valid for the
     item type, so those are dropped against the current schema (41), as Zotero's translator
     tester drops them against its schema (the desktop client would move them into Extra).
@@ -109,8 +109,8 @@ class MappingOptions:
 
 DEFAULT_OPTIONS: Final = MappingOptions()
 
-# The Web API limits (zotero-api.md §1.5): field values of 65,535 UTF-8 bytes, creator names
-# and tags of 255 characters.
+# The Web API's limits (the server refuses more): field values of 65,535 UTF-8 bytes, creator
+# names and tags of 255 characters.
 _MAX_FIELD_BYTES: Final = 65535
 _MAX_NAME: Final = 255
 # Fields that can be long enough to matter (any field over 16,383 characters is checked).
@@ -155,7 +155,7 @@ _TITLE_FIELD: Final = {"case": "caseName", "statute": "nameOfAct"}
 
 
 # --------------------------------------------------------------------------------------------
-# The zotero profile: Zotero's MEDLINE/nbib importer (medline.md §2.1-§2.8)
+# The zotero profile: Zotero's MEDLINE/nbib importer (its MEDLINEnbib.js translator)
 # --------------------------------------------------------------------------------------------
 
 # MEDLINE tag → item field, assigned as found (so the last occurrence wins, as in Zotero).

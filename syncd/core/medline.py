@@ -836,7 +836,7 @@ def _candidates(text: str) -> Iterator[tuple[int, int, str, bool]]:
         if not certain or (pad == 0 and len(t) == 4 and t != "PMID"):
             # (a value that does not look right rules out an uncertain split, and a bare
             # "STAT- " or "DCOM- ", which prose could have; a PMID that is not one is still a
-            # PMID field, see issue 8 §2)
+            # PMID field: it is warned about later, never taken for prose)
             shape = _SHAPES.get(t)
             if shape is not None and not shape.match(text, vstart):
                 continue

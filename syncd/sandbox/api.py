@@ -2,10 +2,10 @@
 
 :func:`Api.handle` takes a parsed :class:`Request` and returns a :class:`Response`; the socket
 side lives in :mod:`syncd.sandbox.server`. The order of the request-level checks, the status
-codes and the plain-text messages follow the dataserver (see ``docs/sandbox.md`` and
-``../shared/docs/zotero-api.md``): checks made while the real server is still initialising
-(auth, write token, library lookup, 304) answer without the ``Zotero-API-Version`` and
-``Zotero-Schema-Version`` headers, later ones with them.
+codes and the plain-text messages follow Zotero's dataserver (see ``docs/sandbox.md``): checks
+made while the real server is still initialising (auth, write token, library lookup, 304)
+answer without the ``Zotero-API-Version`` and ``Zotero-Schema-Version`` headers, later ones
+with them.
 """
 
 from __future__ import annotations

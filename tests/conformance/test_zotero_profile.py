@@ -45,9 +45,9 @@ ZOTERO = MappingOptions(profile="zotero")
 READER_DIFFERS = {
     "medline-nbib-derived/04": "Zotero merges two records not separated by a blank line into "
     "one item and treats a whitespace-only line as a continuation; syncd's reader keeps the "
-    "records apart (issue §2: a second PMID starts a new record)",
+    "records apart (a second PMID starts a new record)",
     "medline-nbib-derived/05": "a record whose line breaks were lost is one garbage item in "
-    "Zotero (everything in 'extra'); syncd's reader recovers the fields (issue §2)",
+    "Zotero (everything in 'extra'); syncd's reader recovers the fields from their tags",
 }
 
 # --- Zotero's line reader (translate.js string reader + MEDLINEnbib.js doImport) -------------

@@ -48,11 +48,9 @@ ALLOWED: dict[str, dict[str, str]] = {}
 
 def _index() -> list[Any]:
     if not RECORDED.exists():
-        # One visible skip with the reason, rather than pytest's "empty parameter set".
-        reason = (
-            f"recorded exchanges {RECORDED} are absent (../shared is not next to this checkout)"
-        )
-        return [pytest.param("(none)", marks=pytest.mark.skip(reason=reason))]
+        # One test, rather than pytest's "empty parameter set", which skips with the reason
+        # every test that needs the reference data gives.
+        return ["(none)"]
     return [e["file"] for e in json.loads((RECORDED / "_index.json").read_text())]
 
 
@@ -215,8 +213,9 @@ def _replay_all() -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def replayed() -> Iterator[dict[str, dict[str, Any]]]:
-    shared_path("zotero-recorded", "_index.json")
-    yield _replay_all()
+    # Without the recordings there is nothing to replay; the test itself then skips (a skip
+    # raised in a fixture is reported at the test's line, not folded with the others).
+    yield _replay_all() if RECORDED.exists() else {}
 
 
 def _allowed(name: str, aspect: str) -> bool:
@@ -225,6 +224,7 @@ def _allowed(name: str, aspect: str) -> bool:
 
 @pytest.mark.parametrize("name", FILES)
 def test_replay(name: str, replayed: dict[str, dict[str, Any]]) -> None:
+    shared_path("zotero-recorded", "_index.json")
     rec = json.loads(Path(RECORDED / name).read_text())
     got = replayed[name]
     keys: KeyMap = replayed["_keys"]["map"]

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from syncd.core.mapping import MappingOptions, map_record
 from syncd.core.medline import parse
 from syncd.core.records import MedlineRecord
-from tests.conftest import EXAMPLES, SHARED
+from tests.conftest import EXAMPLES, SHARED, shared_path
 from tests.unit.medline_strategies import book_record, layout, pubmed_record
 
 _BREAK = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t]*")
@@ -97,8 +97,7 @@ def test_every_shared_record_flattened_converts_to_the_same_item(path: Path) -> 
 
 
 def test_the_shared_files_are_there() -> None:
-    if not (SHARED / "conformance").is_dir():
-        pytest.skip(f"reference data {SHARED / 'conformance'} is absent")
+    shared_path("conformance")
     assert len(files()) > 40
 
 
