@@ -114,7 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_FATAL
         return int(args._run(args))
     except SyncdError as exc:
-        print(f"syncd: error: {shown(str(exc))}", file=sys.stderr)
+        first, *more = exc.lines()
+        print(f"syncd: error: {shown(first)}", file=sys.stderr)
+        for line in more:  # one problem a line (a name in one cannot forge another)
+            print(shown(line), file=sys.stderr)
         if exc.hint:
             print(f"  hint: {shown(exc.hint)}", file=sys.stderr)
         if verbose > 0:

@@ -36,6 +36,10 @@ class SyncdError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def lines(self) -> list[str]:
+        """The message as the lines a person reads (each is escaped on its own when shown)."""
+        return [self.message]
+
 
 class UsageError(SyncdError):
     """The command line was wrong (unknown option, missing argument, bad value)."""
@@ -54,6 +58,9 @@ class ConfigError(SyncdError):
         if not self.problems:
             return self.message
         return self.message + "".join(f"\n  - {p}" for p in self.problems)
+
+    def lines(self) -> list[str]:
+        return [self.message, *(f"  - {p}" for p in self.problems)]
 
 
 class InputError(SyncdError):

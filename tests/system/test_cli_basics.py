@@ -71,3 +71,17 @@ def test_one_v_is_syncd_detail_and_two_bring_the_http_detail(tmp_path: Path) -> 
     two = run("-vv")
     assert "send_request" in two or "connect_tcp" in two
     assert '"GET /keys/current' in two
+
+
+def test_config_problems_are_one_a_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[zotero]\nlibrary_id = "me"\n[dedup]\non_dupe = 1\n', encoding="utf-8")
+    export = tmp_path / "a.nbib"
+    export.write_text("PMID- 1\nTI  - T.\n", encoding="utf-8")
+    assert main(["import", "--config", str(config), str(export)]) == 2
+    err = capsys.readouterr().err
+    assert "\\n" not in err, err  # never a line break shown as the two characters \n
+    lines = err.splitlines()
+    assert lines[0].startswith("syncd: error:") and "2 problems" in lines[0], err
+    assert any(line.startswith("  - 'zotero.library_id'") for line in lines), err
+    assert any(line.startswith("  - 'dedup.on_dupe'") for line in lines), err
