@@ -9,7 +9,8 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@# -qq: errors only (setuptools' editable-install notice is not one)
+	$(BIN)/python -m pip install -qq -e '.[test,bench]'
 	touch $@
 
 # A real import of the bundled examples into a local Zotero sandbox (no account needed),
