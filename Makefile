@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	@# -qq: errors only (setuptools' editable-install notice is not one)
+	$(BIN)/python -m pip install -qq --upgrade pip
+	@# -qq: errors only (pip's notices and setuptools' editable-install notice are none)
 	$(BIN)/python -m pip install -qq -e '.[test,bench]'
 	touch $@
 
