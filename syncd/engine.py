@@ -61,7 +61,7 @@ from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.core.settle import settle
 from syncd.errors import ConfigError, InputError, RemoteError, StateError
-from syncd.index import LibraryIndex, WithoutRun, from_row, to_row
+from syncd.index import LibraryIndex, WithoutRun, to_row
 from syncd.locks import state_users
 from syncd.reading import iter_export_files, read_path
 from syncd.report import (
@@ -72,7 +72,7 @@ from syncd.report import (
     file_error,
     problems_detail,
 )
-from syncd.state import FileRow, HistoryRow, IndexedItem, RecordRow, StateStore, utc_stamp
+from syncd.state import FileRow, HistoryRow, RecordRow, StateStore, utc_stamp
 from syncd.targets.base import Target, VersionConflict, WriteResult
 
 logger = logging.getLogger(__name__)
@@ -131,14 +131,6 @@ def dedup_options(config: Config) -> DedupOptions:
         recreate_deleted=config.dedup.recreate_deleted,
         on_duplicate=config.dedup.on_duplicate,
     )
-
-
-def _to_row(item: KnownItem) -> IndexedItem:
-    return to_row(item)
-
-
-def _from_row(row: IndexedItem) -> KnownItem:
-    return from_row(row)
 
 
 def _row_ids(row: RecordRow) -> Identifiers:
@@ -379,7 +371,7 @@ class Importer:
             len(removed),
         )
         self.version = version
-        self.store.update_index(self.library, map(_to_row, upserts), removed, version)
+        self.store.update_index(self.library, map(to_row, upserts), removed, version)
 
     # ---- memory of earlier runs -------------------------------------------------------------
 
@@ -472,7 +464,11 @@ class Importer:
                 tuple(patch.get("collections", item.collections)),
             )
             self.index.add(item)
-            self.store.update_index(self.library, [_to_row(item)])
+            # When only this PATCH changed the library since the index's version, the index
+            # holds all of it: the next guarded write is not refused for our own change.
+            ours = version == self.version + 1
+            self.version = version if ours else self.version
+            self.store.update_index(self.library, [to_row(item)], version=version if ours else None)
             return True
         raise RemoteError(
             f"item {key} in {self.library} kept changing while syncd merged into it",
@@ -918,7 +914,7 @@ class _Run:
             self.store.set_status(self.library, pushed)
             self.store.update_index(
                 self.library,
-                map(_to_row, new_items),
+                map(to_row, new_items),
                 version=self.version,
             )
             self.store.forget_deleted(self.library, [k for k, _ in result.created.values()])

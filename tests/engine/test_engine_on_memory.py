@@ -20,7 +20,7 @@ from syncd.config import Config, Secret, StateConfig, ZoteroConfig
 from syncd.engine import Importer, Report
 from syncd.errors import ConfigError, RemoteError
 from syncd.state import StateStore
-from syncd.targets.base import Capabilities
+from syncd.targets.base import Capabilities, VersionConflict
 from syncd.targets.memory import MemoryLibrary, MemoryTarget, SimulatedCrash
 from tests.helpers import medline
 
@@ -213,3 +213,27 @@ def test_an_item_known_by_its_pmcid_is_the_article_of_a_record_with_it(
     assert (
         "PMCID PMC52000091" in report.duplicates[0].reason and held in report.duplicates[0].reason
     )
+
+
+def test_its_own_merges_do_not_make_syncd_think_another_writer_is_there(
+    tmp_path: Path, config: Config, store: StateStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    library = MemoryLibrary()
+    library.add({"itemType": "journalArticle", "title": "x", "extra": "PMID: 52000101"})
+    refused: list[int] = []
+
+    class Counting(MemoryTarget):
+        def create_items(self, items: Any, *, if_unmodified_since: int | None = None) -> Any:
+            try:
+                return super().create_items(items, if_unmodified_since=if_unmodified_since)
+            except VersionConflict:
+                refused.append(1)
+                raise
+
+    config = replace(config, zotero=replace(config.zotero, collection="Inbox"))
+    path = export(tmp_path, "a.nbib", [52000101, 52000102])  # one merge, then one create
+    caplog.set_level("INFO", logger="syncd")
+    report = Importer(config, store, Counting(library), sleep=lambda s: None).run([path])
+    assert (report.counts()["new"], report.counts()["duplicates"], len(report.merged)) == (1, 1, 1)
+    assert refused == [], "the library moved only by syncd's own PATCH"
+    assert "another writer" not in caplog.text
