@@ -735,7 +735,9 @@ class ZoteroGateway:
             raise _Retryable(status, self._scrub(_short(response.text)), retry_after)
         if status >= 400:
             response.read()
-            self._last_text = response.text
+            # From the bytes, not ``response.text``: once ``text`` is read, pyzotero's own
+            # ``response.encoding = ...`` fails, and every 4xx would look like a broken server.
+            self._last_text = response.content.decode("utf-8", "replace")
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Run one pyzotero call under the library's lock, retrying transient failures."""

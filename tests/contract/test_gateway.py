@@ -125,6 +125,36 @@ def test_invalid_key_on_a_write_is_fatal_too(make_gateway: MakeGateway) -> None:
     assert bad not in _everything_printed(info.value)
 
 
+@pytest.mark.parametrize(
+    "call",
+    ["item_versions", "get_items", "deleted_since", "update_item", "library_version"],
+)
+def test_a_key_revoked_mid_run_is_said_as_such_on_every_call(
+    make_gateway: MakeGateway, call: str
+) -> None:
+    # Any 4xx once read the answer's text before pyzotero set its encoding, and came out as
+    # "the server's answer is not what the Zotero API sends" with a hint about api_url.
+    gw = make_gateway(api_key="RevokedKey0123456789abcd")
+    calls = {
+        "item_versions": lambda: gw.item_versions(0),
+        "get_items": lambda: gw.get_items(keys_for(1)),
+        "deleted_since": lambda: gw.deleted_since(0),
+        "update_item": lambda: gw.update_item(keys_for(1)[0], 1, {"tags": []}),
+        "library_version": lambda: gw.library_version(),
+    }
+    with pytest.raises(RemoteError) as info:
+        calls[call]()
+    assert "rejected the API key" in info.value.message, info.value.message
+    assert not info.value.transient
+
+
+def test_an_unknown_library_on_a_read_is_not_found(make_gateway: MakeGateway) -> None:
+    with pytest.raises(RemoteError) as info:
+        make_gateway(library_type="group", library_id=999).item_versions(0)
+    assert "not found in library groups/999" in info.value.message
+    assert info.value.hint and "library_id" in info.value.hint
+
+
 def test_read_only_key_is_refused_naming_the_missing_right(
     sandbox: SandboxServer, make_gateway: MakeGateway
 ) -> None:
