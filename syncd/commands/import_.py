@@ -128,7 +128,7 @@ def sandbox_session(config: Config) -> Iterator[tuple[Config, str]]:
 
     data = sandbox_dir()
     data.mkdir(parents=True, exist_ok=True)
-    server = SandboxServer(data_dir=data, port=0, admin=False)
+    server = SandboxServer(data_dir=data, port=0, admin=False, lockout="key")
     with server:
         server.add_user(SANDBOX_USER)
         server.add_key(SANDBOX_KEY, SANDBOX_USER)

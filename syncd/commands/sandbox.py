@@ -31,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--group-id", type=int, help="also create a group library with this id")
     parser.add_argument(
+        "--lockout",
+        choices=("key", "address"),
+        default="key",
+        help="after 5 bad keys in 5 minutes, refuse that key (default: safe when several users "
+        "share this machine) or, as api.zotero.org does, every key from that address",
+    )
+    parser.add_argument(
         "--admin",
         action="store_true",
         help="enable the /_sandbox/ fault-injection and request-log routes (they need the "
@@ -39,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from syncd.config import API_KEY_SHAPE
     from syncd.sandbox import SandboxServer
 
     if not 0 <= args.port <= 65535:
@@ -48,11 +56,18 @@ def run(args: argparse.Namespace) -> int:
     key = args.api_key or "".join(
         secrets.choice(string.ascii_letters + string.digits) for _ in range(24)
     )
-    if not key.isalnum():
-        raise UsageError("--api-key may contain only letters and digits")
+    if not (len(key) == 24 and key.isalnum()):
+        # syncd refuses any other key later, when it reads its config: say it now.
+        raise UsageError(
+            f"--api-key must be {API_KEY_SHAPE}, as a Zotero API key is "
+            f"(this one has {len(key)} characters)"
+        )
 
-    server = SandboxServer(data_dir=args.data, port=args.port, admin=args.admin)
+    server = SandboxServer(
+        data_dir=args.data, port=args.port, admin=args.admin, lockout=args.lockout
+    )
     try:
+        earlier = [k for k in server.state.keys if k != key]  # kept in --data from earlier starts
         server.add_user(args.user_id)
         groups: dict[int | str, tuple[bool, bool]] = {"all": (True, True)}
         if args.group_id is not None:
@@ -81,6 +96,13 @@ def run(args: argparse.Namespace) -> int:
     if args.group_id is not None:
         print(f"  group id: {args.group_id}", flush=True)
     print(f"  data:     {args.data if args.data else 'in memory (lost on exit)'}", flush=True)
+    if earlier:
+        n = len(earlier)
+        print(
+            f"  ({n} key{'' if n == 1 else 's'} printed by earlier starts on this data still "
+            f"work{'s' if n == 1 else ''})",
+            flush=True,
+        )
     print("To use it, in syncd's config.toml:", flush=True)
     print(f'  [zotero]\n  api_url = "{server.url}"\n  library_id = {args.user_id}', flush=True)
     print(f"  and export ZOTERO_API_KEY={key}", flush=True)

@@ -354,9 +354,11 @@ class Api:
         state: State,
         version_mode: Literal["per-object", "per-request"] = "per-object",
         clock: Callable[[], str] = _now,
+        lockout: Literal["address", "key"] = "address",
     ) -> None:
         self.state = state
         self.version_mode = version_mode
+        self.lockout = lockout
         self.clock = clock
         self._auth_failures: dict[str, list[float]] = {}
         self._failures_lock = threading.Lock()
@@ -425,17 +427,19 @@ class Api:
         if api_key is None:
             return None, None
         now = time.monotonic()
+        # api.zotero.org counts bad keys per address. On a machine several people share, that
+        # lets one user's wrong key lock another's valid one out of a local sandbox: there
+        # (lockout="key") only the bad key itself is counted and refused.
+        who = req.client if self.lockout == "address" else f"key:{api_key}"
         with self._failures_lock:
-            recent = [
-                t for t in self._auth_failures.get(req.client, []) if now - t < AUTH_FAILURE_WINDOW
-            ]
-            self._auth_failures[req.client] = recent
+            recent = [t for t in self._auth_failures.get(who, []) if now - t < AUTH_FAILURE_WINDOW]
+            self._auth_failures[who] = recent
             if len(recent) > AUTH_FAILURE_LIMIT:
                 raise ApiError(429, "Too many authentication failures", zotero_headers=False)
         key = self.state.keys.get(api_key)
         if key is None:
             with self._failures_lock:
-                self._auth_failures.setdefault(req.client, []).append(now)
+                self._auth_failures.setdefault(who, []).append(now)
             raise ApiError(403, "Invalid key", zotero_headers=False)
         return api_key, key
 

@@ -211,7 +211,10 @@ class SandboxServer:
         write_token_ttl: float = 12 * 3600,
         max_connections: int = MAX_CONNECTIONS,
         max_body: int = MAX_BODY,
+        lockout: Literal["address", "key"] = "address",
     ) -> None:
+        if lockout not in ("address", "key"):
+            raise ValueError(f"lockout must be 'address' or 'key': {lockout!r}")
         if version_mode not in ("per-object", "per-request"):
             raise ValueError(
                 f"version_mode must be 'per-object' or 'per-request': {version_mode!r}"
@@ -224,7 +227,7 @@ class SandboxServer:
         self.max_connections = max_connections
         self.max_body = max_body
         self.state = State(Path(data_dir) if data_dir is not None else None, write_token_ttl)
-        self.api = Api(self.state, version_mode)
+        self.api = Api(self.state, version_mode, lockout=lockout)
         self.url = ""
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -12,6 +12,7 @@ from tests.sandbox.conftest import (
     USER,
     Client,
     article,
+    populate,
 )
 
 
@@ -116,6 +117,20 @@ def test_too_many_bad_keys_lock_the_address_out(client: Client) -> None:
     reply = client.get(f"/users/{USER}/items")
     assert (reply.status, reply.text) == (429, "Too many authentication failures")
     assert "retry-after" not in reply.headers
+
+
+def test_on_a_shared_machine_only_the_bad_key_is_locked_out() -> None:
+    # lockout="key" (syncd sandbox's default, and the --sandbox trials): another user's wrong
+    # key, sent from the same address, never blocks a valid one.
+    with SandboxServer(lockout="key") as server:
+        populate(server)
+        client = Client(server.url)
+        for _ in range(6):
+            assert client.get(f"/users/{USER}/items", key="bad" * 8).status == 403
+        assert client.get(f"/users/{USER}/items").status == 200
+        reply = client.get(f"/users/{USER}/items", key="bad" * 8)
+        assert (reply.status, reply.text) == (429, "Too many authentication failures")
+        assert client.get(f"/users/{USER}/items", key="worse" * 5 + "0000").status == 403
 
 
 def test_group_items_record_who_created_and_changed_them(client: Client) -> None:

@@ -88,3 +88,38 @@ def test_bad_port_is_a_usage_error() -> None:
     )
     assert done.returncode == 2
     assert "--port 70000" in done.stderr
+
+
+def test_a_key_syncd_would_refuse_is_refused_at_once() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd", "sandbox", "--port", "0", "--api-key", "A" * 23],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "24 letters and digits" in done.stderr and "23 characters" in done.stderr
+
+
+def test_a_restart_on_the_same_data_says_earlier_keys_still_work(tmp_path: Path) -> None:
+    keys = []
+    for _ in range(2):
+        proc, lines = _start("--data", str(tmp_path))
+        key = re.search(r"API key:\s+(\S+)", lines[2])
+        assert key
+        keys.append(key.group(1))
+        assert proc.stdout is not None
+        after = proc.stdout.readline()  # the line after "data:"
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert "1 key printed by earlier starts on this data still works" in after, after
+    # ... and it does: the first start's key is still accepted (the sandbox ran again to check).
+    proc, lines = _start("--data", str(tmp_path))
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+", lines[0])
+        assert url
+        assert Client(url.group(0)).get("/keys/current", key=keys[0]).status == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
