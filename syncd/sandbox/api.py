@@ -14,8 +14,6 @@ import html
 import json
 import re
 import string
-import threading
-import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ from urllib.parse import quote, urlencode
 
 from syncd.sandbox import model, schema
 from syncd.sandbox.library import KeyInfo, Library, Obj, State, Txn
+from syncd.sandbox.lockout import BadKeys, Lockout
 from syncd.sandbox.model import KEY_RE, ObjectError
 
 MAX_WRITE_OBJECTS = 50
@@ -33,8 +32,6 @@ MAX_OBJECT_KEYS = 100
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
 JSON_MAX_DEPTH = 20
-AUTH_FAILURE_LIMIT = 5
-AUTH_FAILURE_WINDOW = 300.0
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DEFAULT_BODIES = {
     400: "Invalid request",
@@ -354,14 +351,16 @@ class Api:
         state: State,
         version_mode: Literal["per-object", "per-request"] = "per-object",
         clock: Callable[[], str] = _now,
-        lockout: Literal["address", "key"] = "address",
+        lockout: Lockout = "address",
     ) -> None:
+        if version_mode not in ("per-object", "per-request"):
+            raise ValueError(
+                f"version_mode must be 'per-object' or 'per-request': {version_mode!r}"
+            )
         self.state = state
         self.version_mode = version_mode
-        self.lockout = lockout
         self.clock = clock
-        self._auth_failures: dict[str, list[float]] = {}
-        self._failures_lock = threading.Lock()
+        self.bad_keys = BadKeys(lockout)
 
     # ---- entry point ---------------------------------------------------------------------
 
@@ -426,20 +425,11 @@ class Api:
                 api_key = m.group(1)
         if api_key is None:
             return None, None
-        now = time.monotonic()
-        # api.zotero.org counts bad keys per address. On a machine several people share, that
-        # lets one user's wrong key lock another's valid one out of a local sandbox: there
-        # (lockout="key") only the bad key itself is counted and refused.
-        who = req.client if self.lockout == "address" else f"key:{api_key}"
-        with self._failures_lock:
-            recent = [t for t in self._auth_failures.get(who, []) if now - t < AUTH_FAILURE_WINDOW]
-            self._auth_failures[who] = recent
-            if len(recent) > AUTH_FAILURE_LIMIT:
-                raise ApiError(429, "Too many authentication failures", zotero_headers=False)
+        if self.bad_keys.locked(req.client, api_key):
+            raise ApiError(429, "Too many authentication failures", zotero_headers=False)
         key = self.state.keys.get(api_key)
         if key is None:
-            with self._failures_lock:
-                self._auth_failures.setdefault(who, []).append(now)
+            self.bad_keys.failed(req.client, api_key)
             raise ApiError(403, "Invalid key", zotero_headers=False)
         return api_key, key
 

@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from syncd.sandbox.api import Api, ApiError, Request, Response, dumps
 from syncd.sandbox.library import State
+from syncd.sandbox.lockout import Lockout
 from syncd.sandbox.schema import SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
@@ -211,14 +212,8 @@ class SandboxServer:
         write_token_ttl: float = 12 * 3600,
         max_connections: int = MAX_CONNECTIONS,
         max_body: int = MAX_BODY,
-        lockout: Literal["address", "key"] = "address",
+        lockout: Lockout = "address",
     ) -> None:
-        if lockout not in ("address", "key"):
-            raise ValueError(f"lockout must be 'address' or 'key': {lockout!r}")
-        if version_mode not in ("per-object", "per-request"):
-            raise ValueError(
-                f"version_mode must be 'per-object' or 'per-request': {version_mode!r}"
-            )
         if max_connections < 1 or max_body < 0:
             raise ValueError("max_connections must be at least 1 and max_body at least 0")
         self.host = host
