@@ -60,6 +60,7 @@ from pyzotero.zotero import Zotero
 from syncd.core.backoff import backoff
 from syncd.core.dedup import KnownItem
 from syncd.core.keys import KEY_PATTERN, collection_key
+from syncd.core.versions import VersionsParser
 from syncd.core.zotero_items import known_item
 from syncd.errors import ConfigError, RemoteError
 from syncd.targets.base import (
@@ -400,13 +401,22 @@ class ZoteroGateway:
         access = info.get("access") or {}
         if self.library_type == "user":
             if user_id != self.library_id:
-                raise RemoteError(
+                message = (
                     f"The API key belongs to user {user_id} ({username}), not to library "
-                    f"{self.library}",
-                    hint=f"use zotero.library_id = {user_id}, or a key of user "
-                    f"{self.library_id} (see {KEYS_URL})",
-                    status=403,
+                    f"{self.library}"
                 )
+                hint = (
+                    f"use zotero.library_id = {user_id}, or a key of user {self.library_id} "
+                    f"(see {KEYS_URL})"
+                )
+                if _origin(self.api_url)[1] in ("127.0.0.1", "localhost", "::1"):
+                    # A server on this machine: on a shared one, maybe another user's sandbox.
+                    message += f": {self.api_url} may be another server than the one you mean"
+                    hint += (
+                        "; on a shared machine another user's sandbox may listen on that "
+                        "port: start yours with --port 0 or another port"
+                    )
+                raise RemoteError(message, hint=hint, status=403)
             rights = access.get("user") or {}
             can_read = bool(rights.get("library"))
             can_write = can_read and bool(rights.get("write"))
@@ -468,7 +478,7 @@ class ZoteroGateway:
                 version = response.headers.get("Last-Modified-Version")
                 if version is None or not version.isdigit():
                     raise ValueError("no Last-Modified-Version")
-                parser = _VersionsParser()
+                parser = VersionsParser()
                 for data in response.iter_bytes():
                     pairs = parser.feed(data)
                     for start in range(0, len(pairs), chunk):
@@ -906,54 +916,6 @@ class ZoteroGateway:
                 return None
             current = current.__cause__ or current.__context__
         return exc
-
-
-class _VersionsParser:
-    """An incremental parser of a ``format=versions`` answer: ``{"KEY": version, ...}``.
-
-    Anything else (HTML, an array, a stray token) raises ``ValueError``, which the gateway
-    reports as an answer that is not what the Zotero API sends."""
-
-    _PAIR = re.compile(rb'\s*"([A-Za-z0-9]{1,32})"\s*:\s*(\d{1,18})\s*')
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._opened = False
-        self._closed = False
-
-    def feed(self, data: bytes) -> list[tuple[str, int]]:
-        self._buffer += data
-        if not self._opened:
-            stripped = self._buffer.lstrip()
-            if not stripped:
-                return []
-            if not stripped.startswith(b"{"):
-                raise ValueError("the answer is not a JSON object")
-            self._buffer = stripped[1:]
-            self._opened = True
-        cut = self._buffer.rfind(b",")
-        if cut < 0:
-            return []
-        complete, self._buffer = self._buffer[:cut], self._buffer[cut + 1 :]
-        return [self._pair(piece) for piece in complete.split(b",")]
-
-    def close(self) -> list[tuple[str, int]]:
-        if not self._opened:
-            raise ValueError("the answer is empty")
-        rest = self._buffer.rstrip()
-        if not rest.endswith(b"}"):
-            raise ValueError("the answer ends before its end")
-        rest = rest[:-1]
-        self._buffer = b""
-        if not rest.strip():
-            return []
-        return [self._pair(rest)]
-
-    def _pair(self, piece: bytes) -> tuple[str, int]:
-        m = self._PAIR.fullmatch(piece)
-        if m is None:
-            raise ValueError(f"unexpected text in the answer: {piece[:40]!r}")
-        return m.group(1).decode("ascii"), int(m.group(2))
 
 
 def _write_result(

@@ -162,7 +162,7 @@ LINE_CEILINGS = {
     "sandbox/model.py": 814,
     "sandbox/server.py": 822,
     "config.py": 914,
-    "zotero.py": 993,
+    "zotero.py": 955,
     "engine.py": 1231,
     "daemon.py": 1194,
     "state.py": 1257,

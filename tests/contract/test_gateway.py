@@ -193,6 +193,9 @@ def test_key_of_another_user_never_writes_to_its_own_library(
         make_gateway(api_key=OTHER_USER_KEY).check_access()
     assert "user 7" in info.value.message and "users/1" in info.value.message
     assert not info.value.transient
+    # A server on this machine (the sandbox here) may be someone else's: it says so.
+    assert "may be another server" in info.value.message
+    assert info.value.hint and "another user's sandbox" in info.value.hint
 
 
 def test_group_without_access_is_refused(sandbox: SandboxServer, make_gateway: MakeGateway) -> None:
@@ -238,7 +241,7 @@ def test_streamed_versions_equal_the_plain_read(
     [b"<html>oops</html>", b"[]", b'{"ABCD2345": 1', b'{"ABCD2345": "x"}', b"", b'{"A": 1,, }'],
 )
 def test_a_versions_answer_that_is_not_one_is_refused(body: bytes) -> None:
-    from syncd.zotero import _VersionsParser
+    from syncd.core.versions import VersionsParser as _VersionsParser
 
     parser = _VersionsParser()
     with pytest.raises(ValueError):
@@ -248,7 +251,7 @@ def test_a_versions_answer_that_is_not_one_is_refused(body: bytes) -> None:
 
 
 def test_the_versions_parser_reads_any_split() -> None:
-    from syncd.zotero import _VersionsParser
+    from syncd.core.versions import VersionsParser as _VersionsParser
 
     body = b' {"ABCD2345": 12,\n "EFGH6789":3 , "JKLM2345" : 100000}\n'
     for size in range(1, len(body) + 1):
