@@ -245,6 +245,7 @@ class FileOutcome(StrEnum):
     FOREIGN = "foreign"  # another user's file, skipped (``watch.other_owners = false``)
     BASELINE = "baseline"  # there before the daemon's first start: never imported
     CLEARED = "cleared"  # its problems cleared by ``syncd status --clear``
+    RETRY = "retry"  # to be read again (``syncd status --retry``), whatever its stat says
     UNCHANGED = "unchanged"
 
 
@@ -344,8 +345,9 @@ class FileRow:
     def same_file(self, size: int, mtime_ns: int, inode: int, ctime_ns: int) -> bool:
         """Whether a file with this ``stat`` is still the file this row describes: same size
         and mtime, and (when the row knows them) the same inode and ctime, which change when
-        the file is replaced, rewritten in place, or its permissions change."""
-        if (self.size, self.mtime_ns) != (size, mtime_ns):
+        the file is replaced, rewritten in place, or its permissions change. A row marked to be
+        read again (``syncd status --retry``) is never the same file."""
+        if (self.size, self.mtime_ns) != (size, mtime_ns) or self.outcome == "retry":
             return False
         return not self.inode or (self.inode, self.ctime_ns) == (inode, ctime_ns)
 
@@ -1084,11 +1086,6 @@ class StateStore:
                     row.ctime_ns,
                 ),
             )
-
-    def forget_file(self, library: str, path: str) -> None:
-        """Forget a file, so that the daemon reads it again (``syncd status --retry``)."""
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM files WHERE library = ? AND path = ?", (library, _db(path)))
 
     def files(self, library: str, outcomes: Sequence[str] | None = None) -> list[FileRow]:
         sql = f"SELECT {self._file_columns} FROM files WHERE library = ?"  # noqa: S608

@@ -173,6 +173,7 @@ def _library(args: argparse.Namespace, config: Config, store: StateStore) -> str
 def _act(args: argparse.Namespace, store: StateStore, library: str, pid: int | None) -> int:
     bad = store.files(library, ["partial", "unreadable"])
     if args.clear:
+        bad += store.files(library, ["retry"])
         n = store.clear_failed(library)
         for f in bad:
             store.put_file(library, replace(f, outcome="cleared"))
@@ -181,8 +182,8 @@ def _act(args: argparse.Namespace, store: StateStore, library: str, pid: int | N
             f"file{'' if len(bad) == 1 else 's'} with problems."
         )
         return EXIT_OK
-    for f in bad:
-        store.forget_file(library, f.path)
+    for f in bad:  # kept, so that status shows them until they are read
+        store.put_file(library, replace(f, outcome="retry"))
     print(
         f"{len(bad)} file{'' if len(bad) == 1 else 's'} with failures will be read again"
         + (" now." if pid else " at the next start of 'syncd run' (or: syncd import FILE).")
@@ -215,6 +216,7 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
     counts = store.status_counts(library)
     failed = store.records(library, ["failed"])
     bad_files = store.files(library, ["partial", "unreadable"])
+    to_retry = store.files(library, ["retry"])
     possible = store.noted_created(library, _SHOWN)
     foreign = store.files(library, ["foreign"])
     running = pid is not None
@@ -263,6 +265,7 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
             ],
         },
         "skipped_other_owners": [f.path for f in foreign],
+        "files_to_read_again": [f.path for f in to_retry],
         "files_with_problems": [
             {"path": f.path, "outcome": f.outcome, "detail": f.detail} for f in bad_files
         ],
@@ -340,6 +343,11 @@ def _print(s: dict[str, Any]) -> None:
                 f"{_n(f['duplicates'], 'duplicate')}, {f['failed']} failed"
             )
             say(f"  {f['at']}  {Path(f['path']).name}: {f['outcome']}  {what}")
+    if s["files_to_read_again"]:
+        n = len(s["files_to_read_again"])
+        say(f"To be read again ({n} file{'' if n == 1 else 's'}, syncd status --retry):")
+        for path in s["files_to_read_again"]:
+            say(f"  {path}")
     if s["files_with_problems"]:
         say(f"Files with problems ({len(s['files_with_problems'])}):")
         for f in s["files_with_problems"]:

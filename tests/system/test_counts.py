@@ -118,3 +118,26 @@ def test_status_counts_uncertain_items_as_new_and_says_how_many(
     assert s["today"]["new"] == 120
     status._print(s)
     assert "120 records: 120 new (50 uncertain), 0 duplicates" in capsys.readouterr().out
+
+
+def test_a_retry_shows_in_status_until_the_file_is_read_and_clear_counts_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from syncd.commands import status
+    from syncd.state import FileRow
+
+    config = model_config(tmp_path)
+    with StateStore(config.state.path) as store:
+        store.put_file("users/1", FileRow("/d/a.nbib", 1, 2, "abc", "partial", 3, "1 failed"))
+        status._act(argparse.Namespace(clear=False), store, "users/1", None)
+        s = status.collect(store, "users/1", None, config.state.path)
+        assert s["files_to_read_again"] == ["/d/a.nbib"] and s["files_with_problems"] == []
+        status._print(s)
+        assert "To be read again (1 file, syncd status --retry):" in capsys.readouterr().out
+        # A row to read again is never "the same file", whatever its stat.
+        row = store.file("users/1", "/d/a.nbib")
+        assert row is not None and not row.same_file(1, 2, 0, 0)
+        assert status._act(argparse.Namespace(clear=True), store, "users/1", None) == 0
+        assert "and 1 file with problems" in capsys.readouterr().out
