@@ -53,6 +53,7 @@ from syncd.core.dedup import (
     decide,
     dedup_keys,
     identity,
+    share_a_key,
 )
 from syncd.core.identity import Identifiers, item_identifiers, record_identifiers
 from syncd.core.keys import item_key
@@ -135,10 +136,6 @@ def dedup_options(config: Config) -> DedupOptions:
 
 def _row_ids(row: RecordRow) -> Identifiers:
     return Identifiers(pmid=row.pmid, doi=row.doi, pmcid=row.pmcid, fingerprint=row.fingerprint)
-
-
-def _same_article(a: Identifiers, b: Identifiers) -> bool:
-    return bool(set(dedup_keys(a)) & set(dedup_keys(b)))
 
 
 def _sha256(path: Path) -> tuple[str, os.stat_result]:
@@ -796,7 +793,9 @@ class _Run:
     def _recheck(self, jobs: list[_Job]) -> list[_Job]:
         """Re-decide a batch against the fresh index and every syncd process's rows (read in
         the caller's transaction); duplicates are recorded and dropped, keys may change."""
-        rows = self.store.records_like(self.library, [j.ids for j in jobs])
+        # Only what dedup.match uses: by title fingerprint costs most (many "Erratum." notices).
+        columns = [c for c, kind in _COLUMNS if kind in self.options.match]
+        rows = self.store.records_like(self.library, [j.ids for j in jobs], columns)
         memory = self.memory(rows)
         keep: list[_Job] = []
         taken = {j.key for j in jobs}
@@ -894,7 +893,7 @@ class _Run:
                 item = found.get(job.key)
                 if item is not None:
                     new_items.append(item)
-                if item is not None and _same_article(item.ids, job.ids):
+                if item is not None and share_a_key(item.ids, job.ids):
                     (ours if lost or job.maybe_sent else theirs).append(job)
                 else:
                     # Another article holds the key (or it vanished): plan it again, which

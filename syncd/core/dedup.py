@@ -395,7 +395,7 @@ def decide(
                 continue
             if status == "pending":
                 holder = index.get(key)
-                if holder is not None and not any(_same(x, holder.ids) for x in ids):
+                if holder is not None and not any(share_a_key(x, holder.ids) for x in ids):
                     continue  # another article took the key meanwhile: derive the next one
                 return New(key, _identity_of(ids) or dk, adopted=True, possible=tuple(possible))
             return Duplicate(key, f"imported by syncd before as item {key}", "syncd")
@@ -435,7 +435,9 @@ def decide(
         attempt += 1
 
 
-def _same(a: Identifiers, b: Identifiers) -> bool:
+def share_a_key(a: Identifiers, b: Identifiers) -> bool:
+    """Whether ``a`` and ``b`` have a dedup key in common (of any kind): the check that the
+    item under a key syncd planned is the article it planned it for."""
     return bool(set(dedup_keys(a)) & set(dedup_keys(b)))
 
 

@@ -18,7 +18,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 from typing import Literal
 
-from syncd.core.dedup import DedupOptions, Duplicate, Lookup, decide, dedup_keys
+from syncd.core.dedup import DedupOptions, Duplicate, Lookup, decide, share_a_key
 from syncd.core.identity import Identifiers
 
 
@@ -32,10 +32,6 @@ class Settled:
     reason: str = ""
     outcome: Literal["created", "duplicate", "failed", ""] = ""
     uncertain: bool = False
-
-
-def _same_article(a: Identifiers, b: Identifiers) -> bool:
-    return bool(set(dedup_keys(a)) & set(dedup_keys(b)))
 
 
 def settle(
@@ -55,7 +51,7 @@ def settle(
         return Settled(
             "pushed", key, "was created, then deleted in Zotero; not created again", "created"
         )
-    if held is not None and _same_article(held.ids, ids):
+    if held is not None and share_a_key(held.ids, ids):
         return Settled(
             "pushed",
             key,

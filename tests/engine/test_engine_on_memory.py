@@ -237,3 +237,20 @@ def test_its_own_merges_do_not_make_syncd_think_another_writer_is_there(
     assert (report.counts()["new"], report.counts()["duplicates"], len(report.merged)) == (1, 1, 1)
     assert refused == [], "the library moved only by syncd's own PATCH"
     assert "another writer" not in caplog.text
+
+
+def test_the_recheck_before_a_write_looks_rows_up_only_by_what_dedup_matches(
+    tmp_path: Path, config: Config, store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With titles off, a lookup by title fingerprint is work for nothing (and grows with the
+    # square of a batch whose records share a title, as PubMed's "Erratum." notices do).
+    asked: list[tuple[str, ...]] = []
+    real = store.records_like
+
+    def records_like(library: str, ids: Any, columns: Any = ("pmid", "doi", "fingerprint")) -> Any:
+        asked.append(tuple(columns))
+        return real(library, ids, columns)
+
+    monkeypatch.setattr(store, "records_like", records_like)
+    run(config, store, MemoryLibrary(), export(tmp_path, "a.nbib", [52000111, 52000112]))
+    assert asked and all("fingerprint" not in c for c in asked), asked
