@@ -14,6 +14,8 @@ from typing import Literal
 
 AUTH_FAILURE_LIMIT = 5
 AUTH_FAILURE_WINDOW = 300.0
+# Addresses or keys remembered at once: counted per key, every new wrong key is an entry.
+AUTH_FAILURE_ENTRIES = 4096
 
 Lockout = Literal["address", "key"]
 
@@ -36,10 +38,28 @@ class BadKeys:
         who, now = self._who(client, api_key), time.monotonic()
         with self._lock:
             recent = [t for t in self._seen.get(who, []) if now - t < AUTH_FAILURE_WINDOW]
-            self._seen[who] = recent
+            if recent:
+                self._seen[who] = recent
+            else:  # (no entry for a good key, nor for a bad one out of the window)
+                self._seen.pop(who, None)
             return len(recent) > AUTH_FAILURE_LIMIT
 
     def failed(self, client: str, api_key: str) -> None:
         """Count a bad key."""
+        now = time.monotonic()
         with self._lock:
-            self._seen.setdefault(self._who(client, api_key), []).append(time.monotonic())
+            self._seen.setdefault(self._who(client, api_key), []).append(now)
+            if len(self._seen) > AUTH_FAILURE_ENTRIES:
+                self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        """Bound the table (the caller holds the lock): drop the entries whose attempts are
+        all out of the window, then, while a flood of fresh keys keeps it full, the ones
+        quiet the longest."""
+        for who, times in list(self._seen.items()):
+            if now - times[-1] >= AUTH_FAILURE_WINDOW:
+                del self._seen[who]
+        excess = len(self._seen) - AUTH_FAILURE_ENTRIES
+        if excess > 0:
+            for who in sorted(self._seen, key=lambda w: self._seen[w][-1])[:excess]:
+                del self._seen[who]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from syncd.sandbox import SandboxServer
+import pytest
+
+from syncd.sandbox import SandboxServer, lockout
 from tests.sandbox.conftest import (
     GROUP,
     KEY,
@@ -150,3 +152,35 @@ def test_group_items_record_who_created_and_changed_them(client: Client) -> None
     # User libraries carry no such meta.
     mine = client.post(f"/users/{USER}/items", [article()]).json["successful"]["0"]["meta"]
     assert "createdByUser" not in mine
+
+
+def test_many_different_bad_keys_from_one_address_leave_a_valid_key_working() -> None:
+    # Another user's syncd trying several wrong keys, again and again, from 127.0.0.1.
+    with SandboxServer(lockout="key") as server:
+        populate(server)
+        client = Client(server.url)
+        wrong = [f"WrongKey{n:016d}" for n in range(4)]
+        for _ in range(7):
+            for key in wrong:
+                assert client.get(f"/users/{USER}/items", key=key).status in (403, 429)
+        assert client.get(f"/users/{USER}/items", key=wrong[0]).status == 429
+        assert client.get(f"/users/{USER}/items").status == 200
+        fresh = client.get(f"/users/{USER}/items", key="FreshWrongKey00000000000")
+        assert (fresh.status, fresh.text) == (403, "Invalid key")
+
+
+def test_the_bad_key_table_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Counted per key, every new wrong key is an entry: a flood of them must not grow the
+    # sandbox without end, and a good key leaves none.
+    monkeypatch.setattr(lockout, "AUTH_FAILURE_ENTRIES", 3)
+    bad = lockout.BadKeys("key")
+    for n in range(10):
+        assert not bad.locked("127.0.0.1", f"Flood{n}")
+        bad.failed("127.0.0.1", f"Flood{n}")
+    assert len(bad._seen) == 3
+    assert not bad.locked("127.0.0.1", KEY) and len(bad._seen) == 3
+    # The latest bad keys are still counted: more than five tries lock the last one out.
+    for _ in range(5):
+        bad.failed("127.0.0.1", "Flood9")
+    assert bad.locked("127.0.0.1", "Flood9")
+    assert not bad.locked("127.0.0.1", "Flood0")

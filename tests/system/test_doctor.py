@@ -82,6 +82,23 @@ def test_invalid_key(
     assert "NoSuchKey000000000000000" not in out
 
 
+def test_a_sandbox_that_answers_for_another_user_is_named_as_such(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # On a shared machine the port may reach another user's sandbox, whose key answers for
+    # its own user: doctor says so, and does not send the user to fix the key.
+    sandbox.add_user(2, "neighbour")
+    sandbox.add_key("NeighbourKey0123456789ab", 2)
+    code, out = doctor(write_config(tmp_path, sandbox, "NeighbourKey0123456789ab"), capsys)
+    assert code == 1
+    assert (
+        "[FAIL] key access: The API key belongs to user 2 (neighbour), not to library users/1: "
+        f"{sandbox.url} may be another server than the one you mean"
+    ) in out
+    assert "another user's sandbox may listen on that port" in out and "--port" in out
+    assert "api_key" not in out and "NeighbourKey0123456789ab" not in out
+
+
 def test_no_library_configured(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = doctor(None, capsys)
     assert code == 1
