@@ -46,11 +46,11 @@ from typing import Any
 from syncd import sdnotify
 from syncd.config import Config
 from syncd.core.backoff import backoff
-from syncd.core.text import shorten_name, shown
+from syncd.core.text import shown
 from syncd.engine import Importer
 from syncd.errors import ConfigError, InputError, RemoteError, StateError, SyncdError
 from syncd.locks import DaemonLock
-from syncd.report import FileReport, Report
+from syncd.report import ERRORS_SUFFIX, FileReport, Report, file_line, report_name
 from syncd.state import DaemonRow, FileRow, HistoryRow, StateStore, today_utc, utc_stamp
 from syncd.targets.base import Target
 from syncd.tidy import desktop_notify, free_name, move_file
@@ -76,7 +76,6 @@ _OBSERVER_TIMEOUT = 4.0  # the observer threads' own wake-up period (seconds)
 _MISSING_POLL = 5.0  # how often a vanished folder is looked for
 _FATAL_RETRY = 300.0  # a fatal answer (key, permission) is retried this often at most
 _STOP_GRACE = 4.5  # seconds the main thread waits for the worker after SIGTERM
-_ERRORS_SUFFIX = ".errors.txt"
 
 
 class Stopping(BaseException):
@@ -118,30 +117,6 @@ def _is_our_report(path: Path) -> bool:
             return fh.read(len(_REPORT_HEADER)) == _REPORT_HEADER.encode()
     except OSError:
         return False
-
-
-def report_name(name: str) -> str:
-    """The name of the problem report for a file called ``name``: ``NAME.errors.txt``, cut
-    to fit the file system when ``name`` is long (:func:`syncd.core.text.shorten_name`)."""
-    return shorten_name(name, _ERRORS_SUFFIX)
-
-
-def file_line(name: str, f: FileReport) -> str:
-    """The log line of one file: ``NAME: 12 records: 10 new, 2 duplicates, 0 failed``."""
-    if f.outcome == "unchanged":
-        return f"{name}: already imported ({f.detail})"
-    if f.outcome == "unreadable":
-        return f"{name}: could not be read: {f.detail}"
-    line = (
-        f"{name}: {f.records} record{'' if f.records == 1 else 's'}: "
-        f"{f.new} new, {f.duplicates} duplicate{'' if f.duplicates == 1 else 's'}, "
-        f"{f.failed} failed"
-    )
-    if f.uncertain:
-        line += f" ({f.uncertain} of the new uncertain: a lost answer or a crash)"
-    if f.unreadable:
-        line += f", {f.unreadable} unreadable (see {report_name(name)})"
-    return line
 
 
 # --- the daemon -----------------------------------------------------------------------------
@@ -361,7 +336,8 @@ class Daemon:
             self._worker_done.set()
             self._main_wake.set()
 
-    def _start(self) -> None:
+    def begin(self) -> None:
+        """The worker's first step (baseline, start scan, settling); then :meth:`step`."""
         assert self.store is not None
         logger.info(
             "syncd %s %s for PubMed exports (library %s)",
@@ -433,7 +409,7 @@ class Daemon:
         while True:
             try:
                 self.store = StateStore(self.config.state.path)
-                self._start()
+                self.begin()
                 return
             except StateError as exc:
                 if not exc.transient or self.once:
@@ -452,7 +428,7 @@ class Daemon:
         """One :meth:`_tick`; a state database that cannot be written for now is trouble to
         wait out, not the end of the daemon."""
         try:
-            self._tick()
+            self.step()
         except StateError as exc:
             if not exc.transient:
                 raise
@@ -482,7 +458,7 @@ class Daemon:
             if self.trouble and self.waiting and not len(self.settler):
                 break
             self._drain(max(0.0, min(self._next_wakeup() - time.time(), 1.0)))
-            self._tick()
+            self.step()
         for thread in self._notifying:  # --once: let the notifications out before exiting
             if thread is not None:
                 thread.join(5.0)
@@ -556,7 +532,8 @@ class Daemon:
         if self.lock is not None:
             self.lock.renew()  # the lock named after the database now names the new file
 
-    def _tick(self) -> None:
+    def step(self) -> None:
+        """One turn of the worker (tests drive it too, without threads or events)."""
         now = time.time()
         self._check_state_database()
         if self._reload_requested:
@@ -608,7 +585,7 @@ class Daemon:
             return
         if not self._inside(path) or not is_candidate(path.name, self.config.watch.patterns):
             return
-        if path.name.endswith(_ERRORS_SUFFIX):
+        if path.name.endswith(ERRORS_SUFFIX):
             return
         seen = look(path)
         if seen is None:
@@ -643,7 +620,7 @@ class Daemon:
         n = 0
         w = self.config.watch
         for path in scan(self.directory, w.patterns, w.recursive):
-            if path.name.endswith(_ERRORS_SUFFIX) or not self._inside(path):
+            if path.name.endswith(ERRORS_SUFFIX) or not self._inside(path):
                 continue
             seen = look(path)
             if seen is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncd.core.records import Problem
+from syncd.core.text import shorten_name
 from syncd.errors import InputError
 
 
@@ -187,6 +188,34 @@ def problems_detail(failed: int, unreadable_lines: list[int]) -> str:
             f"(line{'' if n == 1 else 's'} {lines})"
         )
     return "; ".join(parts)
+
+
+ERRORS_SUFFIX = ".errors.txt"
+"""The problem report the daemon writes beside (or with) a file: ``NAME.errors.txt``."""
+
+
+def report_name(name: str) -> str:
+    """The name of the problem report for a file called ``name``: ``NAME.errors.txt``, cut
+    to fit the file system when ``name`` is long (:func:`syncd.core.text.shorten_name`)."""
+    return shorten_name(name, ERRORS_SUFFIX)
+
+
+def file_line(name: str, f: FileReport) -> str:
+    """The log line of one file: ``NAME: 12 records: 10 new, 2 duplicates, 0 failed``."""
+    if f.outcome == "unchanged":
+        return f"{name}: already imported ({f.detail})"
+    if f.outcome == "unreadable":
+        return f"{name}: could not be read: {f.detail}"
+    line = (
+        f"{name}: {f.records} record{'' if f.records == 1 else 's'}: "
+        f"{f.new} new, {f.duplicates} duplicate{'' if f.duplicates == 1 else 's'}, "
+        f"{f.failed} failed"
+    )
+    if f.uncertain:
+        line += f" ({f.uncertain} of the new uncertain: a lost answer or a crash)"
+    if f.unreadable:
+        line += f", {f.unreadable} unreadable (see {report_name(name)})"
+    return line
 
 
 def count_files(report: Report) -> None:

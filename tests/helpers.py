@@ -90,7 +90,7 @@ def worker(
     w = Worker(config, lambda config, sleep: gateway(server))
     w.store = StateStore(config.state.path)
     try:
-        w._start()
+        w.begin()
         yield w
     finally:
         w.store.close()
@@ -99,4 +99,4 @@ def worker(
 def ticks(w: Worker, n: int = 4) -> None:
     for _ in range(n):
         w.retry_at = 0.0
-        w._tick()
+        w.step()

@@ -197,7 +197,7 @@ def _point_at_reports(status: dict[str, Any], failed_directory: Path | None) -> 
     """Give each file with problems the ``NAME.errors.txt`` the daemon wrote for it, if there is
     one (beside the file, or in ``watch.failed_directory`` where the file was moved): it lists
     every ``file:line: reason``, where the status line can only count them."""
-    from syncd.daemon import report_name
+    from syncd.report import report_name
 
     for f in status["files_with_problems"]:
         path = Path(f["path"])

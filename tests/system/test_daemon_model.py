@@ -77,7 +77,7 @@ class DaemonModel(RuleBasedStateMachine):
         d.store = StateStore(self.config.state.path)
         self.daemon = d
         try:
-            d._start()
+            d.begin()
         except Crash:
             self._died()
 
@@ -94,7 +94,7 @@ class DaemonModel(RuleBasedStateMachine):
             return
         self.daemon.retry_at = 0.0  # as if the backoff had passed
         try:
-            self.daemon._tick()
+            self.daemon.step()
         except Crash:
             self._died()
 

@@ -15,8 +15,8 @@ import pytest
 
 from syncd import progress
 from syncd.cli import main
-from syncd.daemon import report_name
 from syncd.engine import PLAN_BATCH
+from syncd.report import report_name
 from syncd.sandbox import SandboxServer
 from tests.system.test_import import (
     KEY,
