@@ -72,6 +72,7 @@ from syncd.targets.base import (
     check_creates,
     collection_path,
 )
+from syncd.targets.web_report import write_result
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,10 @@ T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.zotero.org"
 KEYS_URL = "https://www.zotero.org/settings/keys"
+_ANOTHER_SANDBOX = (
+    "; on a shared machine another user's sandbox may hold that port: start yours with "
+    "--port 0 or another port"
+)
 _READ_BATCH = 100
 """``itemKey=`` takes up to 100 keys per request (the desktop client's batch size)."""
 _HEADER_SAFE_KEY = re.compile(r"[A-Za-z0-9]+")
@@ -353,6 +358,11 @@ class ZoteroGateway:
     """The Web API keeps every promise exactly-once needs (client keys with version 0,
     ``If-Unmodified-Since-Version``, ``/deleted``, version-guarded PATCH)."""
 
+    @property
+    def _local(self) -> bool:
+        """Whether ``api_url`` is a server on this machine (a sandbox: maybe someone else's)."""
+        return _origin(self.api_url)[1] in ("127.0.0.1", "localhost", "::1")
+
     def __repr__(self) -> str:
         return f"ZoteroGateway({self.library} at {self.api_url})"
 
@@ -409,13 +419,9 @@ class ZoteroGateway:
                     f"use zotero.library_id = {user_id}, or a key of user {self.library_id} "
                     f"(see {KEYS_URL})"
                 )
-                if _origin(self.api_url)[1] in ("127.0.0.1", "localhost", "::1"):
-                    # A server on this machine: on a shared one, maybe another user's sandbox.
+                if self._local:
                     message += f": {self.api_url} may be another server than the one you mean"
-                    hint += (
-                        "; on a shared machine another user's sandbox may listen on that "
-                        "port: start yours with --port 0 or another port"
-                    )
+                    hint += _ANOTHER_SANDBOX
                 raise RemoteError(message, hint=hint, status=403)
             rights = access.get("user") or {}
             can_read = bool(rights.get("library"))
@@ -541,7 +547,7 @@ class ZoteroGateway:
             report = self._zot.create_items(
                 payload, last_modified=if_unmodified_since, timeout=self._write_timeout
             )
-            return _write_result(payload, report, self._response_version())
+            return write_result(payload, report, self._response_version())
 
         try:
             result = self._call(f"POST {len(payload)} items", request)
@@ -854,7 +860,8 @@ class ZoteroGateway:
             if "invalid key" in body.lower():
                 error = RemoteError(
                     f"Zotero rejected the API key for library {self.library} (Invalid key)",
-                    hint=f"check zotero.api_key / api_key_file; create a key at {KEYS_URL}",
+                    hint=f"check zotero.api_key / api_key_file; create a key at {KEYS_URL}"
+                    + (_ANOTHER_SANDBOX if self._local else ""),
                     status=status,
                 )
             elif "write" in body.lower():
@@ -916,31 +923,6 @@ class ZoteroGateway:
                 return None
             current = current.__cause__ or current.__context__
         return exc
-
-
-def _write_result(
-    payload: Sequence[Mapping[str, Any]], report: Mapping[str, Any], version: int
-) -> WriteResult:
-    """Sort a POST /items report into created / existing / failed, by index."""
-    result = WriteResult(library_version=version)
-    for index, obj in (report.get("successful") or {}).items():
-        result.created[int(index)] = (str(obj["key"]), int(obj["version"]))
-    for index, key in (report.get("success") or {}).items():
-        # The deprecated map; only consulted if a server leaves ``successful`` out.
-        result.created.setdefault(int(index), (str(key), version))
-    for index, key in (report.get("unchanged") or {}).items():
-        result.existing[int(index)] = str(key)
-    for index, failure in (report.get("failed") or {}).items():
-        i = int(index)
-        code = int(failure.get("code", 0))
-        if code == 412:
-            result.existing[i] = str(payload[i]["key"])
-        else:
-            result.failed[i] = (code, html.unescape(str(failure.get("message", ""))))
-    for i in range(len(payload)):
-        if i not in result.created and i not in result.existing and i not in result.failed:
-            result.failed[i] = (0, "the server's report does not mention this item")
-    return result
 
 
 __all__ = [

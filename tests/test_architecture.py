@@ -162,7 +162,7 @@ LINE_CEILINGS = {
     "sandbox/model.py": 814,
     "sandbox/server.py": 822,
     "config.py": 914,
-    "zotero.py": 955,
+    "zotero.py": 937,
     "engine.py": 1230,
     "daemon.py": 1171,
     "state.py": 1254,

@@ -114,7 +114,19 @@ def test_invalid_key_is_fatal_and_names_the_library(make_gateway: MakeGateway) -
     assert err.status == 403
     assert "users/1" in err.message and "invalid key" in err.message.lower()
     assert err.hint and "api_key" in err.hint
+    # The sandbox is on this machine: there the key may be fine and the server someone else's.
+    assert "another user's sandbox may hold that port" in err.hint
     assert bad not in _everything_printed(err)
+
+
+def test_an_invalid_key_at_api_zotero_org_is_not_blamed_on_a_sandbox() -> None:
+    gw = ZoteroGateway(library_type="user", library_id=1, api_key=KEY)
+    try:
+        with pytest.raises(RemoteError) as info:
+            gw._raise_for(403, "Invalid key", "checking the API key")
+    finally:
+        gw.close()
+    assert info.value.hint and "sandbox" not in info.value.hint
 
 
 def test_invalid_key_on_a_write_is_fatal_too(make_gateway: MakeGateway) -> None:

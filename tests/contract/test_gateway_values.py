@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syncd.core.keys import digest_key as derive_key
-from syncd.zotero import RetryPolicy, _seconds, _write_result
+from syncd.targets.web_report import write_result as _write_result
+from syncd.zotero import RetryPolicy, _seconds
 
 KEY_SHAPE = re.compile(r"^[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}$")
 

@@ -95,7 +95,7 @@ def test_a_sandbox_that_answers_for_another_user_is_named_as_such(
         "[FAIL] key access: The API key belongs to user 2 (neighbour), not to library users/1: "
         f"{sandbox.url} may be another server than the one you mean"
     ) in out
-    assert "another user's sandbox may listen on that port" in out and "--port" in out
+    assert "another user's sandbox may hold that port" in out and "--port" in out
     assert "api_key" not in out and "NeighbourKey0123456789ab" not in out
 
 
