@@ -6,6 +6,10 @@ item JSON an import sends to the Zotero Web API (one array, written compactly wi
 line; --jsonl writes JSON Lines instead, an item per line and nothing else). Problems go to
 stderr as file:line: message.
 
+The tags are those an import with the same config would give (--config, or the default config
+when there is one), with the options on top; no server is asked, so PMID and PMCID go in Extra
+lines unless --native-ids says the library has Zotero 8's fields.
+
 Exit status: 0 every record converted (warnings aside), 1 some records were skipped, 2 an
 input could not be used at all (missing or unreadable file, a folder without exports); the
 other inputs are still converted.
@@ -18,9 +22,14 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from syncd.commands import add_config_option
 from syncd.errors import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, InputError
+
+if TYPE_CHECKING:
+    from syncd.config import Config
+    from syncd.core.mapping import MappingOptions
 
 HELP = "show the Zotero items an import would create (nothing is sent)"
 
@@ -47,8 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mesh",
         choices=[p.value for p in MeshPolicy],
-        default=DEFAULT_OPTIONS.mesh.value,
-        help="MeSH headings as tags: verbatim, descriptor (default), qualified, major, none",
+        default=None,
+        help="MeSH headings as tags: verbatim, descriptor, qualified, major, none "
+        "(default: tags.mesh of the config, else descriptor)",
     )
     parser.add_argument(
         "--no-keywords", action="store_true", help="no tags from author keywords (OT/KW)"
@@ -58,34 +68,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="TAG",
-        help="add this (manual) tag to every item; repeatable",
+        help="add this (manual) tag to every item, besides the config's tags.extra; repeatable",
     )
     parser.add_argument(
         "--manual-tags",
         action="store_true",
-        help="make tags taken from the records manual tags (default: automatic)",
+        help="make tags taken from the records manual tags (default: tags.automatic of the "
+        "config, else automatic)",
     )
     parser.add_argument(
         "--native-ids",
         action="store_true",
-        help="write PMID/PMCID (and DOI on books) as fields: for libraries on Zotero 8",
+        help="write PMID/PMCID (and DOI on books) as fields, as an import does for a library on "
+        "Zotero 8 (no server is asked here, so the default is Extra lines)",
+    )
+    add_config_option(parser)
+
+
+def options_for(args: argparse.Namespace, config: Config) -> MappingOptions:
+    """The mapping an import with ``config`` would use, with the command line's flags on top.
+
+    No server is asked, so whether the library has the PMID/PMCID fields is unknown: Extra lines
+    unless ``--native-ids`` says otherwise (an import with ``native_ids = "auto"`` asks)."""
+    from syncd.core.mapping import MappingOptions, MeshPolicy
+
+    tags = config.tags
+    return MappingOptions(
+        profile=args.profile,
+        mesh=MeshPolicy(args.mesh or tags.mesh),
+        keywords=tags.keywords and not args.no_keywords,
+        extra_tags=tuple(dict.fromkeys([*tags.extra, *args.tag])),
+        automatic_tags=tags.automatic and not args.manual_tags,
+        native_ids=args.native_ids,
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
+    from syncd.config import load
+    from syncd.core.mapping import map_record
     from syncd.core.records import Problem
     from syncd.reading import read_path
 
-    options = MappingOptions(
-        profile=args.profile,
-        mesh=MeshPolicy(args.mesh),
-        keywords=not args.no_keywords,
-        extra_tags=tuple(args.tag),
-        automatic_tags=not args.manual_tags,
-        native_ids=args.native_ids,
-    )
+    config = load(args.config)
+    options = options_for(args, config)
     out, err = sys.stdout, sys.stderr
+    where = f"as configured in {config.source}" if config.source is not None else "the defaults"
+    ids = "" if args.native_ids else "; PMID and PMCID in Extra (no server asked: --native-ids)"
+    print(f"syncd convert: tags and MeSH {where}{ids}", file=err)
     unusable = skipped = items = warnings = 0
     files: list[Path] = []
     for path in args.paths:

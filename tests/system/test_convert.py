@@ -16,6 +16,9 @@ from syncd.core.medline import parse
 from syncd.core.records import MedlineRecord
 from tests.conftest import EXAMPLES, ROOT
 
+# convert reads the default config when there is one: never the machine's own.
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
 EXPORT = """\
 
 PMID- 37424412
@@ -258,3 +261,65 @@ def test_flattened_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert item["extra"] == "PMID: 37424412\nPMCID: PMC10335903"
     assert item["ISSN"] == "1738-1088 2093-4327" and item["language"] == "en"
     assert len(item["tags"]) == 7
+
+
+def _tags(out: str) -> list[str]:
+    return [t["tag"] for t in json.loads(out)[0]["tags"]]
+
+
+def test_the_config_decides_the_tags_as_for_an_import(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text(
+        '[tags]\nextra = ["pubmed"]\nmesh = "none"\nkeywords = false\nautomatic = false\n',
+        encoding="utf-8",
+    )
+    code, out, err = run(["convert", "--json", "--config", str(config), str(export)], capsys)
+    assert code == 0
+    assert json.loads(out)[0]["tags"] == [{"tag": "pubmed", "type": 0}]  # no MeSH, no keywords
+    assert f"tags and MeSH as configured in {config}" in err
+    assert "PMID and PMCID in Extra (no server asked: --native-ids)" in err
+
+    # The command line's flags go on top of the config.
+    argv = ["convert", "--json", "--config", str(config), "--mesh", "major", "--tag", "x"]
+    _, out, _ = run([*argv, str(export)], capsys)
+    assert _tags(out) == ["Depressive Disorder, Treatment-Resistant", "pubmed", "x"]
+
+
+def test_the_default_config_is_read_when_there_is_one(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, err = run(["convert", "--json", str(export)], capsys)
+    assert "Humans" in _tags(out) and "tags and MeSH the defaults" in err
+    default = tmp_path / "xdg-config" / "syncd" / "config.toml"
+    default.parent.mkdir(parents=True)
+    default.write_text('[tags]\nmesh = "none"\nkeywords = false\n', encoding="utf-8")
+    _, out, err = run(["convert", "--json", str(export)], capsys)
+    assert _tags(out) == [] and f"as configured in {default}" in err
+
+
+def test_a_broken_config_is_a_config_error(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text('[tags]\nmesh = "sometimes"\n', encoding="utf-8")
+    code, out, err = run(["convert", "--config", str(config), str(export)], capsys)
+    assert code == 2 and out == ""
+    assert "tags.mesh" in err
+
+
+def test_convert_maps_as_the_import_with_that_config_would(tmp_path: Path) -> None:
+    import argparse
+
+    from syncd.commands.convert import add_arguments, options_for
+    from syncd.config import load
+    from syncd.engine import mapping_options
+
+    config = tmp_path / "syncd.toml"
+    config.write_text('[tags]\nextra = ["a", "b"]\nmesh = "qualified"\n', encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--config", str(config), "x.nbib"])
+    loaded = load(config)
+    assert options_for(args, loaded) == mapping_options(loaded, native_ids=False)
