@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -qq --upgrade pip
-	@# -qq: errors only (pip's notices and setuptools' editable-install notice are none)
+	@# -qq: errors only (pip's notices are none)
 	$(BIN)/python -m pip install -qq -e '.[test,bench]'
 	touch $@
 
