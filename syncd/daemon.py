@@ -47,6 +47,7 @@ from syncd import sdnotify
 from syncd.config import Config
 from syncd.core.backoff import backoff
 from syncd.core.text import shown
+from syncd.credentials import stale_credential
 from syncd.engine import Importer
 from syncd.errors import ConfigError, InputError, RemoteError, StateError, SyncdError
 from syncd.locks import DaemonLock
@@ -94,17 +95,8 @@ def _file_row(
 ) -> FileRow:
     """The state row of a file as ``seen``: its stat (inode and ctime included, so that a file
     replaced or changed in place counts as changed), sha256 and outcome."""
-    return FileRow(
-        str(path),
-        seen.size,
-        seen.mtime_ns,
-        sha,
-        outcome,
-        0,
-        detail,
-        inode=seen.inode,
-        ctime_ns=seen.ctime_ns,
-    )
+    size, mtime, inode, ctime = seen.size, seen.mtime_ns, seen.inode, seen.ctime_ns
+    return FileRow(str(path), size, mtime, sha, outcome, 0, detail, inode, ctime)
 
 
 _REPORT_HEADER = "# syncd: problems importing"
@@ -762,6 +754,10 @@ class Daemon:
             self._stop_observer()
             self.dir_missing = not self.directory.is_dir()
         logger.info("SIGHUP: configuration reloaded; watching %s", self.directory)
+        if str(config.zotero.api_key_source).startswith("credential") and (
+            stale := stale_credential()
+        ):
+            logger.warning("SIGHUP: %s", stale)
         if not self.dir_missing:
             self._baseline()
             self._full_scan(verify=True)

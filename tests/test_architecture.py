@@ -110,6 +110,7 @@ LAYERS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
             "syncd.core",
             "syncd.errors",
             "syncd.config",
+            "syncd.credentials",
             "syncd.state",
             "syncd.index",
             "syncd.reading",

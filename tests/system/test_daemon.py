@@ -631,6 +631,35 @@ def test_sighup_reloads_the_config(daemon: Daemon, sandbox: SandboxServer) -> No
     wait_for_pmids(sandbox, pmids, 30, daemon)
 
 
+def test_sighup_says_a_new_key_in_the_credentials_file_needs_a_restart(
+    tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
+) -> None:
+    # As under systemd: the key is the credential's copy, made when the service started.
+    d = Daemon(tmp_path / "m", sandbox.url)
+    daemons.append(d)
+    source = d.home / "xdg-config" / "syncd" / "zotero-api-key"
+    source.parent.mkdir(parents=True)
+    source.write_text(KEY + "\n")
+    source.chmod(0o600)
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "zotero-api-key").write_text(KEY + "\n")
+    del d.env["ZOTERO_API_KEY"]
+    d.start(env={"CREDENTIALS_DIRECTORY": str(credentials)})
+    d.wait_ready()
+    assert d.proc is not None
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded" in d.tail(), 20, "the reload", d.tail())
+    assert "restart" not in d.tail()  # the same key: nothing to say
+
+    source.write_text("NewKey000000000000000000\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "systemctl --user restart syncd" in d.tail(), 20, "the warning", d.tail())
+    assert f"the API key in {source} changed after the service started" in d.tail()
+    assert "NewKey" not in d.tail()
+    d.assert_running()
+
+
 def test_a_revoked_key_waits_and_a_fixed_one_lets_the_files_in(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
