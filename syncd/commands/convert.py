@@ -112,9 +112,6 @@ def run(args: argparse.Namespace) -> int:
     config = load(args.config)
     options = options_for(args, config)
     out, err = sys.stdout, sys.stderr
-    where = f"as configured in {config.source}" if config.source is not None else "the defaults"
-    ids = "" if args.native_ids else "; PMID and PMCID in Extra (no server asked: --native-ids)"
-    print(f"syncd convert: tags and MeSH {where}{ids}", file=err)
     unusable = skipped = items = warnings = 0
     files: list[Path] = []
     for path in args.paths:
@@ -157,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
     if unusable:
         note += f", {unusable} input{'s' * (unusable != 1)} unusable"
     print(f"syncd convert: {note}", file=err)
+    # After the summary, so that the first line of stderr is the first problem.
+    where = f"as configured in {config.source}" if config.source is not None else "the defaults"
+    ids = "" if args.native_ids else "; PMID and PMCID in Extra (no server asked: --native-ids)"
+    print(f"syncd convert: tags and MeSH {where}{ids}", file=err)
     if unusable:
         return EXIT_FATAL
     return EXIT_PARTIAL if skipped else EXIT_OK
