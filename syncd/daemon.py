@@ -343,6 +343,7 @@ class Daemon:
             self._baseline()
             self._full_scan()
             self._start_observer()
+        self._write_status()  # before READY=1: a status asked then names the start scan
         ready = f"watching {self.directory}" if not self.dir_missing else "waiting for folder"
         sdnotify.notify("READY=1", f"STATUS={self._status_line() or ready}")
         self.ready = True
@@ -1154,7 +1155,7 @@ class Daemon:
             trouble_since=_utc(self.trouble_since) if self.trouble_since else None,
             retry_at=retry,
         )
-        key = (replace(row, last_scan=None), stopped, self.batches)
+        key = (row, stopped, self.batches)  # a scan changes last_scan: one write a scan
         if key == self._status_written and not stopped:
             return
         self._status_written = key

@@ -181,8 +181,13 @@ class Daemon:
     # ---- what it did ----------------------------------------------------------------------
 
     def status(self) -> tuple[int, dict[str, Any]]:
+        code, out = self.status_text("--json")
+        return code, json.loads(out)
+
+    def status_text(self, *args: str) -> tuple[int, str]:
+        """``syncd status ARGS`` as a user runs it: its exit status and what it printed."""
         proc = subprocess.run(
-            [sys.executable, "-m", "syncd", "status", "--json"],
+            [sys.executable, "-m", "syncd", "status", *args],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -190,7 +195,7 @@ class Daemon:
             timeout=60,
             check=False,
         )
-        return proc.returncode, json.loads(proc.stdout)
+        return proc.returncode, proc.stdout
 
     def history(self) -> list[tuple[str, str, int]]:
         """(file name, outcome, records) of every file imported, oldest first."""

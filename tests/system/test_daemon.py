@@ -614,6 +614,16 @@ def test_a_folder_that_vanishes_is_waited_for(daemon: Daemon, sandbox: SandboxSe
     wait_for_pmids(sandbox, pmids, 30, daemon)
 
 
+def test_status_right_after_the_start_names_the_start_scan(daemon: Daemon) -> None:
+    daemon.start()
+    daemon.wait_ready()  # READY=1 comes after the start scan
+    code, status = daemon.status()
+    assert code == 0 and status["running"]
+    assert status["last_scan"] is not None, status
+    _, text = daemon.status_text()
+    assert "(last scan never)" not in text and "(last scan 20" in text, text
+
+
 def test_sighup_reloads_the_config(daemon: Daemon, sandbox: SandboxServer) -> None:
     daemon.config.write_text(
         daemon.config.read_text().replace("[watch]\n", '[watch]\npatterns = ["*.nbib"]\n')
