@@ -38,6 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "share this machine) or, as api.zotero.org does, every key from that address",
     )
     parser.add_argument(
+        "--latency",
+        choices=("none", "real"),
+        default="none",
+        help="none (default): each write is applied at once, in one transaction; real: as "
+        "api.zotero.org, each object of a write committed on its own, 0.6-2 s per 50 items "
+        "(to see how several writers on one library get along)",
+    )
+    parser.add_argument(
         "--admin",
         action="store_true",
         help="enable the /_sandbox/ fault-injection and request-log routes (they need the "
@@ -63,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
             f"(this one has {len(key)} characters)"
         )
 
+    from syncd.sandbox.contention import REAL
+
+    latency = REAL if args.latency == "real" else None
     server = SandboxServer(
-        data_dir=args.data, port=args.port, admin=args.admin, lockout=args.lockout
+        data_dir=args.data, port=args.port, admin=args.admin, lockout=args.lockout, latency=latency
     )
     try:
         earlier = [k for k in server.state.keys if k != key]  # kept in --data from earlier starts
@@ -96,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     if args.group_id is not None:
         print(f"  group id: {args.group_id}", flush=True)
     print(f"  data:     {args.data if args.data else 'in memory (lost on exit)'}", flush=True)
+    if latency is not None:
+        print("  latency:  as the real server (each object of a write on its own)", flush=True)
     if earlier:
         n = len(earlier)
         print(

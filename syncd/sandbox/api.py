@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
-from syncd.sandbox import model, schema
+from syncd.sandbox import contention, model, schema
+from syncd.sandbox.contention import Latency, new_report, write_into
 from syncd.sandbox.library import KeyInfo, Library, Obj, State, Txn
 from syncd.sandbox.lockout import BadKeys, Lockout
 from syncd.sandbox.model import KEY_RE, ObjectError
@@ -352,6 +353,7 @@ class Api:
         version_mode: Literal["per-object", "per-request"] = "per-object",
         clock: Callable[[], str] = _now,
         lockout: Lockout = "address",
+        latency: Latency | None = None,
     ) -> None:
         if version_mode not in ("per-object", "per-request"):
             raise ValueError(
@@ -361,6 +363,8 @@ class Api:
         self.version_mode = version_mode
         self.clock = clock
         self.bad_keys = BadKeys(lockout)
+        self.latency = latency
+        """None: a write is one transaction (fast); a :class:`Latency`: the real server's pace."""
 
     # ---- entry point ---------------------------------------------------------------------
 
@@ -1006,53 +1010,33 @@ class Api:
     def _multi_write(
         self, req: Request, lib: Library, kind: str, token_hash: str | None
     ) -> Response:
+        if self.latency is not None:  # as the real server: each object committed on its own
+            report, version, n = contention.write_each(
+                self, req, lib, kind, token_hash, self.latency
+            )
+            resp = _json_response(report, version)
+            resp.objects = n
+            return resp
         with self._library_write(req, lib) as expected:
-            body = self._parse_body(req)
-            if not isinstance(body, list):
-                raise ApiError(400, "Uploaded data must be a JSON array")
-            if len(body) > MAX_WRITE_OBJECTS:
-                raise ApiError(413, f"Cannot add more than {MAX_WRITE_OBJECTS} {kind} at a time")
+            body = self._batch_body(req, kind)
             txn = Txn(lib)
-            report: dict[str, dict[str, Any]] = {
-                "successful": {},
-                "success": {},
-                "unchanged": {},
-                "failed": {},
-            }
+            report = new_report()
             now = self.clock()
             legacy_version = lib.version + 1
             last_failed = False
             for i, raw in enumerate(body):
-                index = str(i)
-                try:
-                    obj, changed = self._write_object(
-                        req,
-                        lib,
-                        txn,
-                        kind,
-                        raw,
-                        i,
-                        require_version=expected is None,
-                        now=now,
-                        legacy_version=legacy_version,
-                    )
-                except ObjectError as err:
-                    failure: dict[str, Any] = {
-                        "code": err.code,
-                        "message": html.escape(err.message, quote=False).replace('"', "&quot;"),
-                    }
-                    if err.data is not None:
-                        failure["data"] = err.data
-                    report["failed"][index] = failure
-                    last_failed = True
-                    continue
-                last_failed = False
-                if changed:
-                    render = self._item_json if kind == "items" else self._collection_json
-                    report["successful"][index] = render(req, lib, obj, txn)
-                    report["success"][index] = obj.key
-                else:
-                    report["unchanged"][index] = obj.key
+                last_failed = write_into(
+                    self,
+                    report,
+                    req,
+                    txn,
+                    kind,
+                    raw,
+                    i,
+                    require_version=expected is None,
+                    now=now,
+                    legacy_version=legacy_version,
+                )
             if self.version_mode == "per-request":
                 txn.version = legacy_version if txn.puts or txn.removes else lib.version
             # The dataserver records the token unless the last object failed ([] records it).
@@ -1060,6 +1044,15 @@ class Api:
             resp = _json_response(report, lib.version)
             resp.objects = len(body)
             return resp
+
+    def _batch_body(self, req: Request, kind: str) -> list[Any]:
+        """The objects of a multi-object write (400 unless a JSON array, 413 over 50)."""
+        body = self._parse_body(req)
+        if not isinstance(body, list):
+            raise ApiError(400, "Uploaded data must be a JSON array")
+        if len(body) > MAX_WRITE_OBJECTS:
+            raise ApiError(413, f"Cannot add more than {MAX_WRITE_OBJECTS} {kind} at a time")
+        return body
 
     def _write_object(
         self,
@@ -1539,34 +1532,21 @@ class Api:
         req = Request("POST", f"/{lib.path}/items", [], {}, b"", base=base)
         with lib.lock:
             txn = Txn(lib)
-            report: dict[str, dict[str, Any]] = {
-                "successful": {},
-                "success": {},
-                "unchanged": {},
-                "failed": {},
-            }
+            report = new_report()
             now = self.clock()
             for i, raw in enumerate(model.clean_strings(objects)):
-                try:
-                    obj, changed = self._write_object(
-                        req,
-                        lib,
-                        txn,
-                        "items",
-                        raw,
-                        i,
-                        require_version=False,
-                        now=now,
-                        legacy_version=lib.version + 1,
-                    )
-                except ObjectError as err:
-                    report["failed"][str(i)] = {"code": err.code, "message": err.message}
-                    continue
-                if changed:
-                    report["successful"][str(i)] = self._item_json(req, lib, obj, txn)
-                    report["success"][str(i)] = obj.key
-                else:
-                    report["unchanged"][str(i)] = obj.key
+                write_into(
+                    self,
+                    report,
+                    req,
+                    txn,
+                    "items",
+                    raw,
+                    i,
+                    require_version=False,
+                    now=now,
+                    legacy_version=lib.version + 1,
+                )
             if self.version_mode == "per-request":
                 txn.version = lib.version + 1 if txn.puts else lib.version
             self.state.commit(txn)

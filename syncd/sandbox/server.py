@@ -35,6 +35,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from syncd.sandbox.api import Api, ApiError, Request, Response, dumps
+from syncd.sandbox.contention import Latency
 from syncd.sandbox.library import State
 from syncd.sandbox.lockout import Lockout
 from syncd.sandbox.schema import SCHEMA_VERSION
@@ -193,9 +194,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that hang up (timeouts, dropped keep-alive connections) are routine here.
-        logger.debug(
-            "sandbox: connection from %s ended with an error", client_address, exc_info=True
-        )
+        logger.debug("sandbox: connection from %s ended in an error", client_address, exc_info=True)
 
 
 class SandboxServer:
@@ -213,6 +212,7 @@ class SandboxServer:
         max_connections: int = MAX_CONNECTIONS,
         max_body: int = MAX_BODY,
         lockout: Lockout = "address",
+        latency: Latency | None = None,
     ) -> None:
         if max_connections < 1 or max_body < 0:
             raise ValueError("max_connections must be at least 1 and max_body at least 0")
@@ -222,7 +222,7 @@ class SandboxServer:
         self.max_connections = max_connections
         self.max_body = max_body
         self.state = State(Path(data_dir) if data_dir is not None else None, write_token_ttl)
-        self.api = Api(self.state, version_mode, lockout=lockout)
+        self.api = Api(self.state, version_mode, lockout=lockout, latency=latency)
         self.url = ""
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
