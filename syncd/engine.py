@@ -40,9 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from syncd.config import Config
-from syncd.core.backoff import backoff
 from syncd.core.dedup import (
-    DedupOptions,
     Deleted,
     Duplicate,
     KnownItem,
@@ -57,13 +55,15 @@ from syncd.core.dedup import (
 )
 from syncd.core.identity import Identifiers, item_identifiers, record_identifiers
 from syncd.core.keys import item_key
-from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
+from syncd.core.mapping import MappingOptions, map_record
 from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.core.settle import settle
+from syncd.core.writers import conflict_delay, keep_guard, made_by_syncd
 from syncd.errors import ConfigError, InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, to_row
 from syncd.locks import state_users
+from syncd.options import dedup_options, mapping_options
 from syncd.reading import iter_export_files, read_path
 from syncd.report import (
     Entry,
@@ -79,15 +79,11 @@ from syncd.targets.base import Target, VersionConflict, WriteResult
 logger = logging.getLogger(__name__)
 
 BATCH = 50
-# Every write is guarded by the indexed library version: an unguarded write could create an
-# article that another process created meanwhile under an identity this process does not know.
-# A write refused because the library changed (another writer) waits, then the index is
-# refreshed and the batch planned again: the n-th wait in a row is a random time between half
-# and all of min(CONFLICT_MAX_DELAY, CONFLICT_BASE_DELAY * 2 ** (n - 1)) seconds, so that
-# writers that collided do not come back together. There is no bound on the number of tries:
-# a one-shot import gives up on time (``give_up_after``), the daemon never does.
-CONFLICT_BASE_DELAY = 0.25
-CONFLICT_MAX_DELAY = 15.0
+# A write is guarded by the indexed library version (when only other syncd writers moved the
+# library, it goes again without: see syncd.core.writers). A refused write waits
+# (syncd.core.writers.conflict_delay), the index is refreshed and the batch planned again; there
+# is no bound on the tries: a one-shot import gives up on time (``give_up_after``), the daemon
+# never does.
 PLAN_BATCH = 250
 """Records read, mapped and planned together: memory follows this, not the export's size
 (a mapped record holds some 20 KB of Python objects). A multiple of :data:`BATCH`; the creates
@@ -102,36 +98,12 @@ _DERIVED_ATTEMPTS = 3
 _MAX_MERGE_TRIES = 4
 
 
-def conflict_delay(n: int, rng: random.Random | None = None) -> float:
-    """Seconds to wait before trying again after the ``n``-th refused write in a row."""
-    return backoff(n, CONFLICT_BASE_DELAY, CONFLICT_MAX_DELAY, (rng or random).random())
-
-
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: stage ``read`` (records read; total 0 = unknown) or
 ``send`` (items sent of the total to send)."""
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def mapping_options(config: Config, native_ids: bool) -> MappingOptions:
-    return MappingOptions(
-        mesh=MeshPolicy(config.tags.mesh),
-        keywords=config.tags.keywords,
-        extra_tags=config.tags.extra,
-        automatic_tags=config.tags.automatic,
-        native_ids=native_ids,
-    )
-
-
-def dedup_options(config: Config) -> DedupOptions:
-    return DedupOptions(
-        match=config.dedup.match,
-        include_trash=config.dedup.include_trash,
-        recreate_deleted=config.dedup.recreate_deleted,
-        on_duplicate=config.dedup.on_duplicate,
-    )
 
 
 def _row_ids(row: RecordRow) -> Identifiers:
@@ -340,11 +312,12 @@ class Importer:
         if resumed:
             self.refresh()
 
-    def refresh(self) -> None:
-        """Bring the index up to the library's current version: changed items only."""
+    def refresh(self) -> list[KnownItem]:
+        """Bring the index up to the library's current version: changed items only, which are
+        returned."""
         versions, version = self.gw.item_versions(self.version)
         if version == self.version and not versions:
-            return
+            return []
         held = self.store.index_versions(self.library, versions)
         changed = [k for k, v in versions.items() if held.get(k) != v]
         upserts: list[KnownItem] = []
@@ -369,6 +342,7 @@ class Importer:
         )
         self.version = version
         self.store.update_index(self.library, map(to_row, upserts), removed, version)
+        return upserts
 
     # ---- memory of earlier runs -------------------------------------------------------------
 
@@ -518,8 +492,8 @@ class _Run:
     def version(self, value: int) -> None:
         self.imp.version = value
 
-    def refresh(self) -> None:
-        self.imp.refresh()
+    def refresh(self) -> list[KnownItem]:
+        return self.imp.refresh()
 
     def memory(
         self, rows: Iterable[RecordRow] | None = None, ids: Iterable[Identifiers] = ()
@@ -674,7 +648,7 @@ class _Run:
         """Record ``jobs`` as pending and create them (one batch, <= 50), handling conflicts:
         a write refused because the library changed waits (:func:`conflict_delay`), refreshes
         the index and plans the batch again, until it is accepted or the run gives up."""
-        conflicts = 0
+        conflicts, guarded = 0, True
         while jobs:
             if self.report.gave_up is not None:
                 self._leave_pending(jobs)
@@ -686,7 +660,9 @@ class _Run:
                 self.store.put_records(self.library, [j.row("pending") for j in jobs])
             guard = self.version
             try:
-                result = self.gw.create_items([j.payload for j in jobs], if_unmodified_since=guard)
+                result = self.gw.create_items(
+                    [j.payload for j in jobs], if_unmodified_since=guard if guarded else None
+                )
             except VersionConflict as exc:
                 if exc.answer_lost:
                     # An earlier attempt of this POST may have been applied: the change that
@@ -697,10 +673,29 @@ class _Run:
                 if not self._wait_after_conflict(conflicts, guard):
                     self._leave_pending(jobs)
                     return
-                self.refresh()
+                # Only other syncd writers moved it: their keys keep the retry exact, unguarded.
+                if not (guarded := keep_guard(self.library, self.refresh())):
+                    logger.info("%s: other syncd writers: sending without the guard", self.library)
                 continue
             self._stalled_since = None
-            jobs = self._outcomes(jobs, result)
+            sent, jobs = jobs, self._outcomes(jobs, result, guarded)
+            if not guarded:
+                self._after_unguarded(sent, result)
+
+    def _after_unguarded(self, sent: list[_Job], result: WriteResult) -> None:
+        """Bring the index up at once after an unguarded write (the next guarded one would be
+        refused for this write's own change), and list an article created while a foreign
+        writer added it under another key as a possible duplicate (see syncd.core.writers)."""
+        created = [sent[i] for i in result.created]
+        for item in self.refresh():
+            if made_by_syncd(self.library, item):
+                continue
+            for job in created:
+                if item.key != job.key and share_a_key(item.ids, job.ids):
+                    why = f"another writer added item {item.key} for it at the same moment"
+                    self.report.possible_duplicates.append(
+                        Entry(job.where, job.key, why, job.ids.pmid)
+                    )
 
     def _wait_after_conflict(self, n: int, guard: int) -> bool:
         """Wait before the ``n``-th try in a row of a refused write; False when the run gives
@@ -723,7 +718,7 @@ class _Run:
                 limit,
             )
             return False
-        delay = conflict_delay(n, self.imp.rng)
+        delay = conflict_delay(n, self.imp.rng.random())
         if limit is not None:
             delay = min(delay, max(0.0, limit - stalled))
         logger.info(
@@ -848,7 +843,7 @@ class _Run:
         for ref in job.refs:
             self.outcome[ref] = "failed"
 
-    def _outcomes(self, jobs: list[_Job], result: WriteResult) -> list[_Job]:
+    def _outcomes(self, jobs: list[_Job], result: WriteResult, guarded: bool) -> list[_Job]:
         """Record a write's outcomes; return the jobs to send again (key collisions)."""
         pushed: list[tuple[str, str, str | None]] = []
         new_items: list[KnownItem] = []
@@ -905,9 +900,10 @@ class _Run:
                     again.append(job)
         for item in new_items:
             self.index.add(item)
-        if not again:
+        if not again and guarded:
             # The write was accepted at exactly our indexed version, so the library now differs
-            # from the index only by what this write did, and the index has all of it.
+            # from the index only by what this write did, and the index has all of it (not so
+            # for an unguarded one: the next refresh brings what others wrote meanwhile).
             self.version = max(self.version, int(result.library_version))
         with self.store.transaction():
             self.store.set_status(self.library, pushed)

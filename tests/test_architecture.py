@@ -116,6 +116,7 @@ LAYERS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
             "syncd.reading",
             "syncd.report",
             "syncd.locks",
+            "syncd.options",
             "syncd.tidy",
             "syncd.engine",
             "syncd.watch",

@@ -254,3 +254,80 @@ def test_the_recheck_before_a_write_looks_rows_up_only_by_what_dedup_matches(
     monkeypatch.setattr(store, "records_like", records_like)
     run(config, store, MemoryLibrary(), export(tmp_path, "a.nbib", [52000111, 52000112]))
     assert asked and all("fingerprint" not in c for c in asked), asked
+
+
+# ---- other writers: when the version guard goes (syncd.core.writers) ---------------------------
+
+
+class BusyLibrary(MemoryTarget):
+    """A target whose library another writer changes just before each of this client's creates
+    (``other`` adds one item per call, while ``calls`` lasts); records each create's guard."""
+
+    def __init__(self, library: MemoryLibrary, other: Any, calls: int) -> None:
+        super().__init__(library)
+        self.other, self.calls = other, calls
+        self.guards: list[int | None] = []
+
+    def create_items(self, items: Any, *, if_unmodified_since: int | None = None) -> Any:
+        self.guards.append(if_unmodified_since)
+        if len(self.guards) <= self.calls:
+            self.other(len(self.guards))
+        return super().create_items(items, if_unmodified_since=if_unmodified_since)
+
+
+def _pmid_item(pmid: int) -> dict[str, Any]:
+    return {"itemType": "journalArticle", "title": f"Other {pmid}", "extra": f"PMID: {pmid}"}
+
+
+def test_another_syncd_mid_write_does_not_starve_this_one(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    # Another syncd writes all the time (as against the real server, where its 50-item writes
+    # take seconds): each guarded create of this one would be refused, forever.
+    from syncd.core.keys import item_key
+
+    library = MemoryLibrary()
+    other = iter(range(53000100, 53000200))
+
+    def another_syncd(_: int) -> None:
+        pmid = next(other)
+        library.add(_pmid_item(pmid), key=item_key(library.library, f"pmid:{pmid}"))
+
+    target = BusyLibrary(library, another_syncd, calls=100)
+    path = export(tmp_path, "a.nbib", [53000001, 53000002, 53000003])
+    report = Importer(config, store, target, sleep=lambda s: None, give_up_after=60).run([path])
+    assert report.counts()["new"] == 3 and report.gave_up is None
+    assert target.guards[0] is not None and target.guards[1] is None  # refused, then unguarded
+    assert sorted(library.pmids()).count("53000001") == 1
+
+
+def test_a_foreign_writer_keeps_the_guard(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    target = BusyLibrary(library, lambda n: library.add(_pmid_item(53000300 + n)), calls=2)
+    path = export(tmp_path, "a.nbib", [53000011, 53000012])
+    report = Importer(config, store, target, sleep=lambda s: None).run([path])
+    assert report.counts()["new"] == 2
+    assert len(target.guards) == 3 and None not in target.guards  # two refused, all guarded
+
+
+def test_a_foreign_item_added_during_an_unguarded_write_is_a_possible_duplicate(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    from syncd.core.keys import item_key
+
+    library = MemoryLibrary()
+
+    def writers(n: int) -> None:
+        if n == 1:  # another syncd: the guarded create is refused, the retry goes unguarded
+            library.add(_pmid_item(53000400), key=item_key(library.library, "pmid:53000400"))
+        else:  # meanwhile a foreign client adds one of this import's articles
+            library.add(_pmid_item(53000021))
+
+    target = BusyLibrary(library, writers, calls=2)
+    path = export(tmp_path, "a.nbib", [53000021, 53000022])
+    report = Importer(config, store, target, sleep=lambda s: None).run([path])
+    assert target.guards[1] is None and report.counts()["new"] == 2
+    (possible,) = report.possible_duplicates
+    assert possible.where == f"{path}:1" and "another writer added item Z" in possible.reason

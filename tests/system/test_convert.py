@@ -314,7 +314,7 @@ def test_convert_maps_as_the_import_with_that_config_would(tmp_path: Path) -> No
 
     from syncd.commands.convert import add_arguments, options_for
     from syncd.config import load
-    from syncd.engine import mapping_options
+    from syncd.options import mapping_options
 
     config = tmp_path / "syncd.toml"
     config.write_text('[tags]\nextra = ["a", "b"]\nmesh = "qualified"\n', encoding="utf-8")

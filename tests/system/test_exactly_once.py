@@ -569,3 +569,46 @@ def test_an_import_that_other_writers_keep_refusing_gives_up_on_time_leaving_rec
     assert_one_outcome_per_record(report)
     assert report["counts"]["new"] == 60 and report["counts"]["recovered"] == 0
     assert_exactly_once(sandbox, pmids)
+
+
+# ---- two writers at the real server's pace (issue 14 §4, §5) -----------------------------------
+
+
+def _posted_pmids(post: dict[str, Any]) -> set[str]:
+    try:
+        items = json.loads(post["body"] or "[]")
+    except ValueError:
+        return set()
+    return {p for item in items if (p := item_identifiers(item).pmid)}
+
+
+@pytest.mark.slow
+def test_two_writers_at_the_real_servers_pace_both_make_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real server commits a 50-item write object by object over 0.6-2 s: a second writer's
+    # guarded write is refused whenever the first is mid-request, which starved it until the
+    # first was done. Now the second gets its writes in while the first still writes.
+    from syncd.sandbox.contention import REAL
+
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with SandboxServer(admin=True, latency=REAL.scaled(0.5)) as server:
+        server.add_user(USER_ID, "testuser")
+        server.add_key(KEY, USER_ID)
+        a = Machine(tmp_path / "machine-a", server)
+        b = Machine(tmp_path / "machine-b", server)
+        left = write_export(tmp_path / "a" / "left.nbib", range(34000000, 34000300))
+        right = write_export(tmp_path / "b" / "right.nbib", range(34001000, 34001300))
+        pa = a.start(tmp_path / "a")
+        assert wait_until(pa, lambda: bool(item_posts(server))), a.tail()
+        pb = b.start(tmp_path / "b")
+        assert pa.wait(timeout=RUN_TIMEOUT) == 0, a.tail()
+        assert pb.wait(timeout=RUN_TIMEOUT) == 0, b.tail()
+        accepted = [p for p in item_posts(server) if p["status"] == 200]
+        theirs = {str(n) for n in right}
+        b_writes = [p["finished"] for p in accepted if _posted_pmids(p) & theirs]
+        a_writes = [p["finished"] for p in accepted if not _posted_pmids(p) & theirs]
+        assert b_writes and a_writes
+        assert min(b_writes) < max(a_writes), "the second writer waited for the first to finish"
+        assert_exactly_once(server, left + right)

@@ -13,7 +13,8 @@ import pytest
 from syncd.config import Config
 from syncd.core.identity import item_identifiers
 from syncd.core.keys import item_key
-from syncd.engine import CONFLICT_BASE_DELAY, CONFLICT_MAX_DELAY, Importer, import_paths
+from syncd.core.writers import CONFLICT_BASE_DELAY, CONFLICT_MAX_DELAY
+from syncd.engine import Importer, import_paths
 from syncd.progress import Bar, progress_for
 from syncd.sandbox import SandboxServer
 from syncd.state import StateStore
