@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -61,9 +62,18 @@ def open_export(path: Path) -> BinaryIO:
     except IsADirectoryError as exc:
         raise _directory(source) from exc
     except OSError as exc:
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            raise InputError(
+                f"{source}: a symbolic link to {os.readlink(path)}, which does not exist",
+                "point the link at the export, or give the export itself",
+                source=source,
+            ) from exc
         raise InputError(
             f"{source}: cannot read: {exc.strerror or exc}",
-            "check that the file exists and is readable",
+            "a symbolic link on its path leads back to itself: check where the links point "
+            "('ls -l')"
+            if exc.errno == errno.ELOOP
+            else "check that the file exists and is readable",
             source=source,
         ) from exc
     try:
@@ -151,8 +161,8 @@ def iter_export_files(paths: Iterable[Path]) -> Iterator[Path]:
                     "%s: no export files (%s) in this directory", path, ", ".join(EXPORT_SUFFIXES)
                 )
             yield from found
-        elif path.exists():
-            yield path
+        elif path.exists() or path.is_symlink():
+            yield path  # a link that leads nowhere or back to itself: read_path says which
         else:
             raise InputError(
                 f"{path}: no such file or directory",
