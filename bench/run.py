@@ -24,6 +24,7 @@ BENCHMARKS = [
     "bench_import",
     "bench_library",
     "bench_writers",
+    "bench_two_writers",
     "bench_daemon",
 ]
 
