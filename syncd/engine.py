@@ -182,7 +182,9 @@ class Importer:
         self.rng = random.Random()
         self.options = dedup_options(config)
         self.index = LibraryIndex(store, self.library)
-        self.inputs = inputs or Inputs(config, store, self.library, deadline=give_up_after)
+        self.inputs = inputs or Inputs(
+            config, store, self.library, deadline=give_up_after, sleep=sleep
+        )
         self.version = 0  # the library version the index reflects
         self.collection: str | None = None
         self.collection_name: str | None = None

@@ -18,6 +18,7 @@ So a rerun of the same file asks NCBI nothing and writes nothing.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -64,7 +65,8 @@ class Inputs:
     """Reads inputs for one importer; makes the E-utilities client when a fetch needs it.
 
     ``deadline``: seconds a one-shot waits for NCBI at most (None: the daemon, for as long as
-    it takes). ``eutils``: a factory for the client (tests pass one bound to a double)."""
+    it takes); ``sleep`` waits between its tries. ``eutils``: a factory for the client
+    (tests pass one bound to a double)."""
 
     def __init__(
         self,
@@ -73,12 +75,14 @@ class Inputs:
         library: str,
         *,
         deadline: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
         eutils: Callable[[], Fetcher] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.library = library
         self.deadline = deadline
+        self.sleep = sleep  # the daemon's returns early (raising) when it is asked to stop
         self._make = eutils
         self._client: Fetcher | None = None
         self.requests = 0  # NCBI requests of this importer (for reports and benchmarks)
@@ -96,7 +100,10 @@ class Inputs:
                 from syncd.pubmed.eutils import Eutils
 
                 self._client = Eutils(
-                    self.config.pubmed, state_dir=self.store.path.parent, deadline=self.deadline
+                    self.config.pubmed,
+                    state_dir=self.store.path.parent,
+                    sleep=self.sleep,
+                    deadline=self.deadline,
                 )
         return self._client
 
