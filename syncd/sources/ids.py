@@ -69,12 +69,13 @@ class Inputs:
 
     ``deadline``: seconds a one-shot waits for NCBI at most (None: the daemon, for as long as
     it takes); ``sleep`` waits between its tries. ``eutils``: a factory for the client
-    (tests pass one bound to a double)."""
+    (tests pass one bound to a double). Without ``store`` (``syncd convert``: no library)
+    nothing is known before: every article is fetched."""
 
     def __init__(
         self,
         config: Config,
-        store: StateStore,
+        store: StateStore | None,
         library: str,
         *,
         deadline: float | None = None,
@@ -105,7 +106,7 @@ class Inputs:
 
                 self._client = Eutils(
                     self.config.pubmed,
-                    state_dir=self.store.path.parent,
+                    state_dir=(self.store.path if self.store else self.config.state.path).parent,
                     sleep=self.sleep,
                     deadline=self.deadline,
                 )
@@ -180,7 +181,7 @@ class Inputs:
 
     def _missing_before(self, ids: list[Identifiers]) -> set[str]:
         """PMIDs an earlier run found missing from PubMed (settled failures: not asked again)."""
-        if not ids:
+        if not ids or self.store is None:
             return set()
         rows = self.store.records_like(self.library, ids, ["pmid"], statuses=("failed",))
         return {
