@@ -170,7 +170,6 @@ def test_ncbi_down_leaves_the_pmids_pending_and_a_later_run_imports_them(
     code, report = imported(tmp_path, cfg, str(ids))
     assert code == 1
     assert report["counts"]["pending"] == 2
-    double.inject  # the double still answers 503: clear it by a fresh corpus state
-    double._faults.clear()
+    double.clear_faults()  # NCBI is back
     code, report = imported(tmp_path, cfg, str(ids))
     assert code == 0 and report["counts"]["new"] == 2
