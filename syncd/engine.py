@@ -61,7 +61,7 @@ from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
 from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.core.settle import settle
-from syncd.engine_values import _duration, _Job, _note, _Record, _sha256
+from syncd.engine_values import _duration, _Job, _note, _Record, _sha256, row_where
 from syncd.errors import ConfigError, InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, to_row
 from syncd.locks import state_users
@@ -633,15 +633,13 @@ class _Run:
         )
         if self.dry_run:
             for row in rows:
-                self._settled.append(
-                    Entry(f"{row.source}:{row.line}", row.key, "would be settled", row.pmid)
-                )
+                self._settled.append(Entry(row_where(row), row.key, "would be settled", row.pmid))
             return
         resend: list[tuple[RecordRow, dict[str, Any]]] = []
         updates: list[tuple[str, str, str | None]] = []
         deleted = self.store.deleted_keys(self.library)
         for row in rows:
-            where = f"{row.source}:{row.line}"
+            where = row_where(row)
             s = settle(
                 row.key,
                 _row_ids(row),
@@ -678,7 +676,7 @@ class _Run:
                     key=row.key,
                     ids=_row_ids(row),
                     payload=payload,
-                    where=f"{row.source}:{row.line}",
+                    where=row_where(row),
                     recovered=True,
                     maybe_sent=True,  # the interrupted run may have sent it
                     note=row.error,

@@ -20,6 +20,11 @@ from syncd.errors import InputError
 from syncd.state import RecordRow
 
 
+def row_where(row: RecordRow) -> str:
+    """The ``where`` of a state row: ``FILE:LINE``, or the input alone when it has no lines."""
+    return f"{row.source}:{row.line}" if row.line is not None else str(row.source)
+
+
 def split_where(where: str) -> tuple[str, int | None]:
     """``FILE:LINE`` → (FILE, LINE); an input without lines (``--pmid N``) → (it, None)."""
     source, _, line = where.rpartition(":")

@@ -272,7 +272,8 @@ def print_summary(report: Report) -> None:
     name = report.collection_name
     where = report.library + (f", collection {name!r}" if name else "")
     given = sum(1 for f in report.files if f.path.startswith("--pmid "))
-    inputs = _plural(c["files"] - given, "file") + (f", {_plural(given, 'PMID')}" if given else "")
+    files = [_plural(c["files"] - given, "file")] if c["files"] > given or not given else []
+    inputs = ", ".join([*files, *([_plural(given, "PMID")] if given else [])])
     say(f"{verb} into {where}: {inputs}, {_plural(c['records'], 'record')}")
     unchanged = [f for f in report.files if f.outcome == "unchanged"]
     for f in unchanged:
