@@ -20,7 +20,7 @@ from typing import BinaryIO
 from syncd.core.medline import parse_bytes
 from syncd.core.records import MedlineRecord, Problem
 from syncd.errors import InputError
-from syncd.sources.registry import INPUT_SUFFIXES
+from syncd.sources.registry import INPUT_SUFFIXES, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,8 @@ def _blocks(handle: BinaryIO, source: str) -> Iterator[bytes]:
 
 def iter_export_files(paths: Iterable[Path]) -> Iterator[Path]:
     """The export files named by ``paths``: files as given, directories expanded to the
-    export files directly inside them (by suffix, sorted by name; hidden files skipped).
+    export files directly inside them (by suffix, sorted by name; hidden files skipped; a
+    ``.csv`` only when it is a PubMed CSV).
 
     An entry of a directory with an export suffix that is not a regular file (a FIFO, a
     socket, a device) is listed too, so that :func:`read_path` refuses it with a message
@@ -146,6 +147,8 @@ def iter_export_files(paths: Iterable[Path]) -> Iterator[Path]:
                 if p.suffix.lower() in EXPORT_SUFFIXES
                 and not p.name.startswith(".")
                 and not p.is_dir()
+                # A folder of exports may hold other CSV files (spreadsheets): only PubMed's.
+                and (p.suffix.lower() != ".csv" or kind_of(p) is not None)
             )
             if not found:
                 log.info(

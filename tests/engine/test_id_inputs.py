@@ -210,3 +210,20 @@ def test_pmids_not_fetched_when_ncbi_is_down_are_pending_for_the_next_run(
     up = FakeEutils(range(61000600, 61001200))
     again = run(config, store, library, up, ids)
     assert again.counts()["new"] == 600 and again.exit_code == 0
+
+
+def test_a_folder_is_expanded_to_its_inputs_and_pubmed_csv_only(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_export(folder / "a.nbib", [61000701])
+    (folder / "pmid-b-set.txt").write_text("61000702\n")
+    (folder / "c.csv").write_text(CSV_HEADER + "\n61000703,,,,,,,,,,\n")
+    (folder / "budget.csv").write_text("month,amount\njan,3\n")  # not PubMed's: not an input
+    library = MemoryLibrary()
+    eutils = FakeEutils([61000702, 61000703])
+    report = run(config, store, library, eutils, folder)
+    assert [Path(f.path).name for f in report.files] == ["a.nbib", "c.csv", "pmid-b-set.txt"]
+    assert report.exit_code == 0
+    assert sorted(library.pmids()) == ["61000701", "61000702", "61000703"]
