@@ -40,12 +40,20 @@ class Pacer:
         self._clock = clock  # the wall clock: the one every process reads alike
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._next_here = 0.0  # the pace of this process alone, when the file cannot be used
 
     def reserve(self) -> float:
         """Reserve the next send time and return it (without waiting)."""
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                # A read-only state folder: keep the pace in this process at least (the state
+                # database's own trouble is reported where it is written).
+                slot = max(self._clock(), self._next_here)
+                self._next_here = slot + self.interval
+                return slot
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 raw = os.pread(fd, 64, 0).decode("ascii", errors="replace").strip()

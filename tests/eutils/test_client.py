@@ -140,6 +140,13 @@ def test_the_pace_is_one_file_shared_by_every_client(tmp_path: Path) -> None:
     assert a.reserve() == 2000.0
 
 
+def test_the_pace_holds_in_the_process_when_its_file_cannot_be_made(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "state-dir"
+    not_a_folder.write_text("a file where the state folder should be")
+    pacer = Pacer(not_a_folder, 0.37, clock=lambda: 10.0)
+    assert [pacer.reserve() for _ in range(3)] == pytest.approx([10.0, 10.37, 10.74])
+
+
 def _reserve_five(folder: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     pacer = Pacer(Path(folder), 0.37, clock=lambda: 5000.0)
     for _ in range(5):
