@@ -26,6 +26,7 @@ BENCHMARKS = [
     "bench_writers",
     "bench_two_writers",
     "bench_daemon",
+    "bench_pmids",
 ]
 
 _CHILD = """

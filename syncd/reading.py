@@ -3,7 +3,7 @@
 * :func:`read_path` reads one export in binary blocks and yields its records and problems
   (:func:`syncd.core.medline.parse_bytes` decodes and parses; one record in memory at a time).
 * :func:`iter_export_files` expands the paths given on a command line: directories become the
-  export files inside them (``*.nbib``, ``*.txt``, ``*.medline``), sorted.
+  input files inside them (``*.nbib``, ``*.txt``, ``*.medline``, ``*.csv``), sorted.
 * :func:`open_export` opens one export, refusing (never blocking on) a FIFO, socket or device;
   :func:`is_regular_file` is the same test without opening, for a watcher.
 """
@@ -21,12 +21,13 @@ from typing import BinaryIO
 from syncd.core.medline import parse_bytes
 from syncd.core.records import MedlineRecord, Problem
 from syncd.errors import InputError
+from syncd.sources.registry import INPUT_SUFFIXES, kind_of
 
 log = logging.getLogger(__name__)
 
-#: File name suffixes of MEDLINE exports (PubMed's Citation manager gives .nbib, Save gives
-#: .txt; other tools use .medline).
-EXPORT_SUFFIXES = (".nbib", ".txt", ".medline")
+#: File name suffixes of inputs a folder is expanded to (the registry's: MEDLINE exports as
+#: .nbib, .txt, .medline; PMID lists as .txt; PubMed CSV as .csv).
+EXPORT_SUFFIXES = INPUT_SUFFIXES
 
 _BLOCK = 1 << 20
 # Open without waiting for a writer (a FIFO); not there on Windows, which has no FIFOs in
@@ -139,7 +140,8 @@ def _blocks(handle: BinaryIO, source: str) -> Iterator[bytes]:
 
 def iter_export_files(paths: Iterable[Path]) -> Iterator[Path]:
     """The export files named by ``paths``: files as given, directories expanded to the
-    export files directly inside them (by suffix, sorted by name; hidden files skipped).
+    export files directly inside them (by suffix, sorted by name; hidden files skipped; a
+    ``.csv`` only when it is a PubMed CSV).
 
     An entry of a directory with an export suffix that is not a regular file (a FIFO, a
     socket, a device) is listed too, so that :func:`read_path` refuses it with a message
@@ -155,6 +157,8 @@ def iter_export_files(paths: Iterable[Path]) -> Iterator[Path]:
                 if p.suffix.lower() in EXPORT_SUFFIXES
                 and not p.name.startswith(".")
                 and not p.is_dir()
+                # A folder of exports may hold other CSV files (spreadsheets): only PubMed's.
+                and (p.suffix.lower() != ".csv" or kind_of(p) is not None)
             )
             if not found:
                 log.info(

@@ -210,6 +210,7 @@ def _point_at_reports(status: dict[str, Any], failed_directory: Path | None) -> 
 
 def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dict[str, Any]:
     """Everything `syncd status` shows, as plain data (the JSON form)."""
+    from syncd.engine_values import row_where
     from syncd.state import today_utc
 
     daemon = store.daemon()
@@ -254,13 +255,11 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
             }
             for h in store.history(library, _SHOWN)
         ],
-        "failed": [
-            {"where": f"{r.source}:{r.line}", "pmid": r.pmid, "reason": r.error} for r in failed
-        ],
+        "failed": [{"where": row_where(r), "pmid": r.pmid, "reason": r.error} for r in failed],
         "possible_duplicates": {
             "count": possible[0],
             "latest": [
-                {"where": f"{r.source}:{r.line}", "key": r.key, "pmid": r.pmid, "reason": r.error}
+                {"where": row_where(r), "key": r.key, "pmid": r.pmid, "reason": r.error}
                 for r in possible[1]
             ],
         },
