@@ -41,17 +41,10 @@ _EXPORT_SUFFIXES = (".nbib", ".txt")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from syncd.commands.import_ import add_pmid_option
+    from syncd.commands.import_ import add_input_arguments
     from syncd.core.mapping import DEFAULT_OPTIONS, MeshPolicy
 
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        type=Path,
-        metavar="PATH",
-        help="export file (MEDLINE, PMID list, PubMed CSV) or folder",
-    )
-    add_pmid_option(parser)
+    add_input_arguments(parser)
     add_config_option(parser)
     parser.add_argument(
         "--profile",

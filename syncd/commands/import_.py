@@ -57,14 +57,7 @@ _SHOWN = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        type=Path,
-        metavar="PATH",
-        help="export file (MEDLINE, PMID list, PubMed CSV) or folder",
-    )
-    add_pmid_option(parser)
+    add_input_arguments(parser)
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -79,7 +72,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_option(parser)
 
 
-def add_pmid_option(parser: argparse.ArgumentParser) -> None:
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to read, as ``import`` and ``convert`` take it: paths, and PMIDs with ``--pmid``."""
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="export file (MEDLINE, PMID list, PubMed CSV) or folder",
+    )
     parser.add_argument(
         "--pmid",
         action="append",
