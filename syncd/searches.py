@@ -1,0 +1,480 @@
+"""Polling saved PubMed searches: esearch, the PMIDs not yet seen, the import, the marks.
+
+One poll of a ``[[search]]`` (issue 16 §2):
+
+1. the window (:func:`syncd.core.searches.poll_window`) from the search's marks in the state
+   database, and ``esearch`` over it, split into smaller windows while one has more hits than
+   esearch returns (:func:`~syncd.core.searches.split_until_fits`);
+2. the PMIDs this search has not settled before (``search_seen``);
+3. those go to the PMID import (:data:`ImportPmids`): PMIDs the library already holds are
+   duplicates without being fetched, the others are fetched with ``efetch`` and imported by the
+   engine into the search's collection with its tags (:func:`search_config`);
+4. the PMIDs whose records settled are noted as seen, and only when every record of the poll
+   settled does the search's "last successful poll" move (a record left pending, NCBI or
+   Zotero lost, a kill -9: the next poll searches the same window again, and the exactly-once
+   engine creates nothing twice).
+
+The schedule (``next_poll``) is kept in the state database, so a restarted daemon does not poll
+every search at once; searches never polled are spread a little
+(:func:`~syncd.core.searches.first_due`).
+A search is its (name, query): a changed query starts a new row; rows of searches no longer
+configured are kept and listed, never polled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from syncd.config import Config
+from syncd.config_search import SearchConfig
+from syncd.core import searches as rules
+from syncd.engine import Importer
+from syncd.errors import ConfigError, RemoteError
+from syncd.report import Entry, Report
+from syncd.state import StateStore, utc_stamp
+from syncd.state_searches import SearchRow
+
+log = logging.getLogger("syncd.searches")
+
+
+class Hits(Protocol):
+    count: int
+    pmids: list[str]
+
+
+class SearchClient(Protocol):
+    """What a poll needs of the E-utilities client (:class:`syncd.pubmed.eutils.Eutils`)."""
+
+    def esearch(
+        self,
+        term: str,
+        *,
+        mindate: str | None = None,
+        maxdate: str | None = None,
+        datetype: str = "edat",
+        retmax: int = 10000,
+    ) -> Hits: ...
+
+
+ImportPmids = Callable[[Importer, list[str], str], Report]
+"""Import PMIDs (deduplicated against the library before fetching, the rest fetched and
+imported) with the importer given; the last argument names the input in the report."""
+
+
+def search_config(config: Config, search: SearchConfig) -> Config:
+    """The config a search's items are imported with: its collection (else
+    ``zotero.collection``) and ``tags.extra`` followed by its tags."""
+    tags = tuple(dict.fromkeys((*config.tags.extra, *search.tags)))
+    return replace(
+        config,
+        zotero=replace(config.zotero, collection=search.collection or config.zotero.collection),
+        tags=replace(config.tags, extra=tags),
+    )
+
+
+class PollFailed(Exception):
+    """A poll that could not run through (NCBI unreachable, the query refused, a day over the
+    cap); ``usage`` when it is the user's to fix (exit 2), else it is tried again later."""
+
+    def __init__(self, message: str, *, usage: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+
+@dataclass
+class PollResult:
+    """One poll: the import report (None when the poll failed before importing), the hits
+    esearch gave, the PMIDs not seen before, and whether the search advanced."""
+
+    search: SearchConfig
+    report: Report | None
+    hits: int = 0
+    candidates: int = 0
+    windows: int = 0
+    full: bool = False
+    advanced: bool = False
+    error: str | None = None
+    usage_error: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """As ``syncd import``: 2 the user's query or configuration, 1 records failed or left
+        pending (NCBI unreachable counts as pending), 0 all in."""
+        if self.usage_error:
+            return 2
+        if self.error:
+            return 1
+        assert self.report is not None
+        return max(self.report.exit_code, 0 if self.advanced else 1)
+
+    def as_dict(self, library: str) -> dict[str, Any]:
+        out = (self.report or Report(library)).as_dict()
+        out["search"] = {
+            "name": self.search.name,
+            "query": self.search.query,
+            "hits": self.hits,
+            "not_seen_before": self.candidates,
+            "windows": self.windows,
+            "full_run": self.full,
+            "advanced": self.advanced,
+            "error": self.error,
+        }
+        return out
+
+
+def poll_line(result: PollResult) -> str:
+    """The journal's line for one poll, like the per-file line."""
+    name = f"search {result.search.name!r}"
+    if result.error:
+        return f"{name}: poll failed: {result.error}"
+    c = result.report.counts() if result.report else {}
+    line = (
+        f"{name}: {result.hits} hit{'' if result.hits == 1 else 's'}, "
+        f"{result.candidates} not seen before: {c.get('new', 0)} new, "
+        f"{c.get('duplicates', 0)} duplicate{'' if c.get('duplicates', 0) == 1 else 's'}, "
+        f"{c.get('failed', 0)} failed"
+    )
+    if c.get("pending"):
+        line += f", {c['pending']} left pending (the next poll settles them)"
+    return line + (" (full run)" if result.full else "")
+
+
+class Poller:
+    """Polls the saved searches of one library.
+
+    :param importer_for: builds the importer a search's records go through (its config made
+        by :func:`search_config`); called once per search and kept.
+    :param now: the clock (epoch seconds); the day of a poll is its UTC day.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: StateStore,
+        client: SearchClient,
+        import_pmids: ImportPmids,
+        importer_for: Callable[[Config], Importer],
+        *,
+        dry_run: bool = False,
+        now: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.client = client
+        self.import_pmids = import_pmids
+        self.importer_for = importer_for
+        self.dry_run = dry_run
+        self.now = now
+        self.rng = rng or random.Random()
+        self.cap = rules.ESEARCH_CAP  # the most PMIDs one esearch is trusted to return
+        self._importers: dict[tuple[str, str], Importer] = {}
+        library = config.zotero.library
+        if library is None:
+            raise ConfigError("no Zotero library is configured", hint="see 'syncd doctor'")
+        self.library = library
+
+    # ---- schedule -----------------------------------------------------------------------
+
+    def configured(self, names: Sequence[str] = ()) -> list[SearchConfig]:
+        """The searches of the config (``names``: those only; an unknown name is a usage
+        error naming the known ones)."""
+        searches = list(self.config.searches)
+        if not names:
+            return searches
+        by_name = {s.name: s for s in searches}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            known = ", ".join(by_name) or "none"
+            asked = ", ".join(repr(n) for n in unknown)
+            raise ConfigError(
+                f"no saved search named {asked} (configured: {known})",
+                hint="add a [[search]] table to the config (see docs/searches.md)",
+            )
+        return [by_name[n] for n in dict.fromkeys(names)]
+
+    def row(self, search: SearchConfig) -> SearchRow:
+        name, query = rules.identity(search.name, search.query)
+        return self.store.search_row(self.library, name, query) or SearchRow(name, query)
+
+    def due(self) -> list[SearchConfig]:
+        """The enabled searches due now, the earliest first. A search never scheduled gets its
+        first due time now, the ones after it spread a little, and that time is written down, so
+        a restart does not fire them all together."""
+        now = self.now()
+        fresh = 0
+        out: list[tuple[float, SearchConfig]] = []
+        for search in self.config.searches:
+            if not search.enabled:
+                continue
+            row = self.row(search)
+            due = row.next_poll
+            if due is None:
+                due = rules.first_due(now, search.every_hours, fresh, self.rng.random())
+                fresh += 1
+                if not self.dry_run:
+                    self.store.put_search(self.library, replace(row, next_poll=due), utc_stamp())
+            if rules.is_due(now, due):
+                out.append((due, search))
+        return [s for _, s in sorted(out, key=lambda pair: pair[0])]
+
+    def next_wakeup(self) -> float | None:
+        """The earliest due time of an enabled search (None: no search to poll)."""
+        dues = [self.row(s).next_poll or self.now() for s in self.config.searches if s.enabled]
+        return min(dues) if dues else None
+
+    # ---- one poll -----------------------------------------------------------------------
+
+    def poll(self, search: SearchConfig) -> PollResult:
+        """Poll ``search`` now, whatever its schedule (see the module doc). Failures of NCBI or
+        of the query are in the result; a failure of Zotero or of the state database is raised
+        (after the search's row says the poll failed)."""
+        row = self.row(search)
+        started = self.now()
+        today = rules.stamp_day(started)
+        plan = rules.poll_window(
+            today,
+            rules.Marks(row.origin, row.last_success, row.last_full),
+            since=search.since,
+            overlap_days=search.overlap_days,
+            full_every_days=search.full_every_days,
+        )
+        result = PollResult(search, None, full=plan.full)
+        try:
+            pmids, result.windows = self._search(search, plan.window)
+        except PollFailed as exc:
+            result.error, result.usage_error = exc.message, exc.usage
+            self._failed(row, search, plan, started, exc.message)
+            return result
+        result.hits = len(pmids)
+        seen = self.store.search_seen(self.library, row.name, row.query, pmids)
+        candidates = [p for p in pmids if p not in seen]
+        result.candidates = len(candidates)
+        if candidates:
+            try:
+                report = self.import_pmids(
+                    self._importer(search), candidates, f"search {search.name}"
+                )
+            except RemoteError as exc:
+                self._failed(row, search, plan, started, exc.message)
+                raise
+        else:
+            report = Report(self.library, dry_run=self.dry_run)  # nothing to fetch or write
+        result.report = report
+        unsettled = {e.pmid for e in report.pending} | {
+            e.pmid for e in report.recovered if e.outcome == "pending"
+        }
+        outcome = rules.PollOutcome(pending=len(unsettled), gave_up=report.gave_up is not None)
+        result.advanced = rules.may_advance(outcome)
+        if self.dry_run:
+            return result
+        settled = [p for p in candidates if p not in unsettled]
+        self.store.add_search_seen(self.library, row.name, row.query, settled)
+        c = report.counts()
+        polled = replace(
+            row,
+            origin=plan.origin,
+            last_poll_at=utc_stamp(started),
+            last_hits=result.hits,
+            last_new=c["new"],
+            last_duplicates=c["duplicates"] + len(seen),
+            last_failed=c["failed"],
+        )
+        if result.advanced:
+            polled = replace(
+                polled,
+                last_success=today,
+                last_full=today if plan.full else row.last_full,
+                last_ok=True,
+                failures=0,
+                next_poll=rules.next_due(started, search.every_hours, self.rng.random()),
+                last_error=None,
+            )
+        else:
+            why = (
+                f"{c['pending']} record{'' if c['pending'] == 1 else 's'} left pending"
+                if c["pending"]
+                else report.gave_up or "records left pending"
+            )
+            polled = self._failure(polled, search, started, why)
+        self.store.put_search(self.library, polled, utc_stamp())
+        return result
+
+    def _search(self, search: SearchConfig, window: rules.Window) -> tuple[list[str], int]:
+        """Every PMID of the query in ``window`` (split while a part is over the cap), in
+        order, each once; and how many esearch windows that took."""
+
+        def ask(part: rules.Window) -> Hits:
+            return self.client.esearch(
+                search.query,
+                mindate=rules.entrez_date(part.first),
+                maxdate=rules.entrez_date(part.last),
+                datetype="edat",
+                retmax=self.cap + 1,
+            )
+
+        try:
+            parts = rules.split_until_fits(window, ask, lambda h: h.count, self.cap)
+        except rules.NarrowQuery as exc:
+            raise PollFailed(str(exc), usage=True) from None
+        except RemoteError as exc:
+            raise PollFailed(f"PubMed could not be reached: {exc.message}", usage=False) from None
+        except ConfigError as exc:  # the query refused by esearch (QueryError)
+            raise PollFailed(exc.message, usage=True) from None
+        pmids: dict[str, None] = {}
+        for part, hits in parts:
+            if len(hits.pmids) < hits.count:
+                # Never a silent cut: an answer short of its own count is asked again later.
+                raise PollFailed(
+                    f"esearch gave {len(hits.pmids)} of {hits.count} PMIDs for {part}",
+                    usage=False,
+                )
+            pmids.update(dict.fromkeys(hits.pmids))
+        return list(pmids), len(parts)
+
+    def _importer(self, search: SearchConfig) -> Importer:
+        key = rules.identity(search.name, search.query)
+        if key not in self._importers:
+            self._importers[key] = self.importer_for(search_config(self.config, search))
+        return self._importers[key]
+
+    def _failure(self, row: SearchRow, search: SearchConfig, at: float, why: str) -> SearchRow:
+        failures = row.failures + 1
+        return replace(
+            row,
+            last_ok=False,
+            failures=failures,
+            next_poll=rules.retry_due(at, search.every_hours, failures, self.rng.random()),
+            last_error=why,
+        )
+
+    def _failed(
+        self, row: SearchRow, search: SearchConfig, plan: rules.Plan, at: float, why: str
+    ) -> None:
+        log.warning("search %r: poll failed: %s", row.name, why)
+        if self.dry_run:
+            return
+        failed = replace(row, origin=row.origin or plan.origin, last_poll_at=utc_stamp(at))
+        self.store.put_search(self.library, self._failure(failed, search, at, why), utc_stamp())
+
+
+# ---- what list and status show ----------------------------------------------------------------
+
+
+def describe(config: Config, store: StateStore) -> list[dict[str, Any]]:
+    """``search list --json`` (and ``status --json``'s ``searches``): each configured search,
+    then the rows of searches no longer configured (``configured: false``)."""
+    library = config.zotero.library or ""
+    rows = {(r.name, r.query): r for r in store.search_rows(library)}
+    out = []
+    for s in config.searches:
+        key = rules.identity(s.name, s.query)
+        out.append(_described(s.name, s.query, s, rows.pop(key, None)))
+    for (name, query), row in rows.items():
+        out.append(_described(name, query, None, row))
+    return out
+
+
+def _described(
+    name: str, query: str, search: SearchConfig | None, row: SearchRow | None
+) -> dict[str, Any]:
+    row = row or SearchRow(name, query)
+    last = None
+    if row.last_poll_at:
+        last = {
+            "at": row.last_poll_at,
+            "hits": row.last_hits,
+            "new": row.last_new,
+            "duplicates": row.last_duplicates,
+            "failed": row.last_failed,
+            "ok": row.last_ok,
+        }
+    return {
+        "name": name,
+        "query": query,
+        "collection": search.collection if search else None,
+        "tags": list(search.tags) if search else [],
+        "enabled": bool(search and search.enabled),
+        "configured": search is not None,
+        "last_poll": last,
+        "last_full_run": row.last_full,
+        "next_poll": utc_stamp(row.next_poll) if row.next_poll and search else None,
+        "last_error": row.last_error,
+    }
+
+
+def list_lines(described: list[dict[str, Any]]) -> list[str]:
+    """The text of ``search list`` (and of ``status``'s search lines)."""
+    lines = []
+    for d in described:
+        state = "" if d["enabled"] else (" (paused)" if d["configured"] else " (not configured)")
+        lines.append(f"{d['name']}{state}: {d['query']}")
+        last = d["last_poll"]
+        if last:
+            lines.append(
+                f"  last poll {last['at']}: {last['hits']} hits, {last['new']} new, "
+                f"{last['duplicates']} duplicates, {last['failed']} failed"
+                + ("" if last["ok"] else " (not settled)")
+            )
+        else:
+            lines.append("  never polled")
+        if d["last_full_run"]:
+            lines.append(f"  last full run {d['last_full_run']}")
+        if d["next_poll"]:
+            lines.append(f"  next poll {d['next_poll']}")
+        if d["last_error"]:
+            lines.append(f"  last error: {d['last_error']}")
+    return lines
+
+
+def failed_last(described: list[dict[str, Any]]) -> bool:
+    """Whether a configured search's last poll failed (``search list`` then exits 1)."""
+    return any(
+        d["configured"] and d["last_poll"] is not None and d["last_poll"]["ok"] is False
+        for d in described
+    )
+
+
+# ---- fetching and importing -------------------------------------------------------------------
+
+_PMID_LINE = re.compile(rb"^PMID- *(\d+)", re.MULTILINE)
+_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Fetcher(Protocol):
+    def efetch(self, pmids: Sequence[str]) -> bytes: ...
+
+
+def spooled_import(client: Fetcher, spool: Path) -> ImportPmids:
+    """An :data:`ImportPmids` that fetches the PMIDs' MEDLINE text into one spool file per
+    search (``spool/search-NAME.nbib``, replaced at each poll) and imports that file; PMIDs
+    efetch does not return are failed records ("not in PubMed")."""
+
+    def run(importer: Importer, pmids: list[str], where: str) -> Report:
+        text = client.efetch(pmids)
+        fetched = {m.decode() for m in _PMID_LINE.findall(text)}
+        report = Report(importer.library, dry_run=importer.dry_run)
+        if text.strip():
+            spool.mkdir(parents=True, exist_ok=True)
+            path = spool / f"{_SLUG.sub('-', where).strip('-')}.nbib"
+            partial = path.with_name(f".{path.name}.part")
+            partial.write_bytes(text)
+            os.replace(partial, path)
+            report = importer.run([path])
+        report.failed += [
+            Entry(f"{where}: PMID {p}", None, f"PMID {p} is not in PubMed", p)
+            for p in pmids
+            if p not in fetched
+        ]
+        return report
+
+    return run
