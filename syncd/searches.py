@@ -41,6 +41,7 @@ from syncd.errors import ConfigError, RemoteError
 from syncd.report import Entry, Report
 from syncd.state import StateStore, utc_stamp
 from syncd.state_searches import SearchRow
+from syncd.targets.base import Target
 
 log = logging.getLogger("syncd.searches")
 
@@ -478,3 +479,81 @@ def spooled_import(client: Fetcher, spool: Path) -> ImportPmids:
         return report
 
     return run
+
+
+# ---- the daemon's and run --once's side ---------------------------------------------------------
+
+ClientFactory = Callable[[Config, Callable[[float], None]], Any]
+"""Builds the E-utilities client for a config with the daemon's interruptible sleep."""
+GatewayFactory = Callable[[Config, Callable[[float], None]], Target]
+
+
+def next_wakeup(config: Config, store: StateStore, now: float) -> float:
+    """The earliest due time of the enabled searches of ``config`` (``inf``: none; ``now``
+    for one never scheduled)."""
+    library = config.zotero.library or ""
+    dues = []
+    for s in config.searches:
+        if s.enabled:
+            name, query = rules.identity(s.name, s.query)
+            row = store.search_row(library, name, query)
+            dues.append(row.next_poll if row and row.next_poll is not None else now)
+    return min(dues, default=float("inf"))
+
+
+class SearchRunner:
+    """Polls the due searches for the daemon (:class:`syncd.core.searches.Scheduled`), one
+    after another, one journal line per poll. A poll that fails (NCBI, Zotero) is logged and
+    tried again on the search's own retry schedule; the daemon goes on with its files. A
+    state database that cannot be written is raised (the daemon waits it out)."""
+
+    def __init__(self, make_client: ClientFactory, make_gateway: GatewayFactory) -> None:
+        self.make_client = make_client
+        self.make_gateway = make_gateway
+        self._client: Any = None
+        self._poller: Poller | None = None
+        self._for: tuple[int, int] | None = None
+
+    def next_wakeup(self, config: Config, store: StateStore) -> float:
+        return next_wakeup(config, store, time.time())
+
+    def run_due(self, config: Config, store: StateStore, sleep: Callable[[float], None]) -> int:
+        if not any(s.enabled for s in config.searches):
+            return 0
+        poller = self._poller_for(config, store, sleep)
+        worst = 0
+        for search in poller.due():
+            try:
+                result = poller.poll(search)
+            except (RemoteError, ConfigError) as exc:
+                log.warning("search %r: poll failed: %s", search.name, exc.message)
+                worst = max(worst, 2 if isinstance(exc, ConfigError) else 1)
+                continue
+            (log.warning if result.error else log.info)("%s", poll_line(result))
+            worst = max(worst, result.exit_code)
+        return worst
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _poller_for(
+        self, config: Config, store: StateStore, sleep: Callable[[float], None]
+    ) -> Poller:
+        """One poller (and its importers, whose index stays loaded) for as long as the daemon
+        keeps its config and its state database."""
+        if self._poller is None or self._for != (id(config), id(store)):
+            if self._client is None:
+                self._client = self.make_client(config, sleep)
+
+            def importer_for(cfg: Config) -> Importer:
+                gateway = self.make_gateway(cfg, sleep)
+                return Importer(cfg, store, gateway, give_up_after=None, sleep=sleep)
+
+            spool = config.state.path.parent / "searches"
+            self._poller = Poller(
+                config, store, self._client, spooled_import(self._client, spool), importer_for
+            )
+            self._for = (id(config), id(store))
+        return self._poller

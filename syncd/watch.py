@@ -26,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from syncd.state import FileRow
+
 TEMPORARY_SUFFIXES = (".crdownload", ".part", ".download", ".partial", ".tmp")
 # Suffixes that always mean "an export": read and, if unreadable, reported as failed.
 EXPORT_SUFFIXES = (".nbib", ".medline")
@@ -103,6 +105,25 @@ class Seen:
     uid: int = -1
     inode: int = 0
     ctime_ns: int = 0
+
+
+def file_row(
+    path: Path, seen: Seen, outcome: str, *, sha: str = "", detail: str | None = None
+) -> FileRow:
+    """The state row of a file as ``seen`` (for the daemon): its stat (inode and ctime
+    included, so that a file replaced or changed in place counts as changed), sha256 and
+    outcome."""
+    return FileRow(
+        str(path),
+        seen.size,
+        seen.mtime_ns,
+        sha,
+        outcome,
+        0,
+        detail,
+        inode=seen.inode,
+        ctime_ns=seen.ctime_ns,
+    )
 
 
 def look(path: Path) -> Seen | None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from syncd.core.backoff import backoff
 
@@ -294,3 +294,14 @@ def days_between(first: str, last: str) -> int:
 def stamp_day(epoch_seconds: float) -> str:
     """The UTC day of a time given in epoch seconds."""
     return iso_day(int(epoch_seconds // _DAY_SECONDS))
+
+
+class Scheduled(Protocol):
+    """What the daemon knows of saved searches (:class:`syncd.searches.SearchRunner`): when
+    the next one is due, and "poll the due ones now" (one after another; the worst exit code
+    of their polls, as ``syncd import`` counts them). The arguments are the daemon's current
+    config, state database and interruptible sleep."""
+
+    def next_wakeup(self, config: Any, store: Any) -> float: ...
+
+    def run_due(self, config: Any, store: Any, sleep: Callable[[float], None]) -> int: ...
