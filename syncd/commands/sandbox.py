@@ -11,11 +11,16 @@ import string
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from syncd.errors import UsageError
 
-HELP = "run a local Zotero Web API sandbox server"
+if TYPE_CHECKING:
+    from syncd.sandbox.eutils import EutilsDouble
+
+HELP = "run a local Zotero Web API sandbox server (and, with --eutils, an NCBI E-utilities one)"
 DEFAULT_PORT = 23120  # next to Zotero desktop's 23119, not on it
+DEFAULT_EUTILS_PORT = 23121
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +48,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="enable the /_sandbox/ fault-injection and request-log routes (they need the "
         "API key in Zotero-API-Key, and a loopback Host)",
     )
+    parser.add_argument(
+        "--eutils",
+        action="store_true",
+        help="also serve a local double of NCBI's E-utilities (esearch, efetch of MEDLINE "
+        "text, NCBI's rate limit), so that PMID lists, PubMed CSV and saved searches can be "
+        f"tried without network (on --eutils-port, default {DEFAULT_EUTILS_PORT})",
+    )
+    parser.add_argument(
+        "--eutils-port",
+        type=int,
+        default=DEFAULT_EUTILS_PORT,
+        help=f"port of the E-utilities double (default {DEFAULT_EUTILS_PORT}; 0: any)",
+    )
+    parser.add_argument(
+        "--eutils-records",
+        type=Path,
+        metavar="DIR",
+        help="the PubMed records the E-utilities double serves: every .nbib file in DIR "
+        "(default: none)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
             f"(this one has {len(key)} characters)"
         )
 
+    if not 0 <= args.eutils_port <= 65535:
+        raise UsageError(f"--eutils-port {args.eutils_port} is not a port number")
+    if args.eutils_records is not None and not args.eutils_records.is_dir():
+        raise UsageError(f"--eutils-records {args.eutils_records}: not a folder")
     server = SandboxServer(
         data_dir=args.data, port=args.port, admin=args.admin, lockout=args.lockout
     )
@@ -84,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
         server.state.close()
         raise
 
+    try:
+        eutils = _start_eutils(args) if args.eutils else None
+    except BaseException:
+        server.stop()
+        raise
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -111,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
         f"zot.endpoint = '{server.url}'",
         flush=True,
     )
+    if eutils is not None:
+        print(f"E-utilities double listening at {eutils.url}", flush=True)
+        print(f"  records:  {len(eutils.corpus)}", flush=True)
+        print(f'  [pubmed]\n  eutils_url = "{eutils.url}"', flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     try:
         while not stop.wait(0.5):
@@ -120,5 +158,22 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.stop()
+        if eutils is not None:
+            eutils.stop()
     print("sandbox stopped", flush=True)
     return 0
+
+
+def _start_eutils(args: argparse.Namespace) -> EutilsDouble:
+    from syncd.sandbox.eutils import Corpus, EutilsDouble
+
+    corpus = Corpus()
+    if args.eutils_records is not None:
+        corpus.load_dir(args.eutils_records)
+    try:
+        return EutilsDouble(corpus, port=args.eutils_port).start()
+    except OSError as err:
+        raise UsageError(
+            f"cannot listen on 127.0.0.1:{args.eutils_port}: {err.strerror}",
+            hint="pick another --eutils-port (or 0 for any free one)",
+        ) from err
