@@ -47,8 +47,11 @@ log = logging.getLogger("syncd.searches")
 
 
 class Hits(Protocol):
-    count: int
-    pmids: list[str]
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def pmids(self) -> list[str]: ...
 
 
 class SearchClient(Protocol):
@@ -371,11 +374,13 @@ class Poller:
 # ---- what list and status show ----------------------------------------------------------------
 
 
-def describe(config: Config, store: StateStore) -> list[dict[str, Any]]:
+def describe(config: Config, store: StateStore | None) -> list[dict[str, Any]]:
     """``search list --json`` (and ``status --json``'s ``searches``): each configured search,
-    then the rows of searches no longer configured (``configured: false``)."""
+    then the rows of searches no longer configured (``configured: false``). ``store`` None:
+    there is no state database yet."""
     library = config.zotero.library or ""
-    rows = {(r.name, r.query): r for r in store.search_rows(library)}
+    found = store.search_rows(library) if store is not None else []
+    rows = {(r.name, r.query): r for r in found}
     out = []
     for s in config.searches:
         key = rules.identity(s.name, s.query)
