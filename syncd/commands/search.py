@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace, config: Config) -> int:
-    from syncd.searches import describe, failed_last, list_lines
+    from syncd.search_status import describe, failed_last, list_lines
     from syncd.state import StateStore
 
     if not config.state.path.exists():

@@ -128,6 +128,12 @@ def test_a_search_polled_twice_creates_exactly_the_new_entries(
     assert row["last_full_run"] and row["next_poll"] and row["last_error"] is None
     code, text, _ = syncd(home, "search", "list")
     assert "synth: synthetic AND article" in text and "35 hits" in text
+    _, status = home.status()
+    assert [r["name"] for r in status["searches"]] == ["synth"]
+    code, text, _ = syncd(home, "status")
+    assert "Saved searches" in text and "35 hits" in text
+    code, text, _ = syncd(home, "doctor")
+    assert "[ok  ] E-utilities" in text and "[ok  ] search 'synth': 36 entries" in text
 
 
 def test_a_query_pubmed_refuses_exits_2_naming_the_search(
@@ -144,6 +150,8 @@ def test_a_query_pubmed_refuses_exits_2_naming_the_search(
     assert "Search 'synth'" in out and "poll failed" in out
     code, listed, _ = syncd(home, "search", "list", "--json")
     assert code == 1 and listed[0]["last_error"]
+    code, text, _ = syncd(home, "doctor")
+    assert "[FAIL] search 'synth'" in text and code == 1
 
 
 @pytest.mark.slow
