@@ -214,3 +214,17 @@ def test_kill_9_of_the_daemon_during_a_poll_then_every_pmid_once(
     assert_exactly_once(sandbox, pmids)
     assert double.throttled == 0
     assert "search 'synth'" in home.log.read_text(encoding="utf-8")
+
+
+def test_run_once_polls_the_due_searches_and_not_again_until_due(
+    tmp_path: Path, sandbox: SandboxServer, double: EutilsDouble
+) -> None:
+    pmids = add(double.corpus, range(75000001, 75000011), TODAY - timedelta(days=1))
+    home = installation(tmp_path, sandbox, double)
+    assert home.run("--once") == 0, home.tail()
+    assert_exactly_once(sandbox, pmids)
+    assert "search 'synth': 10 hits, 10 not seen before: 10 new" in home.tail()
+    # Not due again (every_hours = 24): a second run --once asks PubMed nothing.
+    asked = double.count()
+    assert home.run("--once") == 0, home.tail()
+    assert double.count() == asked
