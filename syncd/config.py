@@ -222,8 +222,12 @@ SPEC: tuple[Key, ...] = (
     Key(
         "watch.patterns",
         "list",
-        ["*.nbib", "*.txt"],
-        "Which files in the folder are exports (shell patterns).",
+        ["*.nbib", "*.txt", "*.csv"],
+        "Which files in the folder are inputs (shell patterns). Their content decides: a .txt "
+        "is read when it is a MEDLINE export, or a PMID list named as PubMed names it "
+        "(pmid-*.txt); a .csv when it is a PubMed CSV export; other files are ignored. *.csv "
+        "files already in the folder when an upgrade added that pattern are a baseline, not "
+        "imported.",
         _non_empty_list,
     ),
     Key(
@@ -364,7 +368,7 @@ class DedupConfig:
 @dataclass(frozen=True)
 class WatchConfig:
     directory: Path | None = None
-    patterns: tuple[str, ...] = ("*.nbib", "*.txt")
+    patterns: tuple[str, ...] = ("*.nbib", "*.txt", "*.csv")
     settle_seconds: float = 2.0
     after_import: str = "keep"
     done_directory: Path | None = None

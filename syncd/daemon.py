@@ -52,6 +52,8 @@ from syncd.engine import Importer
 from syncd.errors import ConfigError, InputError, RemoteError, StateError, SyncdError
 from syncd.locks import DaemonLock
 from syncd.report import ERRORS_SUFFIX, FileReport, Report, file_line, report_name
+from syncd.sources.registry import watched_kind
+from syncd.sources.upgrade import baseline_added_patterns
 from syncd.state import DaemonRow, FileRow, HistoryRow, StateStore, today_utc, utc_stamp
 from syncd.targets.base import Target
 from syncd.tidy import desktop_notify, free_name, move_file
@@ -64,9 +66,10 @@ from syncd.watch import (
     file_row,
     is_candidate,
     look,
-    needs_sniff,
     scan,
-    sniff,
+)
+from syncd.watch import (
+    file_row as _file_row,
 )
 
 logger = logging.getLogger(__name__)
@@ -363,8 +366,13 @@ class Daemon:
     def _baseline(self) -> None:
         """At the very first start in a folder: record what is there (imported or not)."""
         assert self.store is not None
-        key = str(self.directory)
-        if self.store.baseline(key) is not None:
+        key, w = str(self.directory), self.config.watch
+        first, inside = self.store.baseline(key) is None, self._inside
+        baseline_added_patterns(
+            self.store, self.library, self.directory, w.patterns, w.recursive,
+            first_start=first or self.import_existing, inside=inside, row=_file_row,
+        )  # fmt: skip
+        if not first:
             return
         if not self.default_dir or self.import_existing:
             self.store.put_baseline(self.library, key, [])
@@ -786,7 +794,7 @@ class Daemon:
                 continue
             if not self._ends_whole(path, seen):
                 continue
-            if needs_sniff(path.name) and not sniff(path):
+            if watched_kind(path) is None:
                 logger.debug("%s is not a PubMed/MEDLINE export; ignored", path)
                 self.store.put_file(
                     self.library,

@@ -29,13 +29,12 @@ why), merged items, failures (with the reason) and reading problems (``file:line
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +54,18 @@ from syncd.core.dedup import (
     identity,
     share_a_key,
 )
+from syncd.core.id_files import Listed
 from syncd.core.identity import Identifiers, item_identifiers, record_identifiers
 from syncd.core.keys import item_key
 from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
 from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.core.settle import settle
+from syncd.engine_values import _duration, _Job, _note, _Record, _sha256
 from syncd.errors import ConfigError, InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, to_row
 from syncd.locks import state_users
-from syncd.reading import iter_export_files, read_path
+from syncd.reading import iter_export_files
 from syncd.report import (
     Entry,
     FileReport,
@@ -73,6 +74,7 @@ from syncd.report import (
     file_error,
     problems_detail,
 )
+from syncd.sources.ids import Inputs, pmid_input
 from syncd.state import FileRow, HistoryRow, RecordRow, StateStore, utc_stamp
 from syncd.targets.base import Target, VersionConflict, WriteResult
 
@@ -138,29 +140,6 @@ def _row_ids(row: RecordRow) -> Identifiers:
     return Identifiers(pmid=row.pmid, doi=row.doi, pmcid=row.pmcid, fingerprint=row.fingerprint)
 
 
-def _sha256(path: Path) -> tuple[str, os.stat_result]:
-    h = hashlib.sha256()
-    try:
-        st = path.stat()
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}", source=str(path)) from exc
-    return h.hexdigest(), st
-
-
-@dataclass
-class _Record:
-    """One record read from a file, mapped, with where it came from."""
-
-    ids: Identifiers
-    where: str
-    file: str
-    item: dict[str, Any] | None
-    error: str | None = None
-
-
 # --- the engine -----------------------------------------------------------------------------
 
 
@@ -191,6 +170,7 @@ class Importer:
         dry_run: bool = False,
         give_up_after: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        inputs: Inputs | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -202,6 +182,9 @@ class Importer:
         self.rng = random.Random()
         self.options = dedup_options(config)
         self.index = LibraryIndex(store, self.library)
+        self.inputs = inputs or Inputs(
+            config, store, self.library, deadline=give_up_after, sleep=sleep
+        )
         self.version = 0  # the library version the index reflects
         self.collection: str | None = None
         self.collection_name: str | None = None
@@ -253,14 +236,15 @@ class Importer:
         *,
         progress: Progress | None = None,
         skip_unchanged: bool = False,
+        pmids: Sequence[str] = (),
     ) -> Report:
-        """Import the exports at ``paths`` (files or folders) as one batch."""
+        """Import the inputs at ``paths`` (files or folders) and ``pmids`` as one batch."""
         files = list(iter_export_files(paths))  # a missing path fails before any request
         if not self.opened:
             self.open()
         self.sync_index()
         try:
-            return _Run(self, progress, skip_unchanged).run(files)
+            return _Run(self, progress, skip_unchanged).run(files, pmids)
         finally:
             self.index.clear()  # what the run learnt is in the state database
 
@@ -531,10 +515,12 @@ class _Run:
 
     # ---- reading ----------------------------------------------------------------------------
 
-    def read(self, paths: Sequence[Path], mapping: MappingOptions) -> Iterator[_Record]:
-        """The records of ``paths``, read and mapped one at a time (nothing is held: the
-        caller plans them in bounded batches). Each file's records are numbered on from the
-        last file's, and ``self._ranges`` keeps each file's range of numbers."""
+    def read(
+        self, paths: Sequence[Path], mapping: MappingOptions, pmids: Sequence[str] = ()
+    ) -> Iterator[_Record]:
+        """The records of ``paths`` (then of ``pmids``), read and mapped one at a time (nothing
+        is held: the caller plans them in bounded batches). Each input's records are numbered
+        on from the last input's, and ``self._ranges`` keeps each input's range of numbers."""
         imported = self.store.imported_hashes(self.library)
         for path in paths:
             source = str(path)
@@ -549,29 +535,78 @@ class _Run:
                 )
                 continue
             file_report = FileReport(source, detail="imported before" if sha in imported else "")
-            self.report.files.append(file_report)
             self._file_meta[source] = (sha, st)
-            first = self.report.records_read
-            try:
-                for got in read_path(path):
-                    if isinstance(got, Problem):
-                        self.report.problems.append(got)
-                        continue
-                    rec = self._map(got, mapping)
-                    file_report.records += 1
-                    self.report.records_read += 1
-                    self._ranges[source] = (first, self.report.records_read)
-                    if self.report.records_read % 500 == 0:
-                        self.progress("read", self.report.records_read, 0)
-                    yield rec
-            except InputError as exc:
-                error = file_error(source, exc)
-                file_report.outcome, file_report.detail = error.outcome, error.detail
-                file_report.hint = error.hint
+            yield from self._read_input(
+                [file_report], self.imp.inputs.read(path, self.holders), mapping
+            )
+        if pmids:
+            reports = [FileReport(pmid_input(p)) for p in dict.fromkeys(pmids)]
+            got = self.imp.inputs.read_pmids(list(dict.fromkeys(pmids)), self.holders)
+            yield from self._read_input(reports, got, mapping)
         self.progress("read", self.report.records_read, self.report.records_read)
 
+    def _read_input(
+        self,
+        reports: list[FileReport],
+        got: Iterator[MedlineRecord | Problem | Listed],
+        mapping: MappingOptions,
+    ) -> Iterator[_Record]:
+        """Map and count what one input (or the PMIDs of the command line) yields."""
+        self.report.files.extend(reports)
+        by_source = {r.path: r for r in reports}
+        try:
+            for one in got:
+                if isinstance(one, Problem):
+                    self.report.problems.append(one)
+                    continue
+                file_report = by_source.get(one.source, reports[0])
+                rec = self._listed(one) if isinstance(one, Listed) else self._map(one, mapping)
+                if file_report.path not in self._ranges:
+                    self._ranges[file_report.path] = (self.report.records_read,) * 2
+                file_report.records += 1
+                self.report.records_read += 1
+                self._ranges[file_report.path] = (
+                    self._ranges[file_report.path][0],
+                    self.report.records_read,
+                )
+                if self.report.records_read % 500 == 0:
+                    self.progress("read", self.report.records_read, 0)
+                yield rec
+        except InputError as exc:
+            error = file_error(exc.source or reports[0].path, exc)
+            for file_report in reports:
+                file_report.outcome, file_report.detail = error.outcome, error.detail
+                file_report.hint = error.hint
+
+    def holders(self, ids: list[Identifiers]) -> list[bool]:
+        """Which of these articles the plan will find held (in the library, or created by syncd
+        and deleted by the user): an ID input need not fetch their records."""
+        self.index.prefetch(ids, match=self.options.match)
+        memory = self.memory(ids=ids)
+        return [
+            isinstance(
+                decide(
+                    one,
+                    self.index,
+                    {},
+                    memory.deleted_own,
+                    self.options,
+                    library=self.library,
+                    own=memory.own,
+                ),
+                Duplicate | Deleted,
+            )
+            for one in ids
+        ]
+
+    def _listed(self, got: Listed) -> _Record:
+        """An article an ID input lists without its record (held, or failed): merging it adds
+        the configured tags and the collection, as for any duplicate."""
+        item = None if got.error else {"tags": [{"tag": t} for t in self.config.tags.extra]}
+        return _Record(got.ids, got.where, got.source, item, got.error)
+
     def _map(self, record: MedlineRecord, mapping: MappingOptions) -> _Record:
-        where = f"{record.source}:{record.line}"
+        where = f"{record.source}:{record.line}" if record.line else record.source
         ids = record_identifiers(record)
         try:
             item, problems = map_record(record, mapping)
@@ -929,7 +964,7 @@ class _Run:
 
     # ---- the whole run ----------------------------------------------------------------------
 
-    def run(self, files: Sequence[Path]) -> Report:
+    def run(self, files: Sequence[Path], pmids: Sequence[str] = ()) -> Report:
         """Settle pending rows, then read, plan and send ``files`` (already listed), in
         batches of :data:`PLAN_BATCH` records: each batch is read and mapped, its index
         entries and earlier records fetched from the state database, planned and sent before
@@ -937,9 +972,9 @@ class _Run:
         over from batch to batch, so that a repeat in a later batch is still "the same
         article as" its first record."""
         with state_users(self.store.path) as alone:
-            return self._run(files, settle=alone)
+            return self._run(files, settle=alone, pmids=pmids)
 
-    def _run(self, files: Sequence[Path], *, settle: bool) -> Report:
+    def _run(self, files: Sequence[Path], *, settle: bool, pmids: Sequence[str] = ()) -> Report:
         if settle:
             self.settle_pending()
         else:
@@ -949,7 +984,7 @@ class _Run:
                 self.library,
                 self.store.path,
             )
-        if not files:
+        if not files and not pmids:
             self._list_settled()
             return self.report
         mapping = mapping_options(self.config, self.imp.native)
@@ -957,7 +992,7 @@ class _Run:
         merged: set[str] = set()
         batch: list[_Record] = []
         offset = 0
-        for rec in self.read(files, mapping):
+        for rec in self.read(files, mapping, pmids):
             batch.append(rec)
             if len(batch) >= PLAN_BATCH:
                 self._batch(batch, offset, seen, merged)
@@ -1010,7 +1045,7 @@ class _Run:
                 # ... or settled earlier by this process (the daemon settles at its start).
                 done = self.imp.unclaimed.pop(action.key, None)
             if isinstance(action, Create):
-                assert rec.item is not None
+                assert rec.item is not None and "itemType" in rec.item, rec.where
                 self._planned.add(action.key)
                 payload = {**rec.item, "key": action.key, "version": 0}
                 members = tuple(offset + m for m in action.members)
@@ -1110,13 +1145,16 @@ class _Run:
                 if failed or f.path in bad_lines:
                     f.outcome = "partial"
                     f.detail = problems_detail(failed, bad_lines.get(f.path, []))
-                sha, st = self._file_meta[f.path]
-                f.sha256 = sha
-                row = FileRow(f.path, st.st_size, st.st_mtime_ns, sha, f.outcome, f.records)
-                self.store.put_file(
-                    self.library,
-                    replace(row, detail=f.detail or None, inode=st.st_ino, ctime_ns=st.st_ctime_ns),
-                )
+                if f.path in self._file_meta:  # not for PMIDs given on the command line
+                    sha, st = self._file_meta[f.path]
+                    f.sha256 = sha
+                    row = FileRow(f.path, st.st_size, st.st_mtime_ns, sha, f.outcome, f.records)
+                    self.store.put_file(
+                        self.library,
+                        replace(
+                            row, detail=f.detail or None, inode=st.st_ino, ctime_ns=st.st_ctime_ns
+                        ),
+                    )
             history.append(
                 HistoryRow(
                     f.path,
@@ -1136,65 +1174,6 @@ class _Run:
         self.store.add_history(self.library, history)
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.1f} min"
-
-
-def _note(rec: _Record, status: str, key: str, reason: str) -> RecordRow:
-    return RecordRow(
-        identity=identity(rec.ids) or rec.where,
-        key=key,
-        status=status,
-        pmid=rec.ids.pmid,
-        doi=rec.ids.doi,
-        pmcid=rec.ids.pmcid,
-        fingerprint=rec.ids.fingerprint,
-        source=rec.where.rsplit(":", 1)[0],
-        line=int(rec.where.rsplit(":", 1)[1]),
-        error=reason,
-    )
-
-
-@dataclass
-class _Job:
-    """One item to create: its article identity, key, identifiers and payload."""
-
-    identity: str
-    key: str
-    ids: Identifiers
-    payload: dict[str, Any]
-    where: str
-    refs: tuple[int, ...] = ()
-    recovered: bool = False
-    attempt: int = 0
-    maybe_sent: bool = False
-    """A write of this item under ``key`` may have been applied without its answer arriving
-    (or the row was left pending by an interrupted run): finding it in the library under
-    ``key`` is then no proof that another writer made it."""
-    note: str | None = None
-    """Why it is a possible duplicate (it shares a DOI with an item whose title differs), or
-    None; kept in its row so that ``syncd status`` can list it."""
-
-    def row(self, status: str, *, key: str | None = None, error: str | None = None) -> RecordRow:
-        source, _, line = self.where.rpartition(":")
-        return RecordRow(
-            identity=self.identity,
-            key=key or self.key,
-            status=status,
-            pmid=self.ids.pmid,
-            doi=self.ids.doi,
-            pmcid=self.ids.pmcid,
-            fingerprint=self.ids.fingerprint,
-            source=source,
-            line=int(line) if line.isdigit() else None,
-            error=error if error is not None or status not in ("pending", "pushed") else self.note,
-            payload=self.payload if status == "pending" else None,
-            attempt=self.attempt,
-        )
-
-
 def import_paths(
     paths: Sequence[Path],
     config: Config,
@@ -1204,8 +1183,10 @@ def import_paths(
     dry_run: bool = False,
     progress: Progress | None = None,
     skip_unchanged: bool = False,
+    pmids: Sequence[str] = (),
 ) -> Report:
-    """Import the exports at ``paths`` (files or folders) into ``gateway``'s library.
+    """Import the inputs at ``paths`` (files or folders) and ``pmids`` (fetched from PubMed)
+    into ``gateway``'s library.
 
     ``skip_unchanged``: a file whose content (sha256) was fully imported before is not read
     again (for the daemon's rescans). ``syncd import`` reads it, which costs no request beyond
@@ -1227,4 +1208,7 @@ def import_paths(
         dry_run=dry_run,
         give_up_after=config.zotero.conflict_timeout_seconds,
     )
-    return importer.run(paths, progress=progress, skip_unchanged=skip_unchanged)
+    try:
+        return importer.run(paths, progress=progress, skip_unchanged=skip_unchanged, pmids=pmids)
+    finally:
+        importer.inputs.close()

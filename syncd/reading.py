@@ -3,7 +3,7 @@
 * :func:`read_path` reads one export in binary blocks and yields its records and problems
   (:func:`syncd.core.medline.parse_bytes` decodes and parses; one record in memory at a time).
 * :func:`iter_export_files` expands the paths given on a command line: directories become the
-  export files inside them (``*.nbib``, ``*.txt``, ``*.medline``), sorted.
+  input files inside them (``*.nbib``, ``*.txt``, ``*.medline``, ``*.csv``), sorted.
 * :func:`open_export` opens one export, refusing (never blocking on) a FIFO, socket or device;
   :func:`is_regular_file` is the same test without opening, for a watcher.
 """
@@ -20,12 +20,13 @@ from typing import BinaryIO
 from syncd.core.medline import parse_bytes
 from syncd.core.records import MedlineRecord, Problem
 from syncd.errors import InputError
+from syncd.sources.registry import INPUT_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-#: File name suffixes of MEDLINE exports (PubMed's Citation manager gives .nbib, Save gives
-#: .txt; other tools use .medline).
-EXPORT_SUFFIXES = (".nbib", ".txt", ".medline")
+#: File name suffixes of inputs a folder is expanded to (the registry's: MEDLINE exports as
+#: .nbib, .txt, .medline; PMID lists as .txt; PubMed CSV as .csv).
+EXPORT_SUFFIXES = INPUT_SUFFIXES
 
 _BLOCK = 1 << 20
 # Open without waiting for a writer (a FIFO); not there on Windows, which has no FIFOs in

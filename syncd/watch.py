@@ -282,3 +282,21 @@ class Settler:
                 ready.append(path)
                 del self._files[path]
         return ready, vanished
+
+
+def file_row(
+    path: Path, seen: Seen, outcome: str, *, sha: str = "", detail: str | None = None
+) -> FileRow:
+    """The state row of a file as ``seen``: its stat (inode and ctime included, so that a file
+    replaced or changed in place counts as changed), sha256 and outcome."""
+    return FileRow(
+        str(path),
+        seen.size,
+        seen.mtime_ns,
+        sha,
+        outcome,
+        0,
+        detail,
+        inode=seen.inode,
+        ctime_ns=seen.ctime_ns,
+    )

@@ -120,6 +120,23 @@ LAYERS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
             "syncd.watch",
             "syncd.sdnotify",
             "syncd.targets.base",
+            "syncd.engine_values",
+            "syncd.sources",
+        ),
+    ),
+    # The inputs: readers and the E-utilities client; never a target or the engine.
+    (
+        ("sources", "pubmed"),
+        (
+            "syncd.core",
+            "syncd.errors",
+            "syncd.config",
+            "syncd.reading",
+            "syncd.watch",
+            "syncd.state",
+            "syncd.sources",
+            "syncd.pubmed",
+            "syncd.__version__",
         ),
     ),
 ]

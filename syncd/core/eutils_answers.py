@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 
 from syncd.core.backoff import backoff
 
@@ -27,6 +28,7 @@ from syncd.core.backoff import backoff
 RATE_LIMIT_BASE, RATE_LIMIT_CAP = 1.0, 10.0
 TRANSIENT_BASE, TRANSIENT_CAP = 2.0, 120.0
 
+T = TypeVar("T")
 _ERROR_ELEMENT = re.compile(rb"<ERROR>(.*?)</ERROR>", re.S)
 _PMID_LINE = re.compile(rb"^PMID- *(\d+)", re.M)
 
@@ -166,6 +168,6 @@ def medline_pmids(text: bytes) -> list[str]:
     return [str(int(m)) for m in _PMID_LINE.findall(text)]
 
 
-def batches(pmids: list[str], size: int) -> list[list[str]]:
-    """``pmids`` in consecutive batches of at most ``size``."""
-    return [pmids[i : i + size] for i in range(0, len(pmids), size)]
+def batches(items: list[T], size: int) -> list[list[T]]:
+    """``items`` in consecutive batches of at most ``size``."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
