@@ -68,9 +68,6 @@ from syncd.watch import (
     look,
     scan,
 )
-from syncd.watch import (
-    file_row as _file_row,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -370,7 +367,7 @@ class Daemon:
         first, inside = self.store.baseline(key) is None, self._inside
         baseline_added_patterns(
             self.store, self.library, self.directory, w.patterns, w.recursive,
-            first_start=first or self.import_existing, inside=inside, row=_file_row,
+            first_start=first or self.import_existing, inside=inside, row=file_row,
         )  # fmt: skip
         if not first:
             return

@@ -24,13 +24,10 @@ configured are kept and listed, never polled.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Protocol
 
 from syncd.config import Config
@@ -38,7 +35,8 @@ from syncd.config_search import SearchConfig
 from syncd.core import searches as rules
 from syncd.engine import Importer
 from syncd.errors import ConfigError, RemoteError
-from syncd.report import Entry, Report
+from syncd.report import Report
+from syncd.sources.ids import Inputs
 from syncd.state import StateStore, utc_stamp
 from syncd.state_searches import SearchRow
 from syncd.targets.base import Target
@@ -373,38 +371,45 @@ class Poller:
 
 # ---- fetching and importing -------------------------------------------------------------------
 
-_PMID_LINE = re.compile(rb"^PMID- *(\d+)", re.MULTILINE)
-_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+
+def import_through_engine(importer: Importer, pmids: list[str], where: str) -> Report:
+    """The :data:`ImportPmids` of syncd: the engine's PMID input (:mod:`syncd.sources.ids`):
+    PMIDs the library holds are duplicates without a fetch, the others are fetched in
+    batches and imported; one PubMed does not return is a failed record ("not in PubMed")."""
+    log.debug("%s: %d PMIDs to import", where, len(pmids))
+    return importer.run([], pmids=pmids)
 
 
-class Fetcher(Protocol):
-    def efetch(self, pmids: Sequence[str]) -> bytes: ...
+def importer_factory(
+    store: StateStore,
+    make_gateway: Callable[[Config], Target],
+    client: Any,
+    *,
+    dry_run: bool = False,
+    give_up: bool = True,
+    deadline: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Callable[[Config], Importer]:
+    """Builds a search's importer: its gateway, and the engine's PMID input fetching with the
+    one E-utilities ``client`` of the process (``give_up``: a one-shot command, which stops
+    after ``zotero.conflict_timeout_seconds`` of refused writes; the daemon never does)."""
 
+    def importer_for(cfg: Config) -> Importer:
+        gateway = make_gateway(cfg)
+        inputs = Inputs(
+            cfg, store, gateway.library, deadline=deadline, sleep=sleep, eutils=lambda: client
+        )
+        return Importer(
+            cfg,
+            store,
+            gateway,
+            dry_run=dry_run,
+            give_up_after=cfg.zotero.conflict_timeout_seconds if give_up else None,
+            sleep=sleep,
+            inputs=inputs,
+        )
 
-def spooled_import(client: Fetcher, spool: Path) -> ImportPmids:
-    """An :data:`ImportPmids` that fetches the PMIDs' MEDLINE text into one spool file per
-    search (``spool/search-NAME.nbib``, replaced at each poll) and imports that file; PMIDs
-    efetch does not return are failed records ("not in PubMed")."""
-
-    def run(importer: Importer, pmids: list[str], where: str) -> Report:
-        text = client.efetch(pmids)
-        fetched = {m.decode() for m in _PMID_LINE.findall(text)}
-        report = Report(importer.library, dry_run=importer.dry_run)
-        if text.strip():
-            spool.mkdir(parents=True, exist_ok=True)
-            path = spool / f"{_SLUG.sub('-', where).strip('-')}.nbib"
-            partial = path.with_name(f".{path.name}.part")
-            partial.write_bytes(text)
-            os.replace(partial, path)
-            report = importer.run([path])
-        report.failed += [
-            Entry(f"{where}: PMID {p}", None, f"PMID {p} is not in PubMed", p)
-            for p in pmids
-            if p not in fetched
-        ]
-        return report
-
-    return run
+    return importer_for
 
 
 # ---- the daemon's and run --once's side ---------------------------------------------------------
@@ -473,13 +478,13 @@ class SearchRunner:
             if self._client is None:
                 self._client = self.make_client(config, sleep)
 
-            def importer_for(cfg: Config) -> Importer:
-                gateway = self.make_gateway(cfg, sleep)
-                return Importer(cfg, store, gateway, give_up_after=None, sleep=sleep)
-
-            spool = config.state.path.parent / "searches"
-            self._poller = Poller(
-                config, store, self._client, spooled_import(self._client, spool), importer_for
+            importer_for = importer_factory(
+                store,
+                lambda cfg: self.make_gateway(cfg, sleep),
+                self._client,
+                give_up=False,
+                sleep=sleep,
             )
+            self._poller = Poller(config, store, self._client, import_through_engine, importer_for)
             self._for = (id(config), id(store))
         return self._poller

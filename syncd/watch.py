@@ -107,25 +107,6 @@ class Seen:
     ctime_ns: int = 0
 
 
-def file_row(
-    path: Path, seen: Seen, outcome: str, *, sha: str = "", detail: str | None = None
-) -> FileRow:
-    """The state row of a file as ``seen`` (for the daemon): its stat (inode and ctime
-    included, so that a file replaced or changed in place counts as changed), sha256 and
-    outcome."""
-    return FileRow(
-        str(path),
-        seen.size,
-        seen.mtime_ns,
-        sha,
-        outcome,
-        0,
-        detail,
-        inode=seen.inode,
-        ctime_ns=seen.ctime_ns,
-    )
-
-
 def look(path: Path) -> Seen | None:
     """``stat`` of ``path`` (following symlinks), or None when it is gone."""
     try:

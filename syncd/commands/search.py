@@ -34,6 +34,7 @@ from syncd.core.text import shown_data
 if TYPE_CHECKING:
     from syncd.config import Config
     from syncd.searches import PollResult
+    from syncd.targets.base import Target
 
 HELP = "list saved PubMed searches, or poll them now"
 
@@ -89,9 +90,8 @@ def _list(args: argparse.Namespace, config: Config) -> int:
 
 def _poll(args: argparse.Namespace, config: Config) -> int:
     from syncd.app import target_for
-    from syncd.engine import Importer
     from syncd.pubmed.eutils import Eutils
-    from syncd.searches import Poller, spooled_import
+    from syncd.searches import Poller, import_through_engine, importer_factory
     from syncd.state import StateStore
 
     with (
@@ -106,24 +106,14 @@ def _poll(args: argparse.Namespace, config: Config) -> int:
         contextlib.ExitStack() as gateways,
     ):
 
-        def importer_for(cfg: Config) -> Importer:
-            gateway = gateways.enter_context(contextlib.closing(target_for(cfg)))
-            return Importer(
-                cfg,
-                store,
-                gateway,
-                dry_run=args.dry_run,
-                give_up_after=cfg.zotero.conflict_timeout_seconds,
-            )
+        def gateway_for(cfg: Config) -> Target:
+            return gateways.enter_context(contextlib.closing(target_for(cfg)))
 
-        spool = config.state.path.parent / "searches"
+        importer_for = importer_factory(
+            store, gateway_for, client, dry_run=args.dry_run, deadline=ONE_SHOT_NCBI_WAIT
+        )
         poller = Poller(
-            config,
-            store,
-            client,
-            spooled_import(client, spool),
-            importer_for,
-            dry_run=args.dry_run,
+            config, store, client, import_through_engine, importer_for, dry_run=args.dry_run
         )
         chosen = poller.configured(args.names)
         if not args.names:

@@ -15,9 +15,14 @@ import pytest
 from syncd.config import Config, Secret, StateConfig, ZoteroConfig
 from syncd.config_search import SearchConfig
 from syncd.core.searches import day_number
-from syncd.engine import Importer
 from syncd.errors import RemoteError
-from syncd.searches import Poller, poll_line, search_config, spooled_import
+from syncd.searches import (
+    Poller,
+    import_through_engine,
+    importer_factory,
+    poll_line,
+    search_config,
+)
 from syncd.state import StateStore
 from syncd.targets.memory import MemoryLibrary, MemoryTarget, SimulatedCrash
 from tests.helpers import medline
@@ -49,6 +54,10 @@ class FakeEutils:
     deleted: set[str] = field(default_factory=set)  # found by esearch, not returned by efetch
     calls: list[tuple[str, Any]] = field(default_factory=list)
     down: bool = False
+    requests: int = 0
+
+    def close(self) -> None:
+        pass
 
     def add(self, day: str, pmids: Sequence[int]) -> None:
         self.edat.update((str(p), day) for p in pmids)
@@ -118,14 +127,18 @@ class World:
         self.clock = TODAY
 
     def poller(self, **kw: Any) -> Poller:
-        def importer_for(cfg: Config) -> Importer:
-            return Importer(cfg, self.store, CountingTarget(self.library), sleep=lambda s: None)
-
+        importer_for = importer_factory(
+            self.store,
+            lambda cfg: CountingTarget(self.library),
+            self.pubmed,
+            dry_run=kw.get("dry_run", False),
+            sleep=lambda s: None,
+        )
         return Poller(
             kw.pop("config", self.config),
             self.store,
             self.pubmed,
-            spooled_import(self.pubmed, self.tmp / "spool"),
+            import_through_engine,
             importer_for,
             now=lambda: self.clock,
             rng=random.Random(4),
