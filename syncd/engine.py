@@ -603,7 +603,7 @@ class _Run:
         """An article an ID input lists without its record (held, or failed): merging it adds
         the configured tags and the collection, as for any duplicate."""
         item = None if got.error else {"tags": [{"tag": t} for t in self.config.tags.extra]}
-        return _Record(got.ids, got.where, got.source, item, got.error)
+        return _Record(got.ids, got.where, got.source, item, got.error or got.pending, got.pending)
 
     def _map(self, record: MedlineRecord, mapping: MappingOptions) -> _Record:
         where = f"{record.source}:{record.line}" if record.line else record.source
@@ -1073,6 +1073,9 @@ class _Run:
                     merges.setdefault(action.key, []).append(action.ref)
                 if action.origin == "library":
                     notes.append(_note(rec, "duplicate", action.key, action.reason))
+            elif isinstance(action, Fail) and rec.pending:  # its record is for the next run
+                self.report.pending.append(Entry(rec.where, None, rec.pending, rec.ids.pmid))
+                self.outcome[ref] = "pending"
             elif isinstance(action, Fail):
                 self.report.failed.append(Entry(rec.where, None, action.reason, rec.ids.pmid))
                 self.outcome[ref] = "failed"

@@ -47,6 +47,7 @@ class _Record:
     file: str
     item: dict[str, Any] | None
     error: str | None = None
+    pending: str | None = None  # not to be had this time (not fetched): left for the next run
 
 
 def _duration(seconds: float) -> str:

@@ -1,7 +1,10 @@
 """Show the Zotero items an import would create from MEDLINE exports, without sending anything.
 
-PATH may be export files or folders (the export files in a folder, .nbib and .txt, are read
-sorted by name). Items go to stdout: a readable summary per record, or with --json the exact
+PATH may be export files or folders (the input files in a folder, .nbib, .txt, .medline and
+.csv, are read sorted by name). PMID lists and PubMed CSV exports, and PMIDs given with
+--pmid N, are fetched from PubMed through NCBI's E-utilities ([pubmed] in the config), so that
+you can look at their items first; a PMID that PubMed does not have is a skipped record.
+Items go to stdout: a readable summary per record, or with --json the exact
 item JSON an import sends to the Zotero Web API (one array, written compactly with an item per
 line; --jsonl writes JSON Lines instead, an item per line and nothing else). Problems go to
 stderr as file:line: message.
@@ -18,9 +21,12 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from syncd.errors import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, InputError
+
+if TYPE_CHECKING:
+    from syncd.sources.ids import Inputs
 
 HELP = "show the Zotero items an import would create (nothing is sent)"
 
@@ -28,9 +34,19 @@ _EXPORT_SUFFIXES = (".nbib", ".txt")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from syncd.commands import add_config_option
+    from syncd.commands.import_ import add_pmid_option
     from syncd.core.mapping import DEFAULT_OPTIONS, MeshPolicy
 
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="export file or folder")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="export file (MEDLINE, PMID list, PubMed CSV) or folder",
+    )
+    add_pmid_option(parser)
+    add_config_option(parser)
     parser.add_argument(
         "--profile",
         choices=("enhanced", "zotero"),
@@ -73,9 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from syncd.commands.import_ import checked_pmids
+    from syncd.core.id_files import Listed
     from syncd.core.mapping import MappingOptions, MeshPolicy, map_record
     from syncd.core.records import Problem
-    from syncd.reading import read_path
+
+    pmids = checked_pmids(args)
 
     options = MappingOptions(
         profile=args.profile,
@@ -96,9 +115,14 @@ def run(args: argparse.Namespace) -> int:
             unusable += 1
 
     writer = _JsonWriter(out, lines=args.jsonl) if args.json or args.jsonl else None
-    for file in files:
+    inputs = _Inputs(args)
+    for file in [*files, *([None] if pmids else [])]:
         try:
-            for entry in read_path(file):
+            for entry in inputs.read(file) if file is not None else inputs.read_pmids(pmids):
+                if isinstance(entry, Listed):  # an article that could not be fetched
+                    print(f"{entry.where}: {entry.error or entry.pending}", file=err)
+                    skipped += 1
+                    continue
                 if isinstance(entry, Problem):
                     print(_problem_text(entry), file=err)
                     skipped += entry.severity == "error"
@@ -112,15 +136,19 @@ def run(args: argparse.Namespace) -> int:
                 if writer is not None:
                     writer.add(item)
                 else:
-                    _summary(out, items, f"{entry.source}:{entry.line}", item)
+                    where = f"{entry.source}:{entry.line}" if entry.line else entry.source
+                    _summary(out, items, where, item)
         except InputError as exc:
             _error(err, exc)
             unusable += 1
+    inputs.close()
     if writer is not None:
         writer.close()
 
-    inputs = f"{len(files)} file{'s' * (len(files) != 1)}"
-    note = f"{items} item{'s' * (items != 1)} from {inputs}"
+    read = f"{len(files)} file{'s' * (len(files) != 1)}"
+    if pmids:
+        read += f", {len(pmids)} PMID{'s' * (len(pmids) != 1)}"
+    note = f"{items} item{'s' * (items != 1)} from {read}"
     if skipped:
         note += f", {skipped} record{'s' * (skipped != 1)} skipped"
     if warnings:
@@ -131,6 +159,41 @@ def run(args: argparse.Namespace) -> int:
     if unusable:
         return EXIT_FATAL
     return EXIT_PARTIAL if skipped else EXIT_OK
+
+
+class _Inputs:
+    """The reader of convert's inputs: MEDLINE exports as they are; ID inputs fetched from
+    PubMed (the config is read only when one needs fetching, so that converting an export
+    works without any config)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._inputs: Inputs | None = None
+
+    def _ids(self) -> Inputs:
+        if self._inputs is None:
+            from syncd.config import load
+            from syncd.sources.ids import Inputs
+
+            # A one-shot: NCBI is waited for at most two minutes, then the rest is skipped.
+            self._inputs = Inputs(load(self.args.config), None, "", deadline=120.0)
+        return self._inputs
+
+    def read(self, path: Path) -> Iterator[Any]:
+        from syncd.reading import read_path
+        from syncd.sources.registry import kind_of
+
+        kind = kind_of(path)
+        if kind is None or not kind.is_id_list:
+            return read_path(path)
+        return self._ids().read(path, lambda ids: [False] * len(ids))
+
+    def read_pmids(self, pmids: list[str]) -> Iterator[Any]:
+        return self._ids().read_pmids(pmids, lambda ids: [False] * len(ids))
+
+    def close(self) -> None:
+        if self._inputs is not None:
+            self._inputs.close()
 
 
 def _export_files(path: Path) -> Iterator[Path]:

@@ -1,16 +1,25 @@
 """Import PubMed/MEDLINE exports into the configured Zotero library, each article once.
 
-PATH may be export files or folders (the .nbib, .txt and .medline files inside). Articles the
-library already holds (same PMID or DOI, the trash included) are not created again; with
-[dedup] on_duplicate = "merge" they get the missing tags and the collection. A summary follows:
-new items, duplicates (with the key each matched), merged items, failures with reasons.
+PATH may be export files or folders (the .nbib, .txt, .medline and .csv files inside). Besides
+MEDLINE exports (.nbib, PubMed format .txt), PubMed's PMID lists (Save > PMID: a PMID per
+line) and CSV exports (Save > CSV) are read, whatever their name: their articles are fetched
+from PubMed through NCBI's E-utilities ([pubmed] in the config), except those the library
+already holds, which are not fetched at all. --pmid N imports PMIDs given here the same way.
+A PMID that PubMed does not have is a failed record (FILE:LINE: PMID N is not in PubMed).
+
+Articles the library already holds (same PMID or DOI, the trash included) are not created
+again; with [dedup] on_duplicate = "merge" they get the missing tags and the collection (for
+an article of a PMID list or CSV: the collection and tags.extra, not MeSH, whose record is not
+fetched). A summary follows: new items, duplicates (with the key each matched), merged items,
+failures with reasons.
 
 --sandbox imports into a local Zotero sandbox that this command starts and stops itself (no
 account needed; data kept under $XDG_STATE_HOME/syncd/sandbox, so a second run finds only
 duplicates).
 
 Exit status: 0 everything went in, 1 some records failed or could not be read (or were left
-pending because other writers kept changing the library: the next run settles them), 2 an
+pending because other writers kept changing the library, or because NCBI did not answer:
+the next run settles them), 2 an
 input that could not be used at all (a missing or unreadable file, not a MEDLINE/PubMed
 export: the other files are still imported, as with 'syncd convert'), a configuration, usage
 or fatal error (nothing or not everything was done).
@@ -32,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncd.commands import add_config_option, say
 from syncd.core.text import shown_data
-from syncd.errors import ConfigError, InputError
+from syncd.errors import ConfigError, InputError, UsageError
 
 if TYPE_CHECKING:
     from syncd.config import Config
@@ -48,7 +57,14 @@ _SHOWN = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="export file or folder")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="export file (MEDLINE, PMID list, PubMed CSV) or folder",
+    )
+    add_pmid_option(parser)
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -61,6 +77,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="import into a local Zotero sandbox started for this run (a trial, no account)",
     )
     add_config_option(parser)
+
+
+def add_pmid_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pmid",
+        action="append",
+        default=[],
+        metavar="N",
+        help="also this PubMed article, fetched from PubMed; repeatable",
+    )
+
+
+def checked_pmids(args: argparse.Namespace) -> list[str]:
+    """The PMIDs of ``--pmid``, checked; a UsageError without any input at all."""
+    from syncd.core.id_files import is_pmid
+
+    for value in args.pmid:
+        if not is_pmid(value.strip()):
+            raise UsageError(
+                f"--pmid {value!r} is not a PMID", hint="a PMID is 1 to 9 digits, e.g. 31452104"
+            )
+    if not args.paths and not args.pmid:
+        raise UsageError("nothing to read", hint="give export files or folders, or --pmid N")
+    return [str(int(v.strip())) for v in args.pmid]
 
 
 def sandbox_dir() -> Path:
@@ -86,6 +126,7 @@ def not_configured_error(config: Config) -> ConfigError:
 def run(args: argparse.Namespace) -> int:
     from syncd.config import load
 
+    args.pmid = checked_pmids(args)
     config = load(args.config)
     _refuse_link_loops(args.paths)
     if args.sandbox:
@@ -188,7 +229,13 @@ def _import(args: argparse.Namespace, config: Config, note: str | None) -> int:
     ):
         try:
             report = import_paths(
-                args.paths, config, store, gateway, dry_run=args.dry_run, progress=progress
+                args.paths,
+                config,
+                store,
+                gateway,
+                dry_run=args.dry_run,
+                progress=progress,
+                pmids=args.pmid,
             )
         finally:
             if bar is not None:
@@ -224,7 +271,9 @@ def print_summary(report: Report) -> None:
     # The collection by the name the user configured, in a dry run and a real import alike.
     name = report.collection_name
     where = report.library + (f", collection {name!r}" if name else "")
-    say(f"{verb} into {where}: {_plural(c['files'], 'file')}, {_plural(c['records'], 'record')}")
+    given = sum(1 for f in report.files if f.path.startswith("--pmid "))
+    inputs = _plural(c["files"] - given, "file") + (f", {_plural(given, 'PMID')}" if given else "")
+    say(f"{verb} into {where}: {inputs}, {_plural(c['records'], 'record')}")
     unchanged = [f for f in report.files if f.outcome == "unchanged"]
     for f in unchanged:
         say(f"  {f.path}: {f.detail}, skipped")

@@ -47,13 +47,16 @@ class Kind(Enum):
 @dataclass(frozen=True, slots=True)
 class Listed:
     """One article an ID input lists: its identifiers and where (``source``, 1-based ``line``;
-    line 0 for an input that has no lines, such as ``--pmid N``), or why the line is not one.
+    line 0 for an input that has no lines, such as ``--pmid N``), or why the line is not one
+    (``error``: a failed record), or why its record could not be had this time (``pending``:
+    left for the next run).
     """
 
     ids: Identifiers
     source: str
     line: int
     error: str | None = None
+    pending: str | None = None
 
     @property
     def where(self) -> str:

@@ -249,6 +249,10 @@ class EutilsDouble:
         with self._lock:
             self._faults.extend([fault] * times)
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def count(self, utility: str | None = None) -> int:
         """How many requests reached the double (of one utility)."""
         with self._lock:

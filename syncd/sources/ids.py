@@ -10,7 +10,9 @@ For an ID input, in batches of :data:`BATCH` listed articles:
    found missing from PubMed fail again without asking;
 2. the rest are fetched with one ``efetch`` (MEDLINE text) and read by the MEDLINE reader;
    each record takes the ID input's ``where`` (``FILE:LINE``, or ``--pmid N``);
-3. a PMID that ``efetch`` does not return is a failed record ``PMID N is not in PubMed``.
+3. a PMID that ``efetch`` does not return is a failed record ``PMID N is not in PubMed``;
+   when NCBI does not answer within a one-shot's deadline, the PMIDs not fetched are left
+   pending (exit 1; the next run fetches them) and NCBI is not asked again in this run.
 
 So a rerun of the same file asks NCBI nothing and writes nothing.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -66,12 +69,13 @@ class Inputs:
 
     ``deadline``: seconds a one-shot waits for NCBI at most (None: the daemon, for as long as
     it takes); ``sleep`` waits between its tries. ``eutils``: a factory for the client
-    (tests pass one bound to a double)."""
+    (tests pass one bound to a double). Without ``store`` (``syncd convert``: no library)
+    nothing is known before: every article is fetched."""
 
     def __init__(
         self,
         config: Config,
-        store: StateStore,
+        store: StateStore | None,
         library: str,
         *,
         deadline: float | None = None,
@@ -86,6 +90,7 @@ class Inputs:
         self._make = eutils
         self._client: Fetcher | None = None
         self.requests = 0  # NCBI requests of this importer (for reports and benchmarks)
+        self.gave_up: str | None = None  # why NCBI is not asked again in this run, or None
 
     def close(self) -> None:
         if self._client is not None:
@@ -101,7 +106,7 @@ class Inputs:
 
                 self._client = Eutils(
                     self.config.pubmed,
-                    state_dir=self.store.path.parent,
+                    state_dir=(self.store.path if self.store else self.config.state.path).parent,
                     sleep=self.sleep,
                     deadline=self.deadline,
                 )
@@ -153,8 +158,8 @@ class Inputs:
         ]
         records: dict[str, list[MedlineRecord]] = {}
         problems: list[Problem] = []
-        if wanted:
-            text = self._fetch(list(dict.fromkeys(wanted)), source)
+        text = self._fetch(list(dict.fromkeys(wanted))) if wanted else b""
+        if text:  # b"" when nothing was asked, or nothing of it is in PubMed
             for got in parse_bytes([text], f"{source} (PubMed's answer)"):
                 if isinstance(got, Problem):
                     problems.append(got)
@@ -167,6 +172,8 @@ class Inputs:
             elif entry.ids.pmid in records:
                 for rec in records[entry.ids.pmid]:
                     yield MedlineRecord(rec.fields, entry.source, entry.line)
+            elif text is None and entry.ids.pmid not in missing_before:
+                yield replace(entry, pending=f"not fetched: {self.gave_up}")
             else:
                 yield Listed(entry.ids, entry.source, entry.line, not_in_pubmed(entry.ids.pmid))
         for problem in problems:  # PubMed's text is syncd's to read: its trouble is a warning
@@ -174,7 +181,7 @@ class Inputs:
 
     def _missing_before(self, ids: list[Identifiers]) -> set[str]:
         """PMIDs an earlier run found missing from PubMed (settled failures: not asked again)."""
-        if not ids:
+        if not ids or self.store is None:
             return set()
         rows = self.store.records_like(self.library, ids, ["pmid"], statuses=("failed",))
         return {
@@ -183,17 +190,21 @@ class Inputs:
             if r.pmid and r.status == "failed" and r.error == not_in_pubmed(r.pmid)
         }
 
-    def _fetch(self, pmids: list[str], source: str) -> bytes:
+    def _fetch(self, pmids: list[str]) -> bytes | None:
+        """The MEDLINE text of ``pmids``; None once NCBI has not answered within the deadline
+        (then not asked again in this run: the PMIDs are left pending for the next)."""
+        if self.gave_up is not None:
+            return None
         client = self._eutils()
         before = client.requests
         try:
             return client.efetch(pmids)
         except RemoteError as exc:
-            raise InputError(
-                f"{source}: the articles could not be fetched from PubMed: {exc.message}",
-                exc.hint or "the articles not fetched are left for the next run",
-                source=source,
-            ) from None
+            if not exc.transient:
+                raise
+            self.gave_up = exc.message
+            log.warning("%s; the PMIDs not fetched are left for the next run", exc.message)
+            return None
         finally:
             self.requests += client.requests - before
 

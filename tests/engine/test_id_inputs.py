@@ -179,3 +179,34 @@ def test_pmids_on_the_command_line_are_inputs_of_their_own(
     assert {h.path for h in history} >= {"--pmid 61000401", "--pmid 61000499"}
     again = run(config, store, library, eutils, pmids=["61000401"])
     assert len(eutils.asked) == 1 and again.counts()["duplicates"] == 1
+
+
+class DownEutils(FakeEutils):
+    """NCBI past the one-shot's deadline."""
+
+    def efetch(self, pmids: Sequence[str]) -> bytes:
+        from syncd.errors import RemoteError
+
+        self.asked.append(list(pmids))
+        raise RemoteError("NCBI's E-utilities did not answer usably for 600 s", transient=True)
+
+
+def test_pmids_not_fetched_when_ncbi_is_down_are_pending_for_the_next_run(
+    tmp_path: Path, config: Config, store: StateStore
+) -> None:
+    library = MemoryLibrary()
+    nbib = tmp_path / "a.nbib"
+    write_export(nbib, [61000501])
+    run(config, store, library, FakeEutils([]), nbib)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("61000501\n" + "".join(f"{61000600 + i}\n" for i in range(600)))
+    down = DownEutils([])
+    report = run(config, store, library, down, ids)
+    assert len(down.asked) == 1  # given up once, not asked again for the second batch
+    c = report.counts()
+    assert (c["records"], c["duplicates"], c["pending"], c["failed"]) == (601, 1, 600, 0)
+    assert report.exit_code == 1
+    assert "did not answer" in report.pending[0].reason
+    up = FakeEutils(range(61000600, 61001200))
+    again = run(config, store, library, up, ids)
+    assert again.counts()["new"] == 600 and again.exit_code == 0
