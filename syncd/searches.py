@@ -279,7 +279,12 @@ class Poller:
         result.advanced = rules.may_advance(outcome)
         if self.dry_run:
             return result
-        settled = [p for p in candidates if p not in unsettled]
+        # Seen = settled by this poll's report, never merely asked for: a PMID the report does
+        # not account for is asked for again by the next poll.
+        done = [*report.created, *report.duplicates, *report.failed]
+        done += [e for e in report.recovered if e.outcome in ("created", "duplicate", "failed")]
+        accounted = {e.pmid for e in done if e.pmid} - unsettled
+        settled = [p for p in candidates if p in accounted]
         self.store.add_search_seen(self.library, row.name, row.query, settled)
         c = report.counts()
         polled = replace(

@@ -54,6 +54,7 @@ class FakeEutils:
     deleted: set[str] = field(default_factory=set)  # found by esearch, not returned by efetch
     calls: list[tuple[str, Any]] = field(default_factory=list)
     down: bool = False
+    fetch_down: bool = False
     requests: int = 0
 
     def close(self) -> None:
@@ -81,6 +82,8 @@ class FakeEutils:
 
     def efetch(self, pmids: Sequence[str]) -> bytes:
         self.calls.append(("efetch", list(pmids)))
+        if self.fetch_down:
+            raise RemoteError("NCBI did not answer within 120 s", transient=True)
         known = [int(p) for p in pmids if p in self.edat and p not in self.deleted]
         return medline(known).encode() if known else b""
 
@@ -311,3 +314,19 @@ def test_a_dry_run_writes_nothing(world: World) -> None:
     result = world.poller(dry_run=True).poll(world.search())
     assert result.report is not None and result.hits == 1
     assert world.store.search_rows("users/1") == []
+
+
+def test_ncbi_lost_while_fetching_leaves_the_pmids_for_the_next_poll(world: World) -> None:
+    world.pubmed.add("2026-11-05", [71000801, 71000802])
+    world.pubmed.fetch_down = True
+    result = world.poller().poll(world.search())
+    assert result.exit_code == 1 and not result.advanced
+    assert result.report is not None and len(result.report.pending) == 2
+    assert world.store.search_seen("users/1", "ket", "ketamine", ["71000801", "71000802"]) == set()
+    row = world.store.search_row("users/1", "ket", "ketamine")
+    assert row is not None and row.last_success is None and row.last_ok is False
+    assert row.last_error == "2 records left pending"
+    world.pubmed.fetch_down = False
+    again = world.poller().poll(world.search())
+    assert again.exit_code == 0 and again.advanced
+    assert sorted(world.library.pmids()) == ["71000801", "71000802"]
