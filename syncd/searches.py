@@ -307,11 +307,10 @@ class Poller:
                 last_error=None,
             )
         else:
-            why = (
-                f"{c['pending']} record{'' if c['pending'] == 1 else 's'} left pending"
-                if c["pending"]
-                else report.gave_up or "records left pending"
-            )
+            why = report.gave_up or "records left pending"
+            if report.pending:
+                n = len(report.pending)
+                why = f"{n} record{'' if n == 1 else 's'} left pending: {report.pending[0].reason}"
             polled = self._failure(polled, search, started, why)
         self.store.put_search(self.library, polled, utc_stamp())
         return result

@@ -127,9 +127,17 @@ def _daemon(args: argparse.Namespace, config: Config, load_again: Callable[[], C
         searches.close()
 
 
+SEARCH_NCBI_WAIT = 300.0
+"""Seconds one poll of a saved search waits for an NCBI that does not answer. Then the poll
+ends (its records pending, the search's status saying why) and the search is tried again on
+its own growing schedule, for as long as it takes, while the daemon goes on with its files."""
+
+
 def make_eutils(config: Config, sleep: Callable[[float], None]) -> Eutils:
-    """The daemon's E-utilities client: it waits out NCBI for as long as it takes, with the
-    daemon's interruptible ``sleep``."""
+    """The E-utilities client of the daemon's saved searches, with the daemon's interruptible
+    ``sleep``."""
     from syncd.pubmed.eutils import Eutils
 
-    return Eutils(config.pubmed, state_dir=config.state.path.parent, sleep=sleep, deadline=None)
+    return Eutils(
+        config.pubmed, state_dir=config.state.path.parent, sleep=sleep, deadline=SEARCH_NCBI_WAIT
+    )
