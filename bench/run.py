@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench_library",
     "bench_writers",
     "bench_daemon",
+    "bench_pmids",
     "bench_search",
 ]
 

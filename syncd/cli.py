@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="syncd",
         description=(
-            "Import PubMed/MEDLINE exports (.nbib, .txt) into a Zotero library exactly once: "
-            "articles the library already holds (same PMID or DOI) are not created again."
+            "Import PubMed/MEDLINE exports (.nbib, .txt), PubMed's PMID lists and CSV exports "
+            "(their records fetched from PubMed) into a Zotero library exactly once: articles "
+            "the library already holds (same PMID or DOI) are not created again."
         ),
         epilog=(
             "Exit codes: 0 all done, 1 some records failed or could not be read, 2 unusable "

@@ -124,6 +124,8 @@ LAYERS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
             "syncd.sources",
         ),
     ),
+    (("config_keys.py",), ("syncd.errors",)),
+    (("config_pubmed.py",), ("syncd.errors", "syncd.config_keys")),
     # The inputs: readers and the E-utilities client; never a target or the engine.
     (
         ("sources", "pubmed"),

@@ -8,7 +8,10 @@ imported at the next start.
 
 A file is read once it has stopped changing for watch.settle_seconds; browser temporary names
 (.crdownload, .part, ...) are never read, the rename to the final name is. A .txt that is not a
-PubMed export is ignored. The same bytes under another name (citations(1).nbib) cost no
+PubMed export is ignored. PubMed's PMID lists (named pmid-*.txt, as PubMed names them) and CSV
+exports (*.csv with PubMed's header) are imported too, their records fetched from PubMed
+through NCBI's E-utilities ([pubmed] in the config); CSV files already there when syncd began
+to watch *.csv are a baseline. The same bytes under another name (citations(1).nbib) cost no
 request. When Zotero cannot be reached, files wait and are retried for as long as it takes.
 
 Saved PubMed searches ([[search]] in the config) are polled when due (every_hours, spread a

@@ -133,7 +133,8 @@ class Inputs:
         except ValueError:
             raise InputError(
                 f"{source}: not a {kind.value} after all (a line further down is not one)",
-                "a PMID list holds one PMID per line, nothing else",
+                "a PMID list holds one PMID per line and nothing else; a PubMed CSV is the "
+                "file PubMed's Save > CSV writes",
                 source=source,
             ) from None
         yield from self.fetched(listed, holders, source)

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from syncd import daemon as daemon_module
-from syncd import engine
 from syncd.daemon import Daemon as Worker
 from syncd.errors import StateError
 from syncd.sandbox import SandboxServer
+from syncd.sources import ids as sources  # where the engine's inputs are read
 from syncd.state import StateStore
 from syncd.targets.memory import MemoryLibrary, MemoryTarget
 from tests.helpers import medline, model_config, ticks, worker, write_export
@@ -160,14 +160,14 @@ def test_a_file_that_trips_syncd_is_one_failed_input(
     if where == "sending":
         gateway = Tripping
     else:
-        real = engine.read_path
+        real = sources.read_path
 
         def tripping_read(path: Path) -> Any:
             if path.name == "trip.nbib":
                 raise ValueError("a file syncd did not expect")
             return real(path)
 
-        monkeypatch.setattr(engine, "read_path", tripping_read)
+        monkeypatch.setattr(sources, "read_path", tripping_read)
     (folder / "a.nbib").write_text(medline([42000001]), encoding="utf-8")
     trip = medline([42000002]).replace("TI  - ", "TI  - TRIP ", 1)
     (folder / "trip.nbib").write_text(trip, encoding="utf-8")
