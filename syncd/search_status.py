@@ -72,8 +72,8 @@ def list_lines(described: list[dict[str, Any]]) -> list[str]:
         last = d["last_poll"]
         if last:
             lines.append(
-                f"  last poll {last['at']}: {last['hits']} hits, {last['new']} new, "
-                f"{last['duplicates']} duplicates, {last['failed']} failed"
+                f"  last poll {last['at']}: {_n(last['hits'], 'hit')}, {last['new']} new, "
+                f"{_n(last['duplicates'], 'duplicate')}, {last['failed']} failed"
                 + ("" if last["ok"] else " (not settled)")
             )
         else:
@@ -85,6 +85,10 @@ def list_lines(described: list[dict[str, Any]]) -> list[str]:
         if d["last_error"]:
             lines.append(f"  last error: {d['last_error']}")
     return lines
+
+
+def _n(count: int | None, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def failed_last(described: list[dict[str, Any]]) -> bool:
