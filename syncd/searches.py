@@ -34,7 +34,7 @@ from syncd.config import Config
 from syncd.config_search import SearchConfig
 from syncd.core import searches as rules
 from syncd.engine import Importer
-from syncd.errors import ConfigError, RemoteError
+from syncd.errors import ConfigError, RemoteError, StateError, SyncdError
 from syncd.report import Report
 from syncd.sources.ids import Inputs
 from syncd.state import StateStore, utc_stamp
@@ -229,11 +229,6 @@ class Poller:
                 out.append((due, search))
         return [s for _, s in sorted(out, key=lambda pair: pair[0])]
 
-    def next_wakeup(self) -> float | None:
-        """The earliest due time of an enabled search (None: no search to poll)."""
-        dues = [self.row(s).next_poll or self.now() for s in self.config.searches if s.enabled]
-        return min(dues) if dues else None
-
     # ---- one poll -----------------------------------------------------------------------
 
     def poll(self, search: SearchConfig) -> PollResult:
@@ -266,7 +261,9 @@ class Poller:
                 report = self.import_pmids(
                     self._importer(search), candidates, f"search {search.name}"
                 )
-            except RemoteError as exc:
+            except StateError:
+                raise
+            except SyncdError as exc:  # Zotero (or the collection) failed: the caller says so
                 self._failed(row, search, plan, started, exc.message)
                 raise
         else:

@@ -331,3 +331,16 @@ def test_ncbi_lost_while_fetching_leaves_the_pmids_for_the_next_poll(world: Worl
     again = world.poller().poll(world.search())
     assert again.exit_code == 0 and again.advanced
     assert sorted(world.library.pmids()) == ["71000801", "71000802"]
+
+
+def test_zotero_failing_is_raised_after_the_search_says_so(world: World) -> None:
+    world.pubmed.add("2026-11-05", [71000901])
+    world.library.fail_next = 1000
+    with pytest.raises(RemoteError):
+        world.poller().poll(world.search())
+    row = world.store.search_row("users/1", "ket", "ketamine")
+    assert row is not None and row.last_ok is False and row.last_success is None
+    assert row.last_error is not None and "503" in row.last_error
+    world.library.fail_next = 0
+    assert world.poller().poll(world.search()).exit_code == 0
+    assert world.library.pmids() == ["71000901"]
