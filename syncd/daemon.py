@@ -474,8 +474,8 @@ class Daemon:
             times.append(self.retry_at)
         if self.dir_missing or (self.observer is None and self.config.watch.events):
             times.append(time.time() + _MISSING_POLL)
-        if self.searches is not None and self.store is not None:
-            times.append(self.searches.next_wakeup(self.config, self.store))
+        if self.searches is not None and self.store is not None and not self.trouble:
+            times.append(self.searches.next_wakeup(self.config, self.store))  # as step() polls
         return min(times)
 
     def _drain(self, timeout: float) -> None:

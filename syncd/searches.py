@@ -457,7 +457,9 @@ class SearchRunner:
         for search in poller.due():
             try:
                 result = poller.poll(search)
-            except (RemoteError, ConfigError) as exc:
+            except StateError:
+                raise  # the daemon waits a full disk out, or stops
+            except SyncdError as exc:  # written on the search's row, retried on its schedule
                 log.warning("search %r: poll failed: %s", search.name, exc.message)
                 worst = max(worst, 2 if isinstance(exc, ConfigError) else 1)
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,8 +19,10 @@ from syncd.core.searches import day_number
 from syncd.errors import RemoteError
 from syncd.searches import (
     Poller,
+    SearchRunner,
     import_through_engine,
     importer_factory,
+    next_wakeup,
     poll_line,
     search_config,
 )
@@ -344,3 +347,29 @@ def test_zotero_failing_is_raised_after_the_search_says_so(world: World) -> None
     world.library.fail_next = 0
     assert world.poller().poll(world.search()).exit_code == 0
     assert world.library.pmids() == ["71000901"]
+
+
+def test_the_daemon_runner_polls_due_searches_and_never_leaves_one_due_after_a_failure(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.pubmed.add("2026-11-05", [71001001])
+    runner = SearchRunner(
+        lambda cfg, sleep: world.pubmed, lambda cfg, sleep: CountingTarget(world.library)
+    )
+    world.library.fail_next = 1000  # Zotero down: the poll fails, the search is rescheduled
+    with caplog.at_level("INFO", logger="syncd.searches"):
+        assert runner.run_due(world.config, world.store, lambda s: None) == 1
+    assert next_wakeup(world.config, world.store, time.time()) > time.time()
+    assert "search 'ket': poll failed" in caplog.text
+    row = world.store.search_row("users/1", "ket", "ketamine")
+    assert row is not None and row.next_poll is not None
+    world.store.put_search("users/1", replace(row, next_poll=0.0), "2026-12-07T00:00:00Z")
+    world.library.fail_next = 0
+    with caplog.at_level("INFO", logger="syncd.searches"):
+        assert runner.run_due(world.config, world.store, lambda s: None) == 0
+    assert "search 'ket': 1 hit, 1 not seen before: 1 new" in caplog.text
+    assert world.library.pmids() == ["71001001"]
+    # Polled: not due again for a day (plus its jitter).
+    assert next_wakeup(world.config, world.store, time.time()) >= time.time() + 24 * 3600
+    assert runner.run_due(world.config, world.store, lambda s: None) == 0
+    runner.close()
