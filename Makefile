@@ -21,6 +21,8 @@ demo: $(BIN)/.installed
 	$(BIN)/syncd import --sandbox examples/
 	@echo; echo "== the daemon: syncd run --sandbox watching a temporary download folder =="; echo
 	$(BIN)/python examples/daemon_demo.py
+	@echo; echo "== a saved PubMed search, polled against the local E-utilities double =="; echo
+	$(BIN)/python examples/search_demo.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check syncd tests bench
@@ -35,10 +37,12 @@ test: lint
 check: lint
 	$(BIN)/python -m pytest -m "not slow"
 
-# The daemon's heavy proofs at full size (kill -9 at 24 moments, the sandbox down for 30 s);
+# The daemon's heavy proofs at full size (kill -9 at 24 moments, the sandbox down for 30 s;
+# kill -9 during a saved search's poll at 20 moments);
 # `make test` runs the same tests with fewer rounds.
 proof: $(BIN)/.installed
 	SYNCD_PROOF=1 $(BIN)/python -m pytest tests/system/test_daemon.py -k "kill_9 or sandbox_down"
+	SYNCD_PROOF=1 $(BIN)/python -m pytest tests/system/test_searches.py -k kill_9
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py

@@ -27,6 +27,7 @@ BENCHMARKS = [
     "bench_two_writers",
     "bench_daemon",
     "bench_pmids",
+    "bench_search",
 ]
 
 _CHILD = """

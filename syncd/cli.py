@@ -29,6 +29,7 @@ _ORDER: tuple[str, ...] = (
     "import",
     "run",
     "status",
+    "search",
     "service",
     "convert",
     "doctor",

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from syncd import config_search
 from syncd.config_keys import (  # Key, Secret and the checks live there; named here as before
     Key,
     _check_private,
@@ -52,6 +53,7 @@ from syncd.config_keys import (
     Secret as Secret,
 )
 from syncd.config_pubmed import PUBMED_SPEC, PubmedConfig, pubmed_from_values
+from syncd.config_search import SearchConfig, toml_value, wrap
 from syncd.core.mapping import MeshPolicy
 from syncd.errors import ConfigError
 
@@ -398,6 +400,7 @@ class Config:
     watch: WatchConfig = field(default_factory=WatchConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    searches: tuple[SearchConfig, ...] = ()  # [[search]] tables (syncd/config_search.py)
     pubmed: PubmedConfig = field(default_factory=PubmedConfig)
     source: Path | None = None  # the file it was read from; None when none exists
 
@@ -490,6 +493,10 @@ def validate(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     problems: list[str] = []
     values: dict[str, Any] = {}
     for section, content in data.items():
+        if section == config_search.SECTION:  # [[search]]: an array of tables, checked there
+            values[section], found = config_search.validate(content)
+            problems += found
+            continue
         if section not in SECTIONS:
             problems.append(
                 f"'{section}': unknown section (known: {', '.join(SECTIONS)})"
@@ -681,6 +688,7 @@ def from_values(
         ),
         notify=NotifyConfig(desktop=get("notify.desktop")),
         state=StateConfig(path=state_path),
+        searches=config_search.searches(values.get(config_search.SECTION, ())),
         pubmed=pubmed_from_values(values, config_file, env),
         source=config_file,
     )
@@ -728,30 +736,6 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
 # --- rendering ------------------------------------------------------------------------------
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return repr(value)
-
-
-def _wrap(text: str, width: int = 98) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        if current and len(current) + 1 + len(word) > width:
-            lines.append(current)
-            current = word
-        else:
-            current = f"{current} {word}" if current else word
-    if current:
-        lines.append(current)
-    return lines
-
-
 def render_example() -> str:
     """``config.example.toml``: every key with its description and default (unset keys
     commented out, with an example value)."""
@@ -768,11 +752,12 @@ def render_example() -> str:
                 continue
             short = key.name.split(".", 1)[1]
             out.append("")
-            out += [f"# {line}" for line in _wrap(key.description)]
+            out += [f"# {line}" for line in wrap(key.description)]
             if key.default is None:
                 out.append(f"# {short} = {key.example}")
             else:
-                out.append(f"{short} = {_toml_value(key.default)}")
+                out.append(f"{short} = {toml_value(key.default)}")
+    out += config_search.render_example()
     return "\n".join(out) + "\n"
 
 
@@ -780,10 +765,11 @@ def render_reference() -> str:
     """The key table for ``docs/config.md`` (Markdown)."""
     rows = ["| Key | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
     for key in SPEC:
-        default = "(not set)" if key.default is None else _toml_value(key.default)
+        default = "(not set)" if key.default is None else toml_value(key.default)
         rows.append(
             f"| `{key.name}` | {key.kind} | `{default}` | {key.description.replace('|', '/')} |"
         )
+    rows += config_search.render_reference()
     return "\n".join(rows) + "\n"
 
 

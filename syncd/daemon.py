@@ -46,6 +46,7 @@ from typing import Any
 from syncd import sdnotify
 from syncd.config import Config
 from syncd.core.backoff import backoff
+from syncd.core.searches import Scheduled
 from syncd.core.text import shown
 from syncd.credentials import stale_credential
 from syncd.engine import Importer
@@ -63,12 +64,10 @@ from syncd.watch import (
     Settler,
     cannot_read,
     ends_whole,
+    file_row,
     is_candidate,
     look,
     scan,
-)
-from syncd.watch import (
-    file_row as _file_row,
 )
 
 logger = logging.getLogger(__name__)
@@ -85,9 +84,6 @@ _STOP_GRACE = 4.5  # seconds the main thread waits for the worker after SIGTERM
 class Stopping(BaseException):
     """Raised from an interruptible wait when the daemon is asked to stop. A BaseException so
     that no ``except Exception`` on the way turns a stop into an error."""
-
-
-_utc = utc_stamp
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -131,6 +127,7 @@ class Daemon:
         import_existing: bool = False,
         once: bool = False,
         reload: Callable[[], Config] | None = None,
+        searches: Scheduled | None = None,  # saved PubMed searches (syncd/searches.py)
     ) -> None:
         assert config.watch.directory is not None
         self.config = config
@@ -139,6 +136,7 @@ class Daemon:
         self.import_existing = import_existing
         self.once = once
         self._reload = reload
+        self.searches = searches
         self.stop = threading.Event()
         self.signal_name: str | None = None
         self.exit_code = 0
@@ -371,7 +369,7 @@ class Daemon:
         first, inside = self.store.baseline(key) is None, self._inside
         baseline_added_patterns(
             self.store, self.library, self.directory, w.patterns, w.recursive,
-            first_start=first or self.import_existing, inside=inside, row=_file_row,
+            first_start=first or self.import_existing, inside=inside, row=file_row,
         )  # fmt: skip
         if not first:
             return
@@ -382,7 +380,7 @@ class Daemon:
         for path in scan(self.directory, self.config.watch.patterns, self.config.watch.recursive):
             seen = look(path)
             if seen is not None and seen.regular and self._inside(path):
-                rows.append(_file_row(path, seen, "baseline"))
+                rows.append(file_row(path, seen, "baseline"))
         self.store.put_baseline(self.library, key, rows)
         if rows:
             logger.info(
@@ -454,6 +452,8 @@ class Daemon:
         for thread in self._notifying:  # --once: let the notifications out before exiting
             if thread is not None:
                 thread.join(5.0)
+        if self.searches is not None and not self.trouble and self.store is not None:
+            self.exit_code = self.searches.run_due(self.config, self.store, self.sleep)
         if self.files_with_problems:
             self.exit_code = 1
         if self.trouble:
@@ -476,6 +476,8 @@ class Daemon:
             times.append(self.retry_at)
         if self.dir_missing or (self.observer is None and self.config.watch.events):
             times.append(time.time() + _MISSING_POLL)
+        if self.searches is not None and self.store is not None and not self.trouble:
+            times.append(self.searches.next_wakeup(self.config, self.store))  # as step() polls
         return min(times)
 
     def _drain(self, timeout: float) -> None:
@@ -544,6 +546,8 @@ class Daemon:
                 self._connect()  # on failure: trouble, and the next attempt scheduled
             if not self.trouble and self.waiting:
                 self._import_batch()
+        if self.searches is not None and not self.trouble and not self.waiting:
+            self.searches.run_due(self.config, self.store, self.sleep)  # each poll its own line
         self._write_status()
 
     # ---- the folder -----------------------------------------------------------------------
@@ -797,7 +801,7 @@ class Daemon:
                 logger.debug("%s is not a PubMed/MEDLINE export; ignored", path)
                 self.store.put_file(
                     self.library,
-                    _file_row(path, seen, "ignored", detail="not MEDLINE"),
+                    file_row(path, seen, "ignored", detail="not MEDLINE"),
                 )
                 self.waiting.pop(path, None)
                 continue
@@ -811,7 +815,7 @@ class Daemon:
                 other = known_hashes[sha]
                 detail = "same content as " + (other if other != str(path) else "before")
                 done[path] = (FileReport(str(path), outcome="unchanged", detail=detail), sha)
-                unchanged[path] = _file_row(path, seen, "imported", sha=sha)
+                unchanged[path] = file_row(path, seen, "imported", sha=sha)
                 continue
             if sha in batch_hashes:
                 copies[path] = (Path(batch_hashes[sha]), sha, seen)  # its outcome is the first's
@@ -846,7 +850,7 @@ class Daemon:
             else:
                 detail = f"same content as {first}"
                 done[path] = (FileReport(str(path), outcome="unchanged", detail=detail), sha)
-                unchanged[path] = _file_row(path, seen, "imported", sha=sha)
+                unchanged[path] = file_row(path, seen, "imported", sha=sha)
         for path, row in unchanged.items():
             self.store.put_file(self.library, replace(row, detail=done[path][0].detail))
         for path in done:
@@ -896,7 +900,7 @@ class Daemon:
         )
         self.store.put_file(
             self.library,
-            _file_row(path, seen, "foreign", detail="belongs to another user (watch.other_owners)"),
+            file_row(path, seen, "foreign", detail="belongs to another user (watch.other_owners)"),
         )
 
     def _sha256(self, path: Path) -> str:
@@ -991,7 +995,7 @@ class Daemon:
             # Remembered by its stat, so that rescans do not report it again until it changes.
             self.store.put_file(
                 self.library,
-                _file_row(path, seen, "unreadable", sha=sha or "", detail=counts.detail),
+                file_row(path, seen, "unreadable", sha=sha or "", detail=counts.detail),
             )
         self.last_file = path.name
         line = file_line(path.name, counts)
@@ -1002,7 +1006,7 @@ class Daemon:
                 [
                     HistoryRow(
                         str(path),
-                        _utc(),
+                        utc_stamp(),
                         counts.outcome,
                         counts.records,
                         counts.new,
@@ -1044,7 +1048,7 @@ class Daemon:
                 report = free_name(target_dir, report.name)
             with report.open("w", encoding="utf-8") as fh:
                 # Names escaped as in the log: the report is for reading, one line each.
-                fh.write(f"{_REPORT_HEADER} {shown(str(path))} ({_utc()})\n")
+                fh.write(f"{_REPORT_HEADER} {shown(str(path))} ({utc_stamp()})\n")
                 for line in counts.errors or (f"{path}: {counts.detail}",):
                     fh.write(shown(line) + "\n")
             if moved != path:
@@ -1134,24 +1138,24 @@ class Daemon:
 
     def _write_status(self, stopped: bool = False) -> None:
         assert self.store is not None
-        retry = _utc(self.retry_at) if self.trouble else None
+        retry = utc_stamp(self.retry_at) if self.trouble else None
         if self.backing_off_until:
-            retry = _utc(self.backing_off_until)
+            retry = utc_stamp(self.backing_off_until)
         trouble = self.trouble
         if trouble is None and self.backing_off_until:
             trouble = self._status_line()
         row = DaemonRow(
             pid=os.getpid(),
-            started_at=_utc(self.started),
-            stopped_at=_utc() if stopped else None,
+            started_at=utc_stamp(self.started),
+            stopped_at=utc_stamp() if stopped else None,
             library=self.library,
             directory=str(self.directory),
-            last_scan=_utc(self.last_scan) if self.last_scan else None,
+            last_scan=utc_stamp(self.last_scan) if self.last_scan else None,
             settling=len(self.settler),
             waiting=len(self.waiting),
             last_file=self.last_file,
             trouble=trouble,
-            trouble_since=_utc(self.trouble_since) if self.trouble_since else None,
+            trouble_since=utc_stamp(self.trouble_since) if self.trouble_since else None,
             retry_at=retry,
         )
         key = (row, stopped, self.batches)  # a scan changes last_scan: one write a scan

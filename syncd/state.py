@@ -20,6 +20,7 @@ Tables (all keyed by library, ``users/1`` or ``groups/2``, so one database can s
 ``deleted``    keys the server reported as deleted: everything in ``/deleted`` when the index
                was first built (so that articles syncd created and the user deleted are known
                even after the state database was lost), then what each refresh reports.
+``searches`` / ``search_seen``  saved PubMed searches (see :mod:`syncd.state_searches`).
 ``index_builds`` / ``index_queue`` / ``index_staging``  a first build of the index in
                progress: the library version it started from, the keys still to read and the
                items read so far (each page of items is staged with its keys taken off the
@@ -68,16 +69,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from syncd.errors import (
-    StateDamagedError,
-    StateError,
-)
+from syncd.errors import StateDamagedError, StateError
 from syncd.state_failures import BUSY_TIMEOUT_MS, damaged_hint, state_error
+from syncd.state_searches import MIGRATION as SEARCHES_MIGRATION
+from syncd.state_searches import SearchStates
 
 logger = logging.getLogger(__name__)
 
-
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 _ITEM_IDS = ("pmid", "pmcid", "doi", "fingerprint")  # indexed as items_by_<column> (schema 3)
 
 # MIGRATIONS[n] takes a database at version n-1 to version n. Only ever append.
@@ -211,6 +210,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     5: ("ALTER TABLE history ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0",),
     # syncd's own rows are found by PMCID too (it is matched with the PMID).
     6: ("CREATE INDEX records_by_pmcid ON records (library, pmcid)",),
+    7: SEARCHES_MIGRATION,  # saved PubMed searches: syncd/state_searches.py
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
@@ -432,7 +432,7 @@ def _indexed(r: Sequence[Any]) -> IndexedItem:
 
 
 @_guard_public_methods
-class StateStore:
+class StateStore(SearchStates):
     """The state database at ``path`` (created with its folder when missing).
 
     Raises :class:`StateError` (or a subclass naming the cause) for a database that is

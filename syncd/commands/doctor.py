@@ -1,6 +1,7 @@
 """Check the set-up and say what is wrong and how to fix it: the config file, the library, the
 API key (GET /keys/current: whose it is, access to the library, write permission), the
-collection, the folder `syncd run` watches (and whether it runs), and the state database.
+collection, the folder `syncd run` watches (and whether it runs), the state database, and for
+saved searches whether NCBI's E-utilities answer and PubMed parses each query.
 
 Exit status: 0 everything is ready to import, 1 something needs fixing (each problem is
 printed with its fix), 2 the command itself could not run.
@@ -66,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
     ready = _check_library(doc, config)
     _check_watch(doc, config)
     _check_state(doc, config)
+    from syncd.search_status import doctor_checks  # [[search]]: E-utilities and each query
+
+    for check in doctor_checks(config):
+        doc.add(*check)
     failed = [c for c in doc.checks if not c.ok]
     if failed or not ready:
         print(f"{len(failed)} problem{'s' if len(failed) != 1 else ''} to fix.")

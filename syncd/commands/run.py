@@ -14,6 +14,10 @@ through NCBI's E-utilities ([pubmed] in the config); CSV files already there whe
 to watch *.csv are a baseline. The same bytes under another name (citations(1).nbib) cost no
 request. When Zotero cannot be reached, files wait and are retried for as long as it takes.
 
+Saved PubMed searches ([[search]] in the config) are polled when due (every_hours, spread a
+little; the schedule is kept in the state database, so a restart does not poll them all at
+once), one line each in the log; --once polls the due ones before it stops ('syncd search').
+
 Runs in the foreground; as a systemd user service see 'syncd service install'. `syncd status`
 tells what it did. SIGTERM stops it (exit 0), Ctrl-C too (exit 130), SIGHUP reloads the config.
 
@@ -33,6 +37,7 @@ from syncd.commands import add_config_option
 
 if TYPE_CHECKING:
     from syncd.config import Config
+    from syncd.pubmed.eutils import Eutils
     from syncd.targets.base import Target
 
 HELP = "watch the download folder and import each new export (the daemon)"
@@ -106,8 +111,10 @@ def run(args: argparse.Namespace) -> int:
 def _daemon(args: argparse.Namespace, config: Config, load_again: Callable[[], Config]) -> int:
     """Run the daemon on ``config``; SIGHUP takes the config from ``load_again``."""
     from syncd.daemon import Daemon
+    from syncd.searches import SearchRunner
 
     config, default = resolve(config, args.directory)
+    searches = SearchRunner(make_eutils, make_gateway)  # [[search]]: polled when due
     daemon = Daemon(
         config,
         make_gateway,
@@ -115,5 +122,25 @@ def _daemon(args: argparse.Namespace, config: Config, load_again: Callable[[], C
         import_existing=args.import_existing,
         once=args.once,
         reload=lambda: resolve(load_again(), args.directory)[0],
+        searches=searches,
     )
-    return daemon.run()
+    try:
+        return daemon.run()
+    finally:
+        searches.close()
+
+
+SEARCH_NCBI_WAIT = 300.0
+"""Seconds one poll of a saved search waits for an NCBI that does not answer. Then the poll
+ends (its records pending, the search's status saying why) and the search is tried again on
+its own growing schedule, for as long as it takes, while the daemon goes on with its files."""
+
+
+def make_eutils(config: Config, sleep: Callable[[float], None]) -> Eutils:
+    """The E-utilities client of the daemon's saved searches, with the daemon's interruptible
+    ``sleep``."""
+    from syncd.pubmed.eutils import Eutils
+
+    return Eutils(
+        config.pubmed, state_dir=config.state.path.parent, sleep=sleep, deadline=SEARCH_NCBI_WAIT
+    )

@@ -79,6 +79,7 @@ def _state_path(args: argparse.Namespace, config: Config) -> Path:
 def run(args: argparse.Namespace) -> int:
     from syncd.config import load
     from syncd.locks import holder
+    from syncd.search_status import describe as describe_searches
     from syncd.state import StateStore
 
     config = load(args.config)
@@ -116,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     with store:
         library = _library(args, config, store)
         status = collect(store, library, pid, path)
+        status["searches"] = describe_searches(config, store)  # [[search]]: search_status.py
     _point_at_reports(status, config.watch.failed_directory)
     status["service"] = service
     if service:
@@ -375,6 +377,12 @@ def _print(s: dict[str, Any]) -> None:
         say(f"Failed records ({len(s['failed'])}; fix, then 'syncd status --retry'):")
         for r in s["failed"]:
             say(f"  {r['where']}: {r['reason']}")
+    if s.get("searches"):
+        from syncd.search_status import list_lines
+
+        say("Saved searches (syncd search list):")
+        for line in list_lines(s["searches"]):
+            say(f"  {line}")
 
 
 def _uncertain(totals: dict[str, int]) -> str:
