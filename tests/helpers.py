@@ -1,10 +1,12 @@
-"""Helpers shared by test modules: exports to import, and the daemon's worker on the memory
-twin of a library, driven one tick at a time. (Test modules import from here, never from each
-other.)"""
+"""Helpers shared by test modules: exports to import, the daemon's worker on the memory twin
+of a library, driven one tick at a time, and a server that only redirects. (Test modules
+import from here, never from each other.)"""
 
 from __future__ import annotations
 
 import contextlib
+import http.server
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -100,3 +102,32 @@ def ticks(w: Worker, n: int = 4) -> None:
     for _ in range(n):
         w.retry_at = 0.0
         w.step()
+
+
+class Redirector:
+    """A server that answers every request with a redirect to ``target``."""
+
+    def __init__(self, target: str) -> None:
+        outer = self
+        self.requests: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.requests.append(self.path)
+                self.send_response(307)
+                self.send_header("Location", target + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_GET
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

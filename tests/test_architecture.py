@@ -44,20 +44,24 @@ def _core_files() -> list[Path]:
     return sorted(CORE.rglob("*.py"))
 
 
+def _imported_modules(path: Path) -> list[str]:
+    """Every module ``path`` imports by absolute name (``import a.b``, ``from a.b import c``)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.extend(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
 @pytest.mark.parametrize("path", _core_files(), ids=lambda p: p.name)
 def test_core_module_imports_nothing_impure(path: Path) -> None:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        for name in names:
-            top = name.split(".")[0]
-            assert top not in FORBIDDEN, f"{path.name} imports {name}"
-            if top == "syncd":
-                assert name.startswith(ALLOWED_SYNCD), f"{path.name} imports the edge {name}"
+    for name in _imported_modules(path):
+        top = name.split(".")[0]
+        assert top not in FORBIDDEN, f"{path.name} imports {name}"
+        if top == "syncd":
+            assert name.startswith(ALLOWED_SYNCD), f"{path.name} imports the edge {name}"
 
 
 def test_core_has_modules() -> None:
@@ -196,3 +200,20 @@ def test_no_module_grows_past_its_ceiling(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
     limit = LINE_CEILINGS.get(rel, MAX_MODULE_LINES)
     assert lines <= limit, f"{rel} has {lines} lines, more than {limit}: split it along its jobs"
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.mark.parametrize(
+    "path", sorted(TESTS.rglob("*.py")), ids=lambda p: str(p.relative_to(TESTS))
+)
+def test_test_modules_share_helpers_through_helper_modules_not_each_other(path: Path) -> None:
+    # A helper imported from another test module runs that module's tests' imports and
+    # fixtures along, and ties the two files together: shared helpers live in helper modules
+    # (tests/helpers.py, tests/system/processes.py, tests/system/cli_imports.py, ...).
+    for name in _imported_modules(path):
+        last = name.rsplit(".", 1)[-1]
+        assert not (name.startswith("tests.") and last.startswith("test_")), (
+            f"{path.relative_to(TESTS)} imports the test module {name}"
+        )

@@ -8,7 +8,6 @@ whose ``sleep`` records instead of sleeping, so that the waits the gateway was t
 
 from __future__ import annotations
 
-import http.server
 import logging
 import threading
 import traceback
@@ -31,6 +30,7 @@ from syncd.zotero import (
     ZoteroGateway,
 )
 from tests.contract.conftest import GROUP_ID, KEY, USER_ID
+from tests.helpers import Redirector
 from tests.helpers import zotero_article as article
 
 READ_ONLY_KEY = "ReadOnly0123456789abcdEF"
@@ -835,41 +835,12 @@ def test_a_header_the_client_cannot_send_is_never_quoted(
     assert not info.value.transient and sleeps == []  # not retried as a "network error"
 
 
-class _Redirector:
-    """A server that answers every request with a redirect to ``target``."""
-
-    def __init__(self, target: str) -> None:
-        outer = self
-        self.requests: list[str] = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                self.send_response(307)
-                self.send_header("Location", target + self.path)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_POST = do_GET
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
 def test_a_redirect_to_another_address_is_refused_and_the_key_stays_home(
     sandbox: SandboxServer, host: str
 ) -> None:
     port = sandbox.url.rsplit(":", 1)[1]
-    redirector = _Redirector(f"http://{host}:{port}")
+    redirector = Redirector(f"http://{host}:{port}")
     try:
         with (
             ZoteroGateway(

@@ -18,7 +18,7 @@ from syncd.cli import main
 from syncd.engine import PLAN_BATCH
 from syncd.report import report_name
 from syncd.sandbox import SandboxServer
-from tests.system.test_import import (
+from tests.system.cli_imports import (
     KEY,
     LIB,
     article,
@@ -35,7 +35,7 @@ HINT = "Send to > Citation manager"
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    """User 1 with test_import's KEY (its config() writes that key)."""
+    """User 1 with test_import's KEY (cli_imports.config() writes that key)."""
     with SandboxServer() as server:
         server.add_user(1)
         server.add_key(KEY, 1)

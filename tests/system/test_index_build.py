@@ -14,6 +14,7 @@ import json
 import math
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import pytest
 from syncd.core.keys import item_key
 from syncd.sandbox import SandboxServer
 from tests.helpers import write_export
-from tests.system.test_exactly_once import (
+from tests.system.processes import (
     ITEMS_PATH,
     KEY,
     LIBRARY,
@@ -33,10 +34,21 @@ from tests.system.test_exactly_once import (
     Machine,
     assert_exactly_once,
     library_pmids,
-    machine,
-    sandbox,
+    running_sandbox,
     wait_until,
 )
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    with running_sandbox(monkeypatch) as server:
+        yield server
+
+
+@pytest.fixture
+def machine(tmp_path: Path, sandbox: SandboxServer) -> Machine:
+    return Machine(tmp_path / "machine-a", sandbox)
+
 
 __all__ = ["machine", "sandbox"]  # fixtures used by name
 

@@ -12,7 +12,7 @@ import pytest
 from syncd.cli import main
 from syncd.core.identity import item_identifiers
 from syncd.sandbox import SandboxServer
-from tests.system.test_import import KEY, LIB, USER, config, export, library_items, run
+from tests.system.cli_imports import KEY, LIB, USER, config, export, library_items, run
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_env")]
 

@@ -23,6 +23,7 @@ import pytest
 
 from syncd.cli import main
 from syncd.sandbox import SandboxServer
+from tests.helpers import Redirector
 from tests.system.conftest import KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,10 +139,8 @@ def test_a_non_ascii_key_is_a_config_error(
 def test_a_redirect_to_another_host_is_not_a_permission_problem(
     tmp_path: Path, sandbox: SandboxServer, keyed: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.contract.test_gateway import _Redirector
-
     port = sandbox.url.rsplit(":", 1)[1]
-    redirector = _Redirector(f"http://localhost:{port}")
+    redirector = Redirector(f"http://localhost:{port}")
     try:
         code, err = run(config(tmp_path, redirector.url), capsys, str(export(tmp_path, 1)))
     finally:
