@@ -38,11 +38,12 @@ check: lint
 	$(BIN)/python -m pytest -m "not slow"
 
 # The daemon's heavy proofs at full size (kill -9 at 24 moments, the sandbox down for 30 s;
-# kill -9 during a saved search's poll at 20 moments);
+# kill -9 during a saved search's poll at 20 moments; the import session model at 3,000 runs);
 # `make test` runs the same tests with fewer rounds.
 proof: $(BIN)/.installed
 	SYNCD_PROOF=1 $(BIN)/python -m pytest tests/system/test_daemon.py -k "kill_9 or sandbox_down"
 	SYNCD_PROOF=1 $(BIN)/python -m pytest tests/system/test_searches.py -k kill_9
+	SYNCD_PROOF=1 $(BIN)/python -m pytest tests/engine/test_session_model.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py

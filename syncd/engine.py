@@ -48,9 +48,10 @@ from syncd.core.dedup import (
     Own,
     Seen,
     decide,
-    dedup_keys,
     identity,
+    memory_keys,
     share_a_key,
+    unmatched_identities,
 )
 from syncd.core.id_files import Listed
 from syncd.core.identity import Identifiers, item_identifiers, record_identifiers
@@ -60,7 +61,7 @@ from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.core.settle import settle
 from syncd.core.writers import conflict_delay, keep_guard, made_by_syncd
-from syncd.engine_values import _duration, _Job, _note, _Record, _sha256, row_where
+from syncd.engine_values import _duration, _Job, _note, _Record, _sha256, row_where, split_where
 from syncd.errors import ConfigError, InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, to_row
 from syncd.locks import state_users
@@ -343,6 +344,8 @@ class Importer:
             match = self.options.match
             columns = [c for c, kind in _COLUMNS if kind in match]
             rows = self.store.records_like(self.library, ids, columns)
+            for column, some in unmatched_identities(ids, match).items():
+                rows += self.store.records_like(self.library, some, [column])
         rows = list(rows)
         self.pushed_rows = {r.key: r for r in rows if r.status == "pushed"}
         # The key syncd derives for each article; when another item holds it, the next
@@ -368,7 +371,7 @@ class Importer:
         for row in rows:
             gone = row.key in deleted and row.key not in self.index
             recorded = Own(row.key, row.status, _row_ids(row))
-            for dk in dedup_keys(recorded.ids, self.options.match):
+            for dk in memory_keys(recorded.ids, self.options.match):
                 if row.status in ("pushed", "duplicate") and gone:
                     deleted_own.setdefault(dk, recorded)
                 elif row.status != "duplicate":
@@ -377,7 +380,7 @@ class Importer:
             if key in self.index:
                 continue  # created again since (dedup.recreate_deleted)
             for one in derived[key]:
-                for dk in dedup_keys(one, self.options.match):
+                for dk in memory_keys(one, self.options.match):
                     deleted_own.setdefault(dk, Own(key, "pushed", one))
         return Memory(own=own, deleted_own=deleted_own)
 
@@ -458,6 +461,7 @@ class _Run:
         self._counted_at: dict[str, str] = {}  # file -> when it last got a history row
         self._carry: list[_Job] = []  # creates planned, waiting to fill a write
         self._planned: set[str] = set()  # keys of the items this run planned to create
+        self._counted: set[str] = set()  # keys of earlier runs' items counted new by this one
         self._sent = 0
         self._to_send = 0
         self._stalled_since: float | None = None  # the first refused write since one went in
@@ -1054,10 +1058,13 @@ class _Run:
                     replace(done, where=rec.where, pmid=rec.ids.pmid, outcome="")
                 )
                 self.outcome[ref] = "created"
+                self._counted.add(done.key or "")  # its repeats are duplicates of it
+                self._claim(rec, done.key)
             elif isinstance(action, Merge | Skip) and self._uncounted(rec, action.key):
                 reason = "created by an earlier run that ended before it was counted"
                 self.report.created.append(Entry(rec.where, action.key, reason, rec.ids.pmid))
                 self.outcome[ref] = "created"
+                self._counted.add(action.key)
             elif isinstance(action, Merge | Skip):
                 self.report.duplicates.append(
                     Entry(rec.where, action.key, action.reason, rec.ids.pmid)
@@ -1100,12 +1107,20 @@ class _Run:
                 merged.add(key)
                 self.report.merged.append(key)
 
+    def _claim(self, rec: _Record, key: str | None) -> None:
+        """A settled row counted for ``rec``: its row now names ``rec``'s file, whose history
+        counts it, so that reading the row's first file again does not count it a second time."""
+        row = self.imp.pushed_rows.get(key or "")
+        if row is not None and row.source != rec.file:
+            line = split_where(rec.where)[1]
+            self.store.put_records(self.library, [replace(row, source=rec.file, line=line)])
+
     def _uncounted(self, rec: _Record, key: str) -> bool:
         """Whether ``rec``'s item was created from this same file by a run that was killed
         before it wrote the file's history row: then it is new for the file, not a duplicate
         of syncd's own item (the history must add up to what the library gained)."""
         row = self.imp.pushed_rows.get(key)
-        if row is None or row.source != rec.file or key in self._planned:
+        if row is None or row.source != rec.file or key in self._planned or key in self._counted:
             return False
         if rec.file not in self._counted_at:
             self._counted_at[rec.file] = self.store.last_counted(self.library, rec.file)

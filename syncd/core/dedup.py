@@ -94,6 +94,30 @@ def identity(ids: Identifiers) -> str | None:
     return None
 
 
+def memory_keys(ids: Identifiers, match: Iterable[str] = MATCH_KINDS) -> list[str]:
+    """What syncd's memory of an article (its earlier records of a run, its rows) is found
+    under: the dedup keys for ``match``, and its identity, which the item key is derived from
+    whatever ``match`` says (an article syncd created stays syncd's under any ``match``)."""
+    keys = dedup_keys(ids, match)
+    ident = identity(ids)
+    return keys if ident is None or ident in keys else [*keys, ident]
+
+
+def unmatched_identities(
+    ids: Iterable[Identifiers], match: Iterable[str]
+) -> dict[str, list[Identifiers]]:
+    """The articles whose identity is of a kind ``match`` leaves out (a DOI-only article
+    under ``match = ["pmid"]``), by the state column their rows are found by: syncd's memory
+    of them is found by identity too (see :func:`memory_keys`)."""
+    kinds = set(match)
+    out: dict[str, list[Identifiers]] = {}
+    for one in ids:
+        kind = (identity(one) or ":").split(":", 1)[0]
+        if kind and kind not in kinds:
+            out.setdefault("fingerprint" if kind == "title" else kind, []).append(one)
+    return out
+
+
 def disagree(a: Identifiers, b: Identifiers) -> bool:
     """Whether two articles have different PMIDs or different DOIs."""
     return bool((a.pmid and b.pmid and a.pmid != b.pmid) or (a.doi and b.doi and a.doi != b.doi))
@@ -385,7 +409,18 @@ def decide(
                 possible.append(Possible(_kind(dk), dk.split(":", 1)[1], key, where))
             if said == "same":
                 return Duplicate(key, f"same article as {where}", "run")
-    for dk in keys:
+    # An earlier record of the run with the same identity (what the key is derived from) is
+    # this article even where ``match`` does not compare that identifier: a later run would
+    # find its item under the derived key as "imported by syncd before" (below), so this run
+    # must not create a second one beside it.
+    ident = _identity_of(ids)
+    if ident is not None and ident not in keys and ident in seen_in_run:
+        key, where, earlier = seen_in_run[ident]
+        if identity(earlier) == ident and verdict(_kind(ident), ids, earlier) == "same":
+            return Duplicate(key, f"same article as {where}", "run")
+    # syncd's own rows likewise (see memory_keys).
+    lookup = keys if ident is None or ident in keys else [*keys, ident]
+    for dk in lookup:
         if dk in own:
             key, status, recorded = own[dk]
             if verdict(_kind(dk), ids, recorded) != "same":
@@ -399,7 +434,7 @@ def decide(
                     continue  # another article took the key meanwhile: derive the next one
                 return New(key, _identity_of(ids) or dk, adopted=True, possible=tuple(possible))
             return Duplicate(key, f"imported by syncd before as item {key}", "syncd")
-    for dk in keys:
+    for dk in lookup:
         if dk in deleted_own:
             key, _, recorded = deleted_own[dk]
             if verdict(_kind(dk), ids, recorded) != "same":
@@ -412,7 +447,6 @@ def decide(
                 "(dedup.recreate_deleted = true creates it again)",
             )
 
-    ident = _identity_of(ids)
     if ident is None:
         return Unidentified()
     attempt = 0

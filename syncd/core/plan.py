@@ -34,6 +34,7 @@ from syncd.core.dedup import (
     decide,
     dedup_keys,
     identity,
+    memory_keys,
     verdict,
 )
 from syncd.core.identity import Identifiers
@@ -249,7 +250,7 @@ def plan(
                 pmcid=one.pmcid or article.pmcid,
                 fingerprint=one.fingerprint or article.fingerprint,
             )
-            for dk in dedup_keys(one, options.match):
+            for dk in memory_keys(one, options.match):  # its identity too (see decide)
                 seen.setdefault(dk, Seen(key, head.where, known))
                 new_seen.setdefault(dk, Seen(key, head.where, known))
         for m in members:

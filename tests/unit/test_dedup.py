@@ -16,7 +16,9 @@ from syncd.core.dedup import (
     decide,
     dedup_keys,
     identity,
+    memory_keys,
     titles_agree,
+    unmatched_identities,
     verdict,
 )
 from syncd.core.identity import Identifiers, fingerprint
@@ -266,3 +268,29 @@ def test_a_pmcid_is_matched_with_the_pmid() -> None:
     # A PMCID shared with a differing title is a possible duplicate, imported apart.
     other = Identifiers(pmid="9", pmcid="PMC123", fingerprint="another paper|2020|a")
     assert verdict("pmcid", [other], item.ids) == "possible"
+
+
+def test_memory_keys_add_the_identity_that_match_leaves_out() -> None:
+    doi_only = Identifiers(doi="10.1/x", fingerprint="f")
+    assert memory_keys(doi_only, ["pmid"]) == ["doi:10.1/x"]
+    assert memory_keys(doi_only, ["pmid", "doi"]) == ["doi:10.1/x"]
+    with_pmid = Identifiers(pmid="1", doi="10.1/y")
+    assert memory_keys(with_pmid, ["pmid"]) == ["pmid:1"]
+    assert memory_keys(Identifiers(), ["pmid"]) == []
+
+
+def test_unmatched_identities_name_the_state_column_to_look_them_up_by() -> None:
+    doi_only = Identifiers(doi="10.1/x", fingerprint="f")
+    title_only = Identifiers(fingerprint="t")
+    with_pmid = Identifiers(pmid="1", doi="10.1/y")
+    found = unmatched_identities([doi_only, title_only, with_pmid], ["pmid"])
+    assert found == {"doi": [doi_only], "fingerprint": [title_only]}
+    assert unmatched_identities([doi_only, title_only], ["pmid", "doi", "title"]) == {}
+
+
+def test_an_earlier_record_with_the_same_identity_is_this_article_whatever_match_says() -> None:
+    ids = Identifiers(doi="10.1/x", fingerprint="f")
+    seen = {"doi:10.1/x": Seen("KEY00001", "a.nbib:1", ids)}
+    options = DedupOptions(match=("pmid",))
+    got = decide(ids, Index([]), seen, {}, options, library=LIB)
+    assert isinstance(got, Duplicate) and got.key == "KEY00001"
