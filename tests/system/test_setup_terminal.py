@@ -13,7 +13,7 @@ import pytest
 
 from syncd.config import load
 from syncd.sandbox import SandboxServer
-from tests.system.terminal import CTRL_C, Terminal
+from tests.system.terminal import Terminal
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -100,7 +100,7 @@ def test_a_person_sets_up_a_group_library(home: Path, sandbox: SandboxServer) ->
 def test_ctrl_c_at_the_key_prompt_writes_nothing(home: Path, sandbox: SandboxServer) -> None:
     with syncd_setup(home, sandbox) as term:
         term.expect(r"Zotero API key \(the input is hidden\): ")
-        term.type(CTRL_C)
+        term.ctrl_c()
         assert term.wait() == 130, term.output
         assert "interrupted" in term.output
     assert written(home) == []
@@ -113,7 +113,7 @@ def test_ctrl_c_before_writing_writes_nothing(home: Path, sandbox: SandboxServer
         term.expect(r"Import into which library\? \[1\]: ")
         term.line("")
         term.expect(r"Write these\? \[Y/n\]: ")
-        term.type(CTRL_C)
+        term.ctrl_c()
         assert term.wait() == 130, term.output
     assert written(home) == []
     assert not (home / "in").exists()
