@@ -248,7 +248,10 @@ def _after(args: argparse.Namespace, ui: Any, config_path: Path, usual: bool) ->
     ]
     width = max(len(c) for c, _ in commands)
     for command, what in commands:
-        ui.say(f"  {command.ljust(width)}   # {what}")
+        if width > 44:  # a long --config path: the comment goes on a line of its own
+            ui.say(f"  {command}\n      # {what}")
+        else:
+            ui.say(f"  {command.ljust(width)}   # {what}")
     return EXIT_OK if healthy else EXIT_PARTIAL
 
 

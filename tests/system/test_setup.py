@@ -287,3 +287,16 @@ def test_against_a_syncd_sandbox_process(tmp_path: Path) -> None:
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_the_demo_of_make_demo_runs() -> None:
+    """examples/setup_demo.py, the setup step of `make demo`, exits 0 (it checks itself that
+    a second `--yes` run is refused)."""
+    demo = Path(__file__).resolve().parents[2] / "examples" / "setup_demo.py"
+    run = subprocess.run(
+        [sys.executable, str(demo)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Ready to import." in run.stdout and "7 new items" in run.stdout
+    assert "--yes never replaces a config" in run.stderr
