@@ -66,7 +66,7 @@ def setup_web(args: argparse.Namespace, ui: UI) -> SetupResult:
         f"collection:   {collection or '(none)'}",
         f"watch folder: {directory or default_download_dir()}"
         + ("" if directory else " (your download folder)"),
-        f"API key:      {key_file} (readable by you only)",
+        f"API key:      {key_file} (readable by you only)" + _replaces(key_file, key),
     ]
     if answers.api_url:
         summary.insert(0, f"server:       {answers.api_url}")
@@ -148,6 +148,14 @@ def _checked_key(
             raise UsageError(f"not an API key: {problem}", hint=f"copy it from {KEYS_PAGE}")
         ui.say(f"  not an API key: {problem}; try again")
     raise AssertionError("unreachable")
+
+
+def _replaces(key_file: Path, key: str) -> str:
+    try:
+        there = key_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return "" if there == key else "; the key there now is kept as a backup"
 
 
 def _key_from_file(path: str | Path, what: str) -> str:
