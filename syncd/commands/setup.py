@@ -10,8 +10,9 @@ The key is checked at once (GET /keys/current); only libraries it can write are 
 config ($XDG_CONFIG_HOME/syncd/config.toml unless --config, or $SYNCD_CONFIG) gets only what
 differs from the defaults; other settings of an existing config are kept, and the old file
 is kept as config.toml.bak. The key goes to $XDG_CONFIG_HOME/syncd/zotero-api-key (0600, its
-folder 0700): the file the service loads it from. Nothing is written before the last
-question; Ctrl-C leaves everything as it was.
+folder 0700): the file the service loads it from. Run again, setup offers the current
+config's answers as its defaults. Nothing is written before the last question; Ctrl-C leaves
+everything as it was.
 
 --yes never asks: what has no default must come from a flag (the key: --api-key-file), and
 an existing config is replaced only with --force. --api-url points setup at another server
@@ -46,7 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--web", action="store_true", help="import through the Zotero Web API (the default)"
     )
     where.add_argument(
-        "--desktop", action="store_true", help="import into the Zotero app on this computer"
+        "--desktop",
+        action="store_true",
+        help="import into the Zotero app on this computer"
+        + ("" if desktop_setup() else " (not available in this build)"),
     )
     parser.add_argument(
         "-y",

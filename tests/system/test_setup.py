@@ -300,3 +300,46 @@ def test_the_demo_of_make_demo_runs() -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Ready to import." in run.stdout and "7 new items" in run.stdout
     assert "--yes never replaces a config" in run.stderr
+
+
+def test_a_server_that_does_not_answer_is_said_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with SandboxServer() as gone:
+        url = gone.url  # a port that was just free, now closed again
+    code = main(["setup", "--yes", "--api-url", url, "--api-key-file", str(key_file(tmp_path))])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"cannot reach {url} (checking the API key)" in err and KEY not in err
+    assert not config_path().exists() and not default_key_path().exists()
+
+
+def test_plain_http_to_another_machine_is_refused_before_the_key_is_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["setup", "--yes", "--api-url", "http://zotero.example.org", "--api-key-file"]
+    assert main([*argv, str(key_file(tmp_path))]) == 2
+    assert "would send the API key unencrypted" in capsys.readouterr().err
+
+
+def test_the_service_needs_the_default_config(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["setup", "--yes", "--service", "--config", str(tmp_path / "other.toml")]
+    assert main([*argv, "--api-url", sandbox.url]) == 2
+    assert "the service reads" in capsys.readouterr().err
+    assert not (tmp_path / "other.toml").exists()
+
+
+def test_a_service_that_cannot_be_installed_exits_1(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-systemctl-here"))
+    code, out = setup(sandbox, tmp_path, capsys, "--service")
+    assert code == 1, out
+    assert "Ready to import." in out
+    assert "the service was not installed: systemctl not found" in out
+    assert config_path().exists()
