@@ -111,11 +111,11 @@ class Scripted:
 
     def ask(self, question: str, default: str | None, *, flag: str) -> str:
         if default is None:
-            raise UsageError(f"--yes: {question.lower()}?", hint=f"give it with {flag}")
+            raise _needs(question, flag)
         return default
 
     def secret(self, question: str, *, flag: str) -> str:
-        raise UsageError(f"--yes: {question.lower()}?", hint=f"give it with {flag}")
+        raise _needs(question, flag)
 
     def confirm(self, question: str, default: bool, *, flag: str | None = None) -> bool:
         return default
@@ -128,3 +128,10 @@ def _say(line: str) -> None:
     """One line for the person: names in it are escaped (:func:`syncd.core.text.shown`)."""
     sys.stdout.write(shown(line) + "\n")
     sys.stdout.flush()
+
+
+def _needs(what: str, flag: str) -> UsageError:
+    return UsageError(
+        f"--yes asks nothing, and {what} has no default: it must come from a flag",
+        hint=f"give it with {flag}",
+    )
