@@ -8,6 +8,7 @@ everything.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import threading
@@ -59,6 +60,8 @@ def make_private_dirs(folder: Path) -> None:
     missing = []
     for parent in [folder, *folder.parents]:
         if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(parent))
             break
         missing.append(parent)
     for parent in reversed(missing):

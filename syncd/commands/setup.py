@@ -27,14 +27,19 @@ written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import shlex
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncd.errors import EXIT_OK, EXIT_PARTIAL, SyncdError, UsageError
+
+if TYPE_CHECKING:
+    from syncd.setup_files import SetupResult
+    from syncd.setup_prompts import UI
 
 HELP = "set syncd up: check the API key, choose the library, write the config, start the service"
 
@@ -105,7 +110,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-Setup = Callable[[argparse.Namespace, Any], Any]  # (args, ui) -> SetupResult
+# A target's setup: asks through the UI (or takes from the flags) what the target needs, checks
+# it, and returns what to write; it writes nothing. ``args.existing_config`` holds the config
+# being updated (parsed; {} when there is none), whose answers are its defaults.
+Setup = Callable[[argparse.Namespace, "UI"], "SetupResult"]
 
 
 def desktop_setup() -> Setup | None:
@@ -129,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     setup = _target(args, ui)
     config_path, _ = locate(args.config)
     config_path = config_path.absolute()
+    if config_path.is_dir():
+        raise UsageError(f"--config {config_path}: a folder, not a file")
     usual = config_path == default_config_path().absolute()
     if args.service and not usual:
         raise UsageError(
@@ -153,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     return _after(args, ui, config_path, usual)
 
 
-def _target(args: argparse.Namespace, ui: Any) -> Setup:
+def _target(args: argparse.Namespace, ui: UI) -> Setup:
     from syncd.setup_web import setup_web
 
     desktop = desktop_setup()
@@ -177,7 +187,7 @@ def _target(args: argparse.Namespace, ui: Any) -> Setup:
     return (setup_web, desktop)[ui.choose("Which one?", options, 0, flag="--web/--desktop")]
 
 
-def _existing(path: Path, args: argparse.Namespace, ui: Any) -> dict[str, Any] | None:
+def _existing(path: Path, args: argparse.Namespace, ui: UI) -> dict[str, Any] | None:
     """The config already at ``path`` (parsed; ``{}`` when it is not valid TOML), None when
     there is none; refuses to go on when it may not be replaced."""
     if not path.exists():
@@ -201,11 +211,14 @@ def _existing(path: Path, args: argparse.Namespace, ui: Any) -> dict[str, Any] |
         return {}
 
 
-def _write(ui: Any, config_path: Path, text: str, result: Any) -> None:
+def _write(ui: UI, config_path: Path, text: str, result: SetupResult) -> None:
     from syncd.setup_files import ctrl_c_held, make_private_dirs, write_atomically
 
     done: list[str] = []
-    with ctrl_c_held():
+    with ctrl_c_held(), _writing(done):
+        # The folders first: a path that cannot hold a file fails before any file is written.
+        for parent in {*(secret.path.parent for secret in result.secrets), config_path.parent}:
+            make_private_dirs(parent)
         for secret in result.secrets:
             backup = write_atomically(secret.path, secret.content, 0o600)
             done.append(f"wrote {secret.what} to {secret.path} (0600)")
@@ -223,7 +236,23 @@ def _write(ui: Any, config_path: Path, text: str, result: Any) -> None:
         ui.say(line)
 
 
-def _after(args: argparse.Namespace, ui: Any, config_path: Path, usual: bool) -> int:
+@contextlib.contextmanager
+def _writing(done: list[str]) -> Iterator[None]:
+    """A file that cannot be written is said with what was written before it (each file is
+    whole or absent)."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        before = [d for d in done if not d.startswith(" ")]
+        raise SyncdError(
+            f"cannot write{where}: {exc.strerror or exc}"
+            + (f" (already done: {'; '.join(before)})" if before else " (nothing was written)"),
+            hint="check the folder's permissions and free space, then run 'syncd setup' again",
+        ) from None
+
+
+def _after(args: argparse.Namespace, ui: UI, config_path: Path, usual: bool) -> int:
     """Doctor's checks, the service, the next commands; the exit status."""
     from syncd.commands import doctor
 
@@ -259,7 +288,7 @@ def _after(args: argparse.Namespace, ui: Any, config_path: Path, usual: bool) ->
     return EXIT_OK if healthy else EXIT_PARTIAL
 
 
-def _service(ui: Any) -> bool:
+def _service(ui: UI) -> bool:
     from syncd.commands import service
 
     try:

@@ -343,3 +343,14 @@ def test_a_service_that_cannot_be_installed_exits_1(
     assert "Ready to import." in out
     assert "the service was not installed: systemctl not found" in out
     assert config_path().exists()
+
+
+def test_a_config_that_cannot_be_written_is_said_and_no_key_is_written(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    cfg = tmp_path / "a-file" / "config.toml"
+    code, out = setup(sandbox, tmp_path, capsys, "--config", str(cfg))
+    assert code == 2, out
+    assert "cannot write" in out and "(nothing was written)" in out
+    assert not default_key_path().exists()
