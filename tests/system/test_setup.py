@@ -354,3 +354,37 @@ def test_a_config_that_cannot_be_written_is_said_and_no_key_is_written(
     assert code == 2, out
     assert "cannot write" in out and "(nothing was written)" in out
     assert not default_key_path().exists()
+
+
+def test_a_desktop_target_plugs_in_with_one_function(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A build with ``syncd.setup_desktop.setup_desktop(args, ui) -> SetupResult`` gets
+    --desktop: its answers are written, checked and followed like the web target's."""
+    import types
+
+    from syncd.core.setup_plan import WEB_KEYS
+    from syncd.setup_files import SecretFile, SetupResult
+
+    asked: list[object] = []
+
+    def setup_desktop(args: object, ui: object) -> SetupResult:
+        asked.append(getattr(args, "existing_config", None))
+        return SetupResult(
+            values={"zotero.library_id": 1, "zotero.api_url": sandbox.url},
+            decided=WEB_KEYS,
+            secrets=(SecretFile(default_key_path(), KEY + "\n", "the test key"),),
+            summary=("target:       a stand-in for the desktop app",),
+        )
+
+    module = types.ModuleType("syncd.setup_desktop")
+    module.setup_desktop = setup_desktop  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "syncd.setup_desktop", module)
+    assert main(["setup", "--desktop", "--yes", "--no-service"]) == 0
+    out = capsys.readouterr().out
+    assert asked == [{}]
+    assert "a stand-in for the desktop app" in out and "Ready to import." in out
+    assert load(config_path()).zotero.api_url == sandbox.url
