@@ -132,3 +132,42 @@ def test_an_existing_config_is_kept_when_the_person_says_no(
         assert "was left as it was; nothing was written" in term.output
     assert cfg.read_text() == "[zotero]\nlibrary_id = 9\n"
     assert written(home) == [".config/syncd", ".config/syncd/config.toml"]
+
+
+def test_run_again_the_current_answers_are_the_defaults(home: Path, sandbox: SandboxServer) -> None:
+    cfg = home / ".config" / "syncd" / "config.toml"
+    key = home / ".config" / "syncd" / "zotero-api-key"
+    inbox = home / "in"
+    inbox.mkdir(parents=True)
+    cfg.parent.mkdir(parents=True)
+    key.write_text(KEY + "\n")
+    key.chmod(0o600)
+    old = (
+        f'[zotero]\nlibrary_type = "group"\nlibrary_id = {LAB}\napi_url = "{sandbox.url}"\n'
+        f'collection = "Reviews"\n\n[watch]\ndirectory = "{inbox}"\n\n[tags]\nextra = ["kept"]\n'
+    )
+    cfg.write_text(old)
+    with Terminal(
+        [sys.executable, "-m", "syncd", "setup"], environment(home), cwd=str(home)
+    ) as term:  # no --api-url: the config's is the default
+        term.expect(r"config\.toml exists\. Update it .*\[y/N\]: ")
+        term.line("y")
+        term.expect(r"Use the API key already in .*zotero-api-key\? \[Y/n\]: ")
+        term.line("")
+        term.expect(r"The key belongs to user 1 \(ada\), at " + sandbox.url)
+        term.expect(r"Import into which library\? \[2\]: ")  # the group, as before
+        term.line("")
+        term.expect(r"\[Reviews\]: ")
+        term.line("")
+        term.expect(r"Folder to watch for PubMed exports \[" + str(inbox) + r"\]: ")
+        term.line("")
+        term.expect(r"other settings in it are kept")
+        term.expect(r"Write these\? \[Y/n\]: ")
+        term.line("y")
+        term.expect(r"Install and start the service now .*\[Y/n\]: ")
+        term.line("n")
+        assert term.wait() == 0, term.output
+    assert (cfg.parent / "config.toml.bak").read_text() == old
+    config = load(cfg, env={"HOME": str(home)})
+    assert config.zotero.library == f"groups/{LAB}" and config.zotero.collection == "Reviews"
+    assert config.watch.directory == inbox and config.tags.extra == ("kept",)
