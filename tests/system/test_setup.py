@@ -388,3 +388,24 @@ def test_a_desktop_target_plugs_in_with_one_function(
     assert asked == [{}]
     assert "a stand-in for the desktop app" in out and "Ready to import." in out
     assert load(config_path()).zotero.api_url == sandbox.url
+
+
+def test_many_groups_are_read_page_by_page(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for gid in range(1000, 1105):  # more than one page of 100
+        sandbox.add_group(gid, f"Group {gid}", owner=1)
+    code, out = setup(sandbox, tmp_path, capsys, "--library", "group:1104")
+    assert code == 0, out
+    assert load(config_path()).zotero.library == "groups/1104"
+
+
+def test_a_rate_limit_with_a_short_retry_after_is_waited_out(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.inject(status=429, path=r"^/keys/current$", retry_after=0)
+    code, out = setup(sandbox, tmp_path, capsys)
+    assert code == 0, out
+    sandbox.inject(status=429, path=r"^/keys/current$", retry_after=0, times=2)
+    code, out = setup(sandbox, tmp_path, capsys, "--force")
+    assert code == 2 and "asks to slow down" in out
