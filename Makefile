@@ -14,7 +14,8 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # A real import of the bundled examples into a local Zotero sandbox (no account needed),
-# then the same import again: the second run finds every article already there.
+# then the same import again: the second run finds every article already there; then the
+# daemon, a saved search, and `syncd setup` scripted against a sandbox.
 demo: $(BIN)/.installed
 	$(BIN)/syncd import --sandbox examples/
 	@echo; echo "== the same import again: nothing new, every record is a duplicate =="; echo
@@ -23,6 +24,8 @@ demo: $(BIN)/.installed
 	$(BIN)/python examples/daemon_demo.py
 	@echo; echo "== a saved PubMed search, polled against the local E-utilities double =="; echo
 	$(BIN)/python examples/search_demo.py
+	@echo; echo "== syncd setup --web --yes against the sandbox, with a temporary --config =="; echo
+	$(BIN)/python examples/setup_demo.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check syncd tests bench

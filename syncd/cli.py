@@ -26,6 +26,7 @@ from syncd.errors import EXIT_FATAL, EXIT_INTERRUPTED, SyncdError, UsageError
 # Commands are found by module name in syncd/commands/; this is their order in `syncd --help`
 # (a command not listed here comes after these, alphabetically).
 _ORDER: tuple[str, ...] = (
+    "setup",
     "import",
     "run",
     "status",

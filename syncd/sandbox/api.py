@@ -522,7 +522,7 @@ class Api:
         params = parse_read_params(req, action) if req.method == "GET" else ReadParams()
 
         if action == "groups" and kind == "users" and len(rest) == 1:
-            return self._user_groups(req, lib, key)
+            return self._user_groups(req, lib, key, params)
         if req.method in _WRITE_METHODS:
             if not self.state.can_write(key, lib):
                 raise ApiError(403, "Write access denied")
@@ -543,13 +543,17 @@ class Api:
             return _json_response({}, lib.version)
         raise ApiError(404, "Not found")
 
-    def _user_groups(self, req: Request, lib: Library, key: KeyInfo | None) -> Response:
+    def _user_groups(
+        self, req: Request, lib: Library, key: KeyInfo | None, params: ReadParams
+    ) -> Response:
+        # The dataserver (Zotero_Groups::getAllAdvanced): the user's groups, less those the
+        # key cannot access (every sandbox group is private), paged as any multi-object read.
         rows = []
         for gid, group in sorted(self.state.groups.items()):
-            if lib.id not in group["members"]:
-                continue
             glib = self.state.library(f"groups/{gid}")
-            version = glib.version if glib else 0
+            if lib.id not in group["members"] or glib is None or not self.state.can_read(key, glib):
+                continue
+            version = glib.version
             rows.append(
                 {
                     "id": gid,
@@ -558,7 +562,7 @@ class Api:
                         "self": {"href": f"{req.base}/groups/{gid}", "type": "application/json"},
                         "alternate": {"href": f"{req.base}/groups/{gid}", "type": "text/html"},
                     },
-                    "meta": {"numItems": len(glib.items) if glib else 0},
+                    "meta": {"numItems": len(glib.items)},
                     "data": {
                         "id": gid,
                         "version": version,
@@ -574,8 +578,10 @@ class Api:
                     },
                 }
             )
-        headers = [("Total-Results", str(len(rows)))]
-        return _json_response(rows, None, headers)
+        total, start = len(rows), params.start
+        page = rows[start : start + params.limit] if params.limit else rows[start:]
+        headers = [("Total-Results", str(total)), ("Link", self._link(req, params, total))]
+        return _json_response(page, None, headers)
 
     # ---- items --------------------------------------------------------------------------------
 

@@ -184,3 +184,26 @@ def test_the_bad_key_table_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
         bad.failed("127.0.0.1", "Flood9")
     assert bad.locked("127.0.0.1", "Flood9")
     assert not bad.locked("127.0.0.1", "Flood0")
+
+
+def test_user_groups_lists_the_groups_the_key_can_access(
+    sandbox: SandboxServer, client: Client
+) -> None:
+    # The dataserver's GET /users/N/groups (Zotero_Groups::getAllAdvanced): the user's groups,
+    # less the private ones the key cannot access; paged like every multi-object read.
+    sandbox.add_group(101, "Journal club", owner=OTHER_USER, members=[USER])
+    sandbox.add_group(102, "Not a member", owner=OTHER_USER)
+    listed = client.get(f"/users/{USER}/groups")
+    assert listed.status == 200 and listed.headers["total-results"] == "2"
+    assert [(g["id"], g["data"]["name"]) for g in listed.json] == [
+        (GROUP, "Lab"),
+        (101, "Journal club"),
+    ]
+    assert listed.json[0]["data"]["owner"] == USER
+    sandbox.add_key("OneGroupKey0123456789abc", USER, groups={101: (True, False)})
+    only = client.get(f"/users/{USER}/groups", key="OneGroupKey0123456789abc")
+    assert [g["id"] for g in only.json] == [101] and only.headers["total-results"] == "1"
+    assert client.get(f"/users/{USER}/groups", key=None).json == []  # private groups
+    page = client.get(f"/users/{USER}/groups?limit=1&start=1")
+    assert [g["id"] for g in page.json] == [101] and page.headers["total-results"] == "2"
+    assert 'rel="first"' in page.headers["link"]
