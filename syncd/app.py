@@ -7,6 +7,7 @@ backoff takes over), is decided here for ``import``, ``run`` and ``doctor`` alik
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,8 @@ def target_for(
     from syncd.zotero import RetryPolicy, ZoteroGateway
 
     z = config.zotero
+    if z.target == "desktop":
+        return desktop_target(config, sleep=sleep, daemon=daemon)
     if z.library_id is None or z.api_key is None:
         raise ConfigError(
             "no Zotero library is configured",
@@ -38,3 +41,29 @@ def target_for(
         retry=retry,
         sleep=sleep,
     )
+
+
+def desktop_target(
+    config: Config, *, sleep: Callable[[float], object] = time.sleep, daemon: bool = False
+) -> Target:
+    """The Zotero app named by ``config`` (``target = "desktop"``), with the key that
+    ``syncd setup --desktop`` stored. It asks the app which database and user it has now;
+    when Zotero is not running, the stored Server-ID stands until it is."""
+    from syncd.errors import RemoteError
+    from syncd.targets.desktop import DesktopTarget
+    from syncd.targets.desktop_auth import read_desktop_key
+
+    z = config.zotero
+    key = read_desktop_key(z.desktop_key_file)
+    target = DesktopTarget(
+        z.desktop_url,
+        key,
+        key_file=z.desktop_key_file,
+        attempts=3 if daemon else 6,
+        sleep=sleep,
+    )
+    # Whatever is wrong (Zotero closed, too old) is said by check_access, where the engine and
+    # the daemon expect it.
+    with contextlib.suppress(RemoteError):
+        target.connect()
+    return target
