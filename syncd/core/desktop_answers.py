@@ -151,7 +151,9 @@ def refusal(status: int, body: str, *, action: str, url: str) -> RemoteError | N
         return None
     if status == 403 and "Local API is not enabled" in body:
         return RemoteError(
-            f"{where} does not let other programs in (its local API is not enabled)",
+            f"{where} does not let other programs in (its local API is not enabled: "
+            "Settings → Advanced → 'Allow other applications on this computer to communicate "
+            "with Zotero')",
             hint=CHECKBOX + "; syncd waits and tries again",
             status=403,
             transient=True,
@@ -166,7 +168,7 @@ def refusal(status: int, body: str, *, action: str, url: str) -> RemoteError | N
         return RemoteError(
             f"{where} does not accept syncd's key any more ({text or 'HTTP 401'}): it was "
             "revoked (Settings → Advanced → 'Clear Write Authorizations'), or it was an "
-            "'Allow' (once) key",
+            "'Allow' (once) key: run `syncd setup --desktop` again",
             hint=SETUP_AGAIN,
             status=401,
         )

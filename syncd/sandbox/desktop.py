@@ -66,17 +66,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Reply(200, api_headers=False))  # before any endpoint logic runs
             return
         body = b""
+        length = headers.get("content-length", "")
+        if parts.path.startswith("/_desktop/"):  # the switches: not Zotero's, not its rules
+            body = self.rfile.read(min(int(length), _MAX_BODY)) if length.isdigit() else b""
+            self._send(double.admin(self.command, parts.path[len("/_desktop/") :], query, body))
+            return
         if self.command in ("POST", "PUT", "PATCH"):
-            length = headers.get("content-length")
-            if length is None or not length.isdigit():
+            if not length.isdigit():
                 self._send(text(400, "Content-length not provided\n", api_headers=False))
                 return
             body = self.rfile.read(min(int(length), _MAX_BODY))
-        elif "content-length" in headers and headers["content-length"].isdigit():
-            body = self.rfile.read(min(int(headers["content-length"]), _MAX_BODY))
-        if parts.path.startswith("/_desktop/"):
-            self._send(double.admin(self.command, parts.path[len("/_desktop/") :], query, body))
-            return
+        elif length.isdigit():
+            body = self.rfile.read(min(int(length), _MAX_BODY))
         try:
             reply = double.state.handle(self.command, parts.path, query, headers, body)
         except Exception:  # an exception escaping an endpoint: 500, empty body

@@ -256,7 +256,8 @@ class DesktopTarget:
         todo = [i for i, k in enumerate(keys) if k not in known]
         result.existing.update((i, k) for i, k in enumerate(keys) if k in known)
         faults: dict[int, str] = {}
-        for attempt in range(1, self._attempts + 1):
+        tries = min(self._attempts, 3)  # a broken app stays broken: the caller's schedule waits
+        for attempt in range(1, tries + 1):
             if not todo:
                 break
             headers = {}
@@ -279,10 +280,10 @@ class DesktopTarget:
             result.failed.update((todo[j], v) for j, v in report.failed.items())
             faults = {todo[j]: why for j, why in report.faults.items()}
             todo = sorted(faults)
-            if todo and attempt < self._attempts:
+            if todo and attempt < tries:
                 logger.warning(
                     "the Zotero app failed to save %d item(s) (%s); retry %d of %d",
-                    len(todo), next(iter(faults.values())), attempt, self._attempts - 1,
+                    len(todo), next(iter(faults.values())), attempt, tries - 1,
                 )  # fmt: skip
                 self._sleep(backoff(attempt, 1.0, 15.0, 0.5))
         result.answer_lost = self._answer_lost
