@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -83,6 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # an exception escaping an endpoint: 500, empty body
             logger.exception("desktop double: %s %s", self.command, self.path)
             reply = Reply(500, api_headers=False)
+        if double.state.latency and self.command == "POST" and parts.path.endswith("/items"):
+            time.sleep(double.state.latency)  # committed; the answer is slow to come
         self._send(reply)
 
     def _send(self, reply: Reply) -> None:

@@ -98,6 +98,9 @@ class DesktopState:
         """Faults for the next writes, one each: ``500`` (before committing, empty body),
         ``500-after`` (committed, then 500 empty), ``drop`` (committed, no answer)."""
         self.writes = 0
+        """Write requests that reached the library (after the key and body checks)."""
+        self.latency = 0.0
+        """Seconds a write's answer waits after its objects were committed (a slow app)."""
         self.cancel = threading.Event()
 
     # ---- switches ---------------------------------------------------------------------------
