@@ -8,8 +8,10 @@ backoff takes over), is decided here for ``import``, ``run`` and ``doctor`` alik
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from syncd.config import Config
 from syncd.errors import ConfigError
@@ -49,12 +51,15 @@ def desktop_target(
     """The Zotero app named by ``config`` (``target = "desktop"``), with the key that
     ``syncd setup --desktop`` stored. It asks the app which database and user it has now;
     when Zotero is not running, the stored Server-ID stands until it is."""
+    from syncd.config import DESKTOP_KEY_NAME
     from syncd.errors import RemoteError
     from syncd.targets.desktop import DesktopTarget
     from syncd.targets.desktop_auth import read_desktop_key
 
     z = config.zotero
-    key = read_desktop_key(z.desktop_key_file)
+    # In the service, systemd's copy of the key file (LoadCredential=); in a shell, the file.
+    copy = Path(os.environ.get("CREDENTIALS_DIRECTORY") or "/nonexistent") / DESKTOP_KEY_NAME
+    key = read_desktop_key(copy if copy.is_file() else z.desktop_key_file)
     target = DesktopTarget(
         z.desktop_url,
         key,
