@@ -23,6 +23,8 @@ demo: $(BIN)/.installed
 	$(BIN)/python examples/daemon_demo.py
 	@echo; echo "== a saved PubMed search, polled against the local E-utilities double =="; echo
 	$(BIN)/python examples/search_demo.py
+	@echo; echo "== the Zotero desktop app (Zotero 10) as the target, against its double =="; echo
+	$(BIN)/python examples/desktop_demo.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check syncd tests bench

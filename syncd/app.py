@@ -64,7 +64,7 @@ def desktop_target(
         z.desktop_url,
         key,
         key_file=z.desktop_key_file,
-        attempts=3 if daemon else 6,
+        attempts=3 if daemon else 5,
         sleep=sleep,
     )
     # Whatever is wrong (Zotero closed, too old) is said by check_access, where the engine and

@@ -90,7 +90,7 @@ class DesktopTarget:
         key: DesktopKey,
         *,
         key_file: Path | None = None,
-        attempts: int = 6,
+        attempts: int = 5,
         sleep: Callable[[float], object] = time.sleep,
         timeout: float = 30.0,
     ) -> None:
@@ -118,8 +118,8 @@ class DesktopTarget:
     def connect(self) -> None:
         """Learn which database and which signed-in user the app has now, before the target
         is used (the factory calls this; when Zotero is not running, the key file's Server-ID
-        stands until it is)."""
-        sid = self._hello()
+        stands until it is: one try, no waiting)."""
+        sid = self._hello(tries=1)
         if sid != self.server_id:
             logger.warning(
                 "the Zotero app holds another database than when syncd was set up "
@@ -131,19 +131,21 @@ class DesktopTarget:
             self._key = DesktopKey(sid, self._key.key)
             if self._key_file is not None:
                 write_desktop_key(self._key_file, self._key)
-        self.user_id = self._signed_in()
+        self.user_id = self._signed_in(tries=1)
         self.key_library = key_library(self.user_id)
 
-    def _hello(self) -> str:
-        response = self._send("GET", "/api/", action="GET /api/", hello=True)
+    def _hello(self, tries: int | None = None) -> str:
+        response = self._send("GET", "/api/", action="GET /api/", hello=True, tries=tries)
         sid = response.headers.get("Zotero-Server-ID")
         if not sid:
             raise too_old(self.url)
         return sid
 
-    def _signed_in(self) -> int:
+    def _signed_in(self, tries: int | None = None) -> int:
         path = f"/api/users/{_PROBE_USER}/items"
-        response = self._send("GET", path, params={"limit": "1"}, action="GET users", ok=(400,))
+        response = self._send(
+            "GET", path, params={"limit": "1"}, action="GET users", ok=(400,), tries=tries
+        )
         user = signed_in_user(response.status_code, response.text)
         return 0 if user is None else user
 
@@ -366,6 +368,7 @@ class DesktopTarget:
         headers: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (),
         hello: bool = False,
+        tries: int | None = None,
     ) -> httpx2.Response:
         """One request, retried while the failure is transient; the answer when it is a
         success (or a status in ``ok``), else the error :func:`refusal` names."""
@@ -376,7 +379,8 @@ class DesktopTarget:
         if write:
             h["Zotero-API-Key"] = self._key.key
         failure: RemoteError
-        for attempt in range(1, self._attempts + 1):
+        tries = tries or self._attempts
+        for attempt in range(1, tries + 1):
             try:
                 response = self._http.request(
                     method, self.url + path, params=params, json=body, headers=h
@@ -402,7 +406,7 @@ class DesktopTarget:
                 if not error.transient or isinstance(error, LibraryChanged):
                     raise error
                 failure = error
-            if attempt < self._attempts:
+            if attempt < tries:
                 self._sleep(backoff(attempt, 0.5, 10.0, 0.5))
         raise failure
 

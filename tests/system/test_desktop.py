@@ -14,6 +14,7 @@ import pytest
 
 from syncd.errors import RemoteError
 from syncd.targets.desktop_auth import DesktopKey, authorize
+from tests.desktop.wire import authorize as grant
 from tests.helpers import write_export
 from tests.system.desktop_processes import (
     DesktopMachine,
@@ -111,21 +112,16 @@ def test_10_0_3_create_faults_keep_records_pending_then_they_land(tmp_path: Path
 
 
 def test_an_allow_once_key_is_refused_and_a_revoked_key_is_fatal(tmp_path: Path) -> None:
+    pmids = write_export(tmp_path / "in" / "a.nbib", range(36000001, 36000006))
     with running_app(answer="allow") as app:
         with pytest.raises(RemoteError, match="Allow"):
             authorize(app.url)
-        # A key file holding an "Allow" key anyway (written by hand): its first request uses
-        # it up, and syncd says what to do instead of writing anything twice.
-        app.state.answer = "allow"
-        once = app.state.keys
-        from tests.desktop.wire import authorize as raw_authorize
-
-        raw = raw_authorize(app).json
-        assert once[raw["key"]] is False
-        machine = DesktopMachine(
-            tmp_path / "once", app, DesktopKey(app.state.db.server_id, raw["key"])
-        )
-        pmids = write_export(tmp_path / "in" / "a.nbib", range(36000001, 36000006))
+        # An "Allow" key stored anyway (by hand): its first use consumes it, and syncd says
+        # what to do instead of writing anything.
+        once = grant(app).json
+        assert once["remember"] is False
+        key = DesktopKey(app.state.db.server_id, once["key"])
+        machine = DesktopMachine(tmp_path / "once", app, key)
         machine.run(tmp_path / "in", expect=2)
         assert "syncd setup --desktop" in machine.tail()
         assert not pmid_counts(app)
