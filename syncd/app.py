@@ -8,6 +8,7 @@ backoff takes over), is decided here for ``import``, ``run`` and ``doctor`` alik
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -16,6 +17,11 @@ from pathlib import Path
 from syncd.config import Config
 from syncd.errors import ConfigError
 from syncd.targets.base import Target
+
+IGNORED = (
+    "%s: ignored with zotero.target = 'desktop' (the Zotero app writes to My Library on this "
+    "computer)"
+)
 
 
 def target_for(
@@ -57,6 +63,8 @@ def desktop_target(
     from syncd.targets.desktop_auth import read_desktop_key
 
     z = config.zotero
+    if z.ignored:
+        logging.getLogger(__name__).warning(IGNORED, ", ".join(z.ignored))
     # In the service, systemd's copy of the key file (LoadCredential=); in a shell, the file.
     copy = Path(os.environ.get("CREDENTIALS_DIRECTORY") or "/nonexistent") / DESKTOP_KEY_NAME
     key = read_desktop_key(copy if copy.is_file() else z.desktop_key_file)

@@ -28,7 +28,6 @@ The key is held in a :class:`Secret`, whose ``repr`` and ``str`` never show it.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import re
 import tomllib
@@ -379,6 +378,7 @@ class ZoteroConfig:
     desktop_url: str = DEFAULT_DESKTOP_URL
     desktop_key_file: Path = field(default_factory=lambda: default_desktop_key_path())
     desktop_server_id: str | None = None  # from desktop_key_file, when it can be read
+    ignored: tuple[str, ...] = ()  # keys set in the file that target = "desktop" ignores
     library_type: str = "user"
     library_id: int | None = None
     api_key: Secret | None = field(default=None, repr=False)
@@ -718,12 +718,6 @@ def from_values(
     if desktop:
         # The 24-character web key is neither needed nor checked: the app's key is its own.
         api_key, source = None, None
-        if ignored := [k for k in _IGNORED_ON_DESKTOP if k in values]:
-            logging.getLogger(__name__).warning(
-                "%s: ignored with zotero.target = 'desktop' (the Zotero app writes to My "
-                "Library on this computer)",
-                ", ".join(ignored),
-            )
     else:
         api_key, source = resolve_api_key(values, config_file, env)
     state_path = _path(get("state.path"), base) or default_state_path(env)
@@ -733,6 +727,7 @@ def from_values(
             desktop_url=str(get("zotero.desktop_url")).rstrip("/"),
             desktop_key_file=desktop_key,
             desktop_server_id=_desktop_server_id(desktop_key) if desktop else None,
+            ignored=tuple(k for k in _IGNORED_ON_DESKTOP if k in values) if desktop else (),
             library_type=get("zotero.library_type"),
             library_id=get("zotero.library_id"),
             api_key=api_key,

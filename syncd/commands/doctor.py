@@ -145,6 +145,8 @@ def _check_desktop(doc: _Doctor, config: Config) -> bool:
 
     z = config.zotero
     doc.add("target", True, f"the Zotero app at {z.desktop_url} (My Library)")
+    if z.ignored:
+        doc.add("ignored", True, f"{', '.join(z.ignored)}: not used with target = 'desktop'")
     try:
         with contextlib.closing(target_for(config)) as target:
             doc.add("desktop key", True, f"from {z.desktop_key_file}")

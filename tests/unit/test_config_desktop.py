@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from syncd.app import target_for
 from syncd.config import load
 from syncd.errors import ConfigError
 from syncd.targets.desktop_auth import DesktopKey, write_desktop_key
@@ -43,9 +44,12 @@ def test_web_keys_are_ignored_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     text = '[zotero]\ntarget = "desktop"\nlibrary_id = 5\napi_url = "http://127.0.0.1:1"\n'
+    z = load(write(tmp_path, text), env={**env(tmp_path), "ZOTERO_API_KEY": "short"}).zotero
+    assert z.target == "desktop"  # and the bad web key in the environment is not even read
+    assert z.ignored == ("zotero.library_id", "zotero.api_url")
+    write_desktop_key(z.desktop_key_file, DesktopKey("AbCdEf123456", "K" * 32))
     with caplog.at_level(logging.WARNING):
-        z = load(write(tmp_path, text), env={**env(tmp_path), "ZOTERO_API_KEY": "short"}).zotero
-    assert z.target == "desktop"
+        target_for(load(tmp_path / "config.toml", env=env(tmp_path))).close()
     assert "zotero.library_id, zotero.api_url: ignored" in caplog.text
 
 
