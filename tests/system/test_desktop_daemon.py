@@ -65,3 +65,27 @@ def test_a_revoked_key_is_fatal_and_status_says_run_setup_again(tmp_path: Path) 
             assert_exactly_once(app, pmids)
         finally:
             daemon.close()
+
+
+def test_another_database_opened_while_it_runs_is_a_new_library(tmp_path: Path) -> None:
+    with running_app() as app:
+        daemon = DesktopDaemon(tmp_path / "d", app, authorize(app.url))
+        try:
+            daemon.start()
+            daemon.wait_ready()
+            first = write_export(daemon.folder / "first.nbib", range(39100001, 39100006))
+            wait_for(lambda: len(pmid_counts(app)) == 5, 60, "the first file", daemon.tail())
+            old = app.state.db.server_id
+            new = app.state.swap_database()  # the user opens another zotero.sqlite
+            second = write_export(daemon.folder / "second.nbib", range(39100006, 39100011))
+            wait_for(lambda: len(pmid_counts(app)) >= 5, 90, "the second file", daemon.tail())
+            assert_exactly_once(app, first, server_id=old)  # the old database untouched
+            assert set(pmid_counts(app)) >= {str(p) for p in second}
+            assert_exactly_once(app, [], server_id=new)  # nothing twice in the new one
+            wait_for(
+                lambda: f"desktop/{new}" in daemon.status_text()[1],
+                30, "status naming the new library", daemon.tail(),
+            )  # fmt: skip
+            daemon.assert_running()
+        finally:
+            daemon.close()
