@@ -270,11 +270,14 @@ class DesktopTarget:
                 headers=headers, action=f"POST {len(todo)} items", ok=(412,),
             )  # fmt: skip
             if response.status_code == 412:
-                raise VersionConflict(
+                conflict = VersionConflict(
                     f"library {self.library} changed since version {if_unmodified_since}: "
                     f"{response.text[:200]}",
                     status=412,
                 )
+                # After a lost answer, the change that refused the retry may be our own write.
+                conflict.answer_lost = self._answer_lost
+                raise conflict
             report = sort_report([items[i] for i in todo], response.json(), known)
             result.library_version = _version(response)
             result.created.update((todo[j], v) for j, v in report.created.items())

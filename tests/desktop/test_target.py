@@ -125,3 +125,13 @@ def test_refusals_say_what_to_do(app: DesktopDouble) -> None:
         DesktopTarget(url, key, attempts=2, sleep=lambda s: None).check_access()
     assert down.value.transient
     assert key.key not in str(down.value) + str(revoked.value)
+
+
+def test_a_guarded_retry_refused_by_its_own_lost_write_says_so(app: DesktopDouble) -> None:
+    t = target(app)
+    (a,) = keys(1, "own-lost")
+    app.state.fail_writes.append("500-after")  # committed, then 500 with nothing
+    with pytest.raises(VersionConflict) as info:
+        t.create_items([zotero_article(a)], if_unmodified_since=t.library_version())
+    assert info.value.answer_lost  # the engine then counts the item as possibly its own
+    assert a in app.state.db.items
