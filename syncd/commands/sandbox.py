@@ -235,7 +235,13 @@ def _run_desktop(args: argparse.Namespace) -> int:
 
     if not 0 <= args.desktop_port <= 65535:
         raise UsageError(f"--desktop-port {args.desktop_port} is not a port number")
-    state = DesktopState(answer=args.answer, user_id=args.signed_in_as, mode=args.zotero_version)
+    data = None
+    if args.data is not None:
+        args.data.mkdir(parents=True, exist_ok=True)
+        data = args.data / "zotero-desktop.json"
+    state = DesktopState(
+        answer=args.answer, user_id=args.signed_in_as, mode=args.zotero_version, data=data
+    )
     double = DesktopDouble(state, port=args.desktop_port)
     try:
         double.start()
@@ -255,6 +261,7 @@ def _run_desktop(args: argparse.Namespace) -> int:
     print(f"  dialog:     answered {args.answer!r}")
     who = f"user {args.signed_in_as}" if args.signed_in_as else "not signed in"
     print(f"  signed in:  {who}")
+    print(f"  data:       {data if data else 'in memory (lost on exit)'}")
     print("To use it, in syncd's config.toml:")
     print(f'  [zotero]\n  target = "desktop"\n  desktop_url = "{double.url}"')
     print(f"  and authorise once: syncd setup --desktop --desktop-url {double.url}")

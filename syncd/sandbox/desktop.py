@@ -71,6 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path.startswith("/_desktop/"):  # the switches: not Zotero's, not its rules
             body = self.rfile.read(min(int(length), _MAX_BODY)) if length.isdigit() else b""
             self._send(double.admin(self.command, parts.path[len("/_desktop/") :], query, body))
+            double.state.save()
             return
         if self.command in ("POST", "PUT", "PATCH"):
             if not length.isdigit():
@@ -84,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # an exception escaping an endpoint: 500, empty body
             logger.exception("desktop double: %s %s", self.command, self.path)
             reply = Reply(500, api_headers=False)
+        if self.command != "GET":
+            double.state.save()
         if double.state.latency and self.command == "POST" and parts.path.endswith("/items"):
             time.sleep(double.state.latency)  # committed; the answer is slow to come
         self._send(reply)

@@ -12,12 +12,14 @@ check) is :mod:`syncd.sandbox.desktop`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import string
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from syncd.core.keys import ALPHABET, KEY_PATTERN
@@ -77,8 +79,18 @@ class Database:
 class DesktopState:
     """The app: switches tests and ``syncd sandbox --desktop`` flip, and the local API."""
 
-    def __init__(self, *, answer: str = "always", user_id: int = 0, mode: str = "10.0.0") -> None:
+    def __init__(
+        self,
+        *,
+        answer: str = "always",
+        user_id: int = 0,
+        mode: str = "10.0.0",
+        data: Path | None = None,
+    ) -> None:
         self.lock = threading.RLock()
+        self.data = data
+        """A JSON file that keeps the databases and the keys across restarts of the double
+        (as the app keeps ``zotero.sqlite`` and ``localAPIKeys.json``); None: in memory."""
         db = Database(_server_id())
         self.databases = {db.server_id: db}
         self.db = db
@@ -99,11 +111,30 @@ class DesktopState:
         ``500-after`` (committed, then 500 empty), ``drop`` (committed, no answer)."""
         self.writes = 0
         """Write requests that reached the library (after the key and body checks)."""
+        if data is not None and data.exists():
+            saved = json.loads(data.read_text(encoding="utf-8"))
+            self.databases = {d["server_id"]: Database(**d) for d in saved["databases"]}
+            self.db = self.databases[saved["current"]]
+            self.keys = dict(saved["keys"])
         self.latency = 0.0
         """Seconds a write's answer waits after its objects were committed (a slow app)."""
         self.cancel = threading.Event()
 
     # ---- switches ---------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the databases and the keys to :attr:`data` (in one step), if it is set."""
+        if self.data is None:
+            return
+        with self.lock:
+            saved = {
+                "current": self.db.server_id,
+                "databases": [asdict(d) for d in self.databases.values()],
+                "keys": self.keys,
+            }
+            tmp = self.data.with_name(self.data.name + ".tmp")
+            tmp.write_text(json.dumps(saved), encoding="utf-8")
+            os.replace(tmp, self.data)
 
     def swap_database(self) -> str:
         """The user opens another ``zotero.sqlite``: a new Server-ID and an empty library."""

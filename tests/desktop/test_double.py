@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from syncd.sandbox.desktop import DesktopDouble
+from syncd.sandbox.desktop_state import DesktopState
 from tests.desktop.wire import Answer, authorize, request
 
 ITEM = {"key": "ABCD2345", "version": 0, "itemType": "journalArticle", "title": "One"}
@@ -181,3 +183,16 @@ def test_older_than_10_has_no_server_id_and_no_writes(app: DesktopDouble) -> Non
     assert "zotero-server-id" not in request(app, "GET", "/api/").headers
     answer = request(app, "POST", "/api/local/authorize", json_body={"appName": "syncd"})
     assert answer.text == "Endpoint does not support method\n"
+
+
+def test_with_data_the_databases_and_keys_outlive_the_double(tmp_path: Path) -> None:
+    data = tmp_path / "zotero-desktop.json"
+    with DesktopDouble(DesktopState(data=data)) as app:
+        key = authorize(app).json["key"]
+        sid = app.state.db.server_id
+        request(app, "POST", "/api/users/0/items", json_body=[ITEM], sid=sid, key=key)
+    with DesktopDouble(DesktopState(data=data)) as again:  # the app started again
+        assert again.state.db.server_id == sid
+        assert list(again.state.db.items) == ["ABCD2345"]
+        empty = request(again, "POST", "/api/users/0/items", body=b"[]", sid=sid, key=key)
+        assert empty.text == "No items provided"  # the Always Allow key still works
