@@ -89,3 +89,26 @@ def test_another_database_opened_while_it_runs_is_a_new_library(tmp_path: Path) 
             daemon.assert_running()
         finally:
             daemon.close()
+
+
+def test_local_api_switched_off_is_waited_out_and_status_says_where_to_switch_it_on(
+    tmp_path: Path,
+) -> None:
+    with running_app() as app:
+        daemon = DesktopDaemon(tmp_path / "d", app, authorize(app.url))
+        try:
+            daemon.start()
+            daemon.wait_ready()
+            app.state.enabled = False  # the user unticked "Allow other applications ..."
+            pmids = write_export(daemon.folder / "first.nbib", range(39200001, 39200006))
+            wait_for(
+                lambda: "Allow other applications" in daemon.status_text()[1],
+                60, "status naming the checkbox", daemon.tail(),
+            )  # fmt: skip
+            assert not pmid_counts(app)
+            app.state.enabled = True
+            wait_for(lambda: len(pmid_counts(app)) == 5, 90, "the waiting file", daemon.tail())
+            daemon.assert_running()
+            assert_exactly_once(app, pmids)
+        finally:
+            daemon.close()
