@@ -26,6 +26,8 @@ demo: $(BIN)/.installed
 	$(BIN)/python examples/search_demo.py
 	@echo; echo "== syncd setup --web --yes against the sandbox, with a temporary --config =="; echo
 	$(BIN)/python examples/setup_demo.py
+	@echo; echo "== the Zotero desktop app (Zotero 10) as the target, against its double =="; echo
+	$(BIN)/python examples/desktop_demo.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check syncd tests bench

@@ -7,12 +7,21 @@ backoff takes over), is decided here for ``import``, ``run`` and ``doctor`` alik
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from syncd.config import Config
 from syncd.errors import ConfigError
 from syncd.targets.base import Target
+
+IGNORED = (
+    "%s: ignored with zotero.target = 'desktop' (the Zotero app writes to My Library on this "
+    "computer)"
+)
 
 
 def target_for(
@@ -24,6 +33,8 @@ def target_for(
     from syncd.zotero import RetryPolicy, ZoteroGateway
 
     z = config.zotero
+    if z.target == "desktop":
+        return desktop_target(config, sleep=sleep, daemon=daemon)
     if z.library_id is None or z.api_key is None:
         raise ConfigError(
             "no Zotero library is configured",
@@ -38,3 +49,34 @@ def target_for(
         retry=retry,
         sleep=sleep,
     )
+
+
+def desktop_target(
+    config: Config, *, sleep: Callable[[float], object] = time.sleep, daemon: bool = False
+) -> Target:
+    """The Zotero app named by ``config`` (``target = "desktop"``), with the key that
+    ``syncd setup --desktop`` stored. It asks the app which database and user it has now;
+    when Zotero is not running, the stored Server-ID stands until it is."""
+    from syncd.config import DESKTOP_KEY_NAME
+    from syncd.errors import RemoteError
+    from syncd.targets.desktop import DesktopTarget
+    from syncd.targets.desktop_auth import read_desktop_key
+
+    z = config.zotero
+    if z.ignored:
+        logging.getLogger(__name__).warning(IGNORED, ", ".join(z.ignored))
+    # In the service, systemd's copy of the key file (LoadCredential=); in a shell, the file.
+    copy = Path(os.environ.get("CREDENTIALS_DIRECTORY") or "/nonexistent") / DESKTOP_KEY_NAME
+    key = read_desktop_key(copy if copy.is_file() else z.desktop_key_file)
+    target = DesktopTarget(
+        z.desktop_url,
+        key,
+        key_file=z.desktop_key_file,
+        attempts=3 if daemon else 5,
+        sleep=sleep,
+    )
+    # Whatever is wrong (Zotero closed, too old) is said by check_access, where the engine and
+    # the daemon expect it.
+    with contextlib.suppress(RemoteError):
+        target.connect()
+    return target

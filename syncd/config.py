@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from syncd import config_search
 from syncd.config_keys import (  # Key, Secret and the checks live there; named here as before
@@ -48,6 +49,7 @@ from syncd.config_keys import (  # Key, Secret and the checks live there; named 
     _positive,
     _positive_number,
     _url,
+    is_loopback,
 )
 from syncd.config_keys import (
     Secret as Secret,
@@ -65,8 +67,48 @@ MESH_POLICIES = tuple(p.value for p in MeshPolicy)
 _COLLECTION_KEY = re.compile(r"^[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}$")
 _API_KEY = re.compile(r"[A-Za-z0-9]{24}")
 API_KEY_SHAPE = "24 letters and digits"
+DEFAULT_DESKTOP_URL = "http://127.0.0.1:23119"
+DESKTOP_KEY_NAME = "zotero-desktop-key"
+_IGNORED_ON_DESKTOP = ("zotero.library_type", "zotero.library_id", "zotero.api_url")
+
+
+def _loopback_url(value: Any) -> str | None:
+    if not re.match(r"^http://[^\s/]+", value):
+        return f"must be an http:// URL on this machine, not {value!r}"
+    if not is_loopback(urlsplit(value).hostname or ""):
+        return f"must name this machine (127.0.0.1, localhost or ::1), not {value!r}"
+    return None
+
 
 SPEC: tuple[Key, ...] = (
+    Key(
+        "zotero.target",
+        "str",
+        "web",
+        "Where items go: 'web', the Zotero Web API (any library, groups too; works while "
+        "Zotero is closed; needs an API key), or 'desktop', the Zotero app on this computer "
+        "(Zotero 10 or later: no account or API key, items appear at once, only while Zotero "
+        "runs, only My Library; see docs/desktop.md). With 'desktop', library_type, "
+        "library_id and api_url are ignored.",
+        _choice("web", "desktop"),
+    ),
+    Key(
+        "zotero.desktop_url",
+        "str",
+        DEFAULT_DESKTOP_URL,
+        "Where the Zotero app's local API listens (target = 'desktop'); a double in tests "
+        "(`syncd sandbox --desktop`). Only this machine is allowed.",
+        _loopback_url,
+    ),
+    Key(
+        "zotero.desktop_key_file",
+        "path",
+        None,
+        "The file holding the Zotero app's permission to write, as JSON {server_id, key} "
+        "(chmod 600), written by `syncd setup --desktop` (target = 'desktop'). Not set: "
+        "~/.config/syncd/zotero-desktop-key ($XDG_CONFIG_HOME).",
+        example='"~/.config/syncd/zotero-desktop-key"',
+    ),
     Key(
         "zotero.library_type",
         "str",
@@ -332,6 +374,11 @@ SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(k.name.split(".")[0] for k in SP
 
 @dataclass(frozen=True)
 class ZoteroConfig:
+    target: str = "web"
+    desktop_url: str = DEFAULT_DESKTOP_URL
+    desktop_key_file: Path = field(default_factory=lambda: default_desktop_key_path())
+    desktop_server_id: str | None = None  # from desktop_key_file, when it can be read
+    ignored: tuple[str, ...] = ()  # keys set in the file that target = "desktop" ignores
     library_type: str = "user"
     library_id: int | None = None
     api_key: Secret | None = field(default=None, repr=False)
@@ -343,7 +390,10 @@ class ZoteroConfig:
 
     @property
     def library(self) -> str | None:
-        """``users/N`` or ``groups/N`` as the API spells it, or None when not configured."""
+        """``users/N`` or ``groups/N`` as the API spells it (``desktop/<Server-ID>`` for the
+        Zotero app), or None when not configured."""
+        if self.target == "desktop":
+            return f"desktop/{self.desktop_server_id}" if self.desktop_server_id else None
         if self.library_id is None:
             return None
         return f"{self.library_type}s/{self.library_id}"
@@ -426,6 +476,23 @@ def default_key_path(env: Mapping[str, str] | None = None) -> Path:
     back to: ``$XDG_CONFIG_HOME/syncd/zotero-api-key``."""
     env = os.environ if env is None else env
     return _xdg("XDG_CONFIG_HOME", ".config", env) / "syncd" / CREDENTIAL_NAME
+
+
+def default_desktop_key_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where ``syncd setup --desktop`` keeps the Zotero app's key:
+    ``$XDG_CONFIG_HOME/syncd/zotero-desktop-key``."""
+    env = os.environ if env is None else env
+    return _xdg("XDG_CONFIG_HOME", ".config", env) / "syncd" / DESKTOP_KEY_NAME
+
+
+def _desktop_server_id(path: Path) -> str | None:
+    """The Server-ID in the desktop key file (the key itself is read by the target)."""
+    from syncd.targets.desktop_auth import read_desktop_key
+
+    try:
+        return read_desktop_key(path).server_id
+    except ConfigError:
+        return None  # `syncd doctor` and the target say what is wrong with it
 
 
 def default_download_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -646,10 +713,21 @@ def from_values(
         return values.get(name, SPEC_BY_NAME[name].default)
 
     base = config_file.parent if config_file else Path.cwd()
-    api_key, source = resolve_api_key(values, config_file, env)
+    desktop = get("zotero.target") == "desktop"
+    desktop_key = _path(get("zotero.desktop_key_file"), base) or default_desktop_key_path(env)
+    if desktop:
+        # The 24-character web key is neither needed nor checked: the app's key is its own.
+        api_key, source = None, None
+    else:
+        api_key, source = resolve_api_key(values, config_file, env)
     state_path = _path(get("state.path"), base) or default_state_path(env)
     return Config(
         zotero=ZoteroConfig(
+            target=get("zotero.target"),
+            desktop_url=str(get("zotero.desktop_url")).rstrip("/"),
+            desktop_key_file=desktop_key,
+            desktop_server_id=_desktop_server_id(desktop_key) if desktop else None,
+            ignored=tuple(k for k in _IGNORED_ON_DESKTOP if k in values) if desktop else (),
             library_type=get("zotero.library_type"),
             library_id=get("zotero.library_id"),
             api_key=api_key,

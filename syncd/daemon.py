@@ -43,7 +43,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from syncd import sdnotify
+from syncd import errors, sdnotify
 from syncd.config import Config
 from syncd.core.backoff import backoff
 from syncd.core.searches import Scheduled
@@ -180,8 +180,8 @@ class Daemon:
         return self.config.watch.directory
 
     @property
-    def library(self) -> str:
-        return self.config.zotero.library or "?"
+    def library(self) -> str:  # the target's, once there is one (the app's Server-ID)
+        return self.importer.library if self.importer else (self.config.zotero.library or "?")
 
     # ---- the main thread ------------------------------------------------------------------
 
@@ -355,12 +355,8 @@ class Daemon:
             self._set_trouble(exc)
             return
         self._clear_trouble()
-        if report.recovered:
-            logger.info(
-                "%d record%s left pending by an earlier run settled",
-                len(report.recovered),
-                "" if len(report.recovered) == 1 else "s",
-            )
+        if n := len(report.recovered):
+            logger.info("%d record%s left pending by an earlier run settled", n, "s"[: n != 1])
 
     def _baseline(self) -> None:
         """At the very first start in a folder: record what is there (imported or not)."""
@@ -1083,14 +1079,15 @@ class Daemon:
             self.trouble_since = time.time()
         if message != self.trouble:
             logger.error("%s", message)
-            hint = getattr(exc, "hint", None)
-            if hint:
+            if hint := getattr(exc, "hint", None):
                 logger.error("  hint: %s", hint)
             if fatal and self.config.notify.desktop and self._notified_fatal != message:
                 self._notified_fatal = message
                 self._notify("syncd needs you", text)
         self.trouble = message
-        if fatal and self.importer is not None:
+        if isinstance(exc, errors.LibraryChanged):
+            self.importer = None  # another library (the app's database swapped): a new target
+        elif fatal and self.importer is not None:
             self.importer.opened = False  # check the key again before the next attempt
         self.failures += 1
         self._schedule_retry()

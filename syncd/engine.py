@@ -149,6 +149,7 @@ class Importer:
         self.store = store
         self.gw = gateway
         self.library = gateway.library
+        self.keys = gateway.key_library  # what derived keys are derived from
         self.dry_run = dry_run
         self.give_up_after = give_up_after
         self.sleep = sleep
@@ -280,7 +281,7 @@ class Importer:
                 self.store.queue_index_keys(self.library, (k for k, _ in pairs))
 
             version = self.gw.stream_item_versions(0, queue)
-            deleted, _ = self.gw.deleted_since(0)
+            deleted = self.gw.deleted_since(0)[0] if self.gw.capabilities.deleted_log else []
             self.store.finish_index_listing(self.library, version, deleted)
             logger.info(
                 "%s: building the library index (%d items, %d deleted keys)",
@@ -308,7 +309,11 @@ class Importer:
         upserts: list[KnownItem] = []
         if changed:
             upserts.extend(self.gw.known_items(changed).values())
-        removed, _ = self.gw.deleted_since(self.version)
+        if self.gw.capabilities.deleted_log:
+            removed, _ = self.gw.deleted_since(self.version)
+        else:  # no log of deletions: an indexed key the library no longer lists is deleted
+            listed = self.gw.item_versions(0)[0]
+            removed = [i.key for i in self.store.load_index(self.library) if i.key not in listed]
         # Every deleted key is remembered, also one the index never held: a write of ours
         # whose answer was lost and whose item the user deleted before we saw it must not be
         # sent again. A key listed as changed too exists again (restored): it stays.
@@ -355,13 +360,13 @@ class Importer:
         for one in ids:
             if (ident := identity(one)) is not None:
                 by_identity.setdefault(ident, []).append(one)
-        first = {item_key(self.library, ident, 0): ident for ident in by_identity}
+        first = {item_key(self.keys, ident, 0): ident for ident in by_identity}
         self.index.prefetch((), first)
         for key, ident in first.items():
             derived[key] = by_identity[ident]
             if key in self.index:
                 for attempt in range(1, _DERIVED_ATTEMPTS):
-                    derived[item_key(self.library, ident, attempt)] = by_identity[ident]
+                    derived[item_key(self.keys, ident, attempt)] = by_identity[ident]
         deleted = self.store.deleted_among(
             self.library,
             [r.key for r in rows if r.status in ("pushed", "duplicate")] + list(derived),
@@ -444,7 +449,7 @@ class _Run:
         self.config = imp.config
         self.store = imp.store
         self.gw = imp.gw
-        self.library = imp.library
+        self.library, self.keys = imp.library, imp.keys
         self.dry_run = imp.dry_run
         self.options = imp.options
         self.collection = imp.collection
@@ -569,7 +574,7 @@ class _Run:
                     {},
                     memory.deleted_own,
                     self.options,
-                    library=self.library,
+                    library=self.keys,
                     own=memory.own,
                 ),
                 Duplicate | Deleted,
@@ -625,7 +630,7 @@ class _Run:
                 self.index,
                 deleted,
                 self.options,
-                library=self.library,
+                library=self.keys,
             )
             if s.status == "resend":
                 assert row.payload is not None
@@ -711,7 +716,7 @@ class _Run:
                     self._leave_pending(jobs)
                     return
                 # Only other syncd writers moved it: their keys keep the retry exact, unguarded.
-                if not (guarded := keep_guard(self.library, self.refresh())):
+                if not (guarded := keep_guard(self.keys, self.refresh())):
                     logger.info("%s: other syncd writers: sending without the guard", self.library)
                 continue
             self._stalled_since = None
@@ -725,7 +730,7 @@ class _Run:
         writer added it under another key as a possible duplicate (see syncd.core.writers)."""
         created = [sent[i] for i in result.created]
         for item in self.refresh():
-            if made_by_syncd(self.library, item):
+            if made_by_syncd(self.keys, item):
                 continue
             for job in created:
                 if item.key != job.key and share_a_key(item.ids, job.ids):
@@ -838,7 +843,7 @@ class _Run:
                 {},
                 memory.deleted_own,
                 self.options,
-                library=self.library,
+                library=self.keys,
                 own=memory.own,
                 taken=taken - {job.key},
             )
@@ -1026,7 +1031,7 @@ class _Run:
             WithoutRun(index, self._planned),
             Memory(seen_in_run=seen, own=memory.own, deleted_own=memory.deleted_own),
             self.options,
-            library=self.library,
+            library=self.keys,
         )
         seen.update(p.seen)
         merges: dict[str, list[int]] = {}
@@ -1108,8 +1113,7 @@ class _Run:
                 self.report.merged.append(key)
 
     def _claim(self, rec: _Record, key: str | None) -> None:
-        """A settled row counted for ``rec``: its row now names ``rec``'s file, whose history
-        counts it, so that reading the row's first file again does not count it a second time."""
+        """A settled row counted for ``rec``: it now names the file whose history counts it."""
         row = self.imp.pushed_rows.get(key or "")
         if row is not None and row.source != rec.file:
             line = split_where(rec.where)[1]

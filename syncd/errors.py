@@ -119,3 +119,10 @@ class RemoteError(SyncdError):
         super().__init__(message, hint)
         self.status = status
         self.transient = transient
+
+
+class LibraryChanged(RemoteError):
+    """The target now holds another library than the one it was opened on (the Zotero app was
+    pointed at another database: its ``Zotero-Server-ID`` changed). Transient: a new target,
+    with an index of its own, is built for the next attempt; nothing is sent to the old one's
+    keys and versions."""

@@ -322,7 +322,7 @@ class ZoteroGateway:
             )
         self.library_type = library_type
         self.library_id = library_id
-        self.library = f"{library_type}s/{library_id}"
+        self.library = self.key_library = f"{library_type}s/{library_id}"
         self.api_url = api_url.rstrip("/")
         self._origin = _origin(self.api_url)
         self._api_key = api_key

@@ -84,6 +84,8 @@ def _check_library(doc: _Doctor, config: Config) -> bool:
     from syncd.config import default_config_path
 
     z = config.zotero
+    if z.target == "desktop":
+        return _check_desktop(doc, config)
     if z.library_id is None:
         return doc.add(
             "library",
@@ -135,6 +137,37 @@ def _check_library(doc: _Doctor, config: Config) -> bool:
         return doc.add("key access", False, exc.message, exc.hint)
     except ConfigError as exc:
         return doc.add("library", False, exc.message, exc.hint)
+
+
+def _check_desktop(doc: _Doctor, config: Config) -> bool:
+    """The Zotero app as the target: its key file, the app running, the key still good."""
+    from syncd.app import target_for
+
+    z = config.zotero
+    doc.add("target", True, f"the Zotero app at {z.desktop_url} (My Library)")
+    if z.ignored:
+        doc.add("ignored", True, f"{', '.join(z.ignored)}: not used with target = 'desktop'")
+    try:
+        with contextlib.closing(target_for(config)) as target:
+            doc.add("desktop key", True, f"from {z.desktop_key_file}")
+            access = target.check_access(require_write=True)
+            user = f"signed in as user {access.user_id}" if access.user_id else "not signed in"
+            doc.add("app", True, f"Zotero 10+ ({user}), database {target.library}")
+            writable = doc.add("write permission", True, "the key is accepted (Always Allow)")
+            native = target.has_native_ids()
+            doc.add(
+                "server",
+                True,
+                f"library version {target.library_version()}; PMID/PMCID "
+                f"{'have their own fields' if native else 'go into Extra'}",
+            )
+            if z.collection:
+                _check_collection(doc, target, z.collection)
+            return writable
+    except ConfigError as exc:
+        return doc.add("desktop key", False, exc.message, exc.hint)
+    except RemoteError as exc:
+        return doc.add("app", False, exc.message, exc.hint)
 
 
 def _check_collection(doc: _Doctor, gw: Target, spec: str) -> None:

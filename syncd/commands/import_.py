@@ -138,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
 
 def require_library(config: Config) -> None:
     """Refuse a configuration without a library or an API key, saying how to give them."""
+    if config.zotero.target == "desktop":
+        from syncd.targets.desktop_auth import read_desktop_key
+
+        read_desktop_key(config.zotero.desktop_key_file)  # the app's key: set up?
+        return
     if config.zotero.library_id is None:
         raise not_configured_error(config)
     if config.zotero.api_key is None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 HELP = "run a local Zotero Web API sandbox server (and, with --eutils, an NCBI E-utilities one)"
 DEFAULT_PORT = 23120  # next to Zotero desktop's 23119, not on it
 DEFAULT_EUTILS_PORT = 23121
+DEFAULT_DESKTOP_PORT = 23122
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,9 +77,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the PubMed records the E-utilities double serves: every .nbib file in DIR "
         "(default: none)",
     )
+    desktop = parser.add_argument_group("the Zotero desktop app (Zotero 10's local API)")
+    desktop.add_argument(
+        "--desktop",
+        action="store_true",
+        help="serve a double of the Zotero 10 desktop app's local API instead of the Web API "
+        f'(on --desktop-port, default {DEFAULT_DESKTOP_PORT}), for target = "desktop"',
+    )
+    desktop.add_argument(
+        "--desktop-port",
+        type=int,
+        default=DEFAULT_DESKTOP_PORT,
+        help=f"port of the desktop double (default {DEFAULT_DESKTOP_PORT}; 0: any)",
+    )
+    desktop.add_argument(
+        "--answer",
+        choices=("always", "allow", "deny", "never"),
+        default="always",
+        help="how the authorisation dialog is answered: Always Allow (default), Allow (a key "
+        "used up by its first write), Deny, or never (the dialog stays open)",
+    )
+    desktop.add_argument(
+        "--signed-in-as",
+        type=int,
+        default=0,
+        metavar="USER_ID",
+        help="the zotero.org user the app is signed in to (default 0: not signed in)",
+    )
+    desktop.add_argument(
+        "--zotero-version",
+        choices=("10.0.0", "10.0.3", "9.0.6"),
+        default="10.0.0",
+        help="10.0.0 (default); 10.0.3: every create fails with 'primaryData' not loaded; "
+        "9.0.6: older than 10 (a read-only local API)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.desktop:
+        return _run_desktop(args)
     from syncd.config import API_KEY_SHAPE
     from syncd.sandbox import SandboxServer
 
@@ -190,3 +227,53 @@ def _start_eutils(args: argparse.Namespace) -> EutilsDouble:
             f"cannot listen on 127.0.0.1:{args.eutils_port}: {err.strerror}",
             hint="pick another --eutils-port (or 0 for any free one)",
         ) from err
+
+
+def _run_desktop(args: argparse.Namespace) -> int:
+    from syncd.sandbox.desktop import DesktopDouble
+    from syncd.sandbox.desktop_state import DesktopState
+
+    if not 0 <= args.desktop_port <= 65535:
+        raise UsageError(f"--desktop-port {args.desktop_port} is not a port number")
+    data = None
+    if args.data is not None:
+        args.data.mkdir(parents=True, exist_ok=True)
+        data = args.data / "zotero-desktop.json"
+    state = DesktopState(
+        answer=args.answer, user_id=args.signed_in_as, mode=args.zotero_version, data=data
+    )
+    double = DesktopDouble(state, port=args.desktop_port)
+    try:
+        double.start()
+    except OSError as err:
+        raise UsageError(
+            f"cannot listen on 127.0.0.1:{args.desktop_port}: {err.strerror}",
+            hint="pick another --desktop-port (or 0 for any free one)",
+        ) from err
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    print(f"Zotero desktop double (Zotero {args.zotero_version}) listening at {double.url}")
+    print(f"  Server-ID:  {state.db.server_id}")
+    print(f"  dialog:     answered {args.answer!r}")
+    who = f"user {args.signed_in_as}" if args.signed_in_as else "not signed in"
+    print(f"  signed in:  {who}")
+    print(f"  data:       {data if data else 'in memory (lost on exit)'}")
+    print("To use it, in syncd's config.toml:")
+    print(f'  [zotero]\n  target = "desktop"\n  desktop_url = "{double.url}"')
+    print(f"  and authorise once: syncd setup --desktop --desktop-url {double.url}")
+    print(f"Switches: POST {double.url}/_desktop/close?seconds=N | restart | swap | revoke")
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        double.stop()
+    print("desktop double stopped", flush=True)
+    return 0

@@ -11,7 +11,8 @@ syncd.service'; --print writes the unit to stdout and changes nothing. uninstall
 disables the service and removes the unit file.
 
 The unit reads the Zotero API key as a systemd credential from
-$XDG_CONFIG_HOME/syncd/zotero-api-key (only the key in it, chmod 600). Logs:
+$XDG_CONFIG_HOME/syncd/zotero-api-key (only the key in it, chmod 600); with [zotero] target =
+"desktop", the Zotero app's key file (zotero.desktop_key_file) instead. Logs:
 'journalctl --user -u syncd'. See docs/daemon-systemd.md.
 
 Exit status: 0 done; 2 systemctl is missing or failed (its message is shown), or --enable
@@ -37,6 +38,7 @@ HELP = "install or uninstall the systemd user service that runs the daemon"
 UNIT = "syncd.service"
 # The line of the packaged unit that install replaces; the template keeps a working default.
 TEMPLATE_EXEC = "ExecStart=%h/.local/bin/syncd run"
+TEMPLATE_CREDENTIAL = "LoadCredential=zotero-api-key:%E/syncd/zotero-api-key"
 # Where systemd-logind marks users whose manager runs without a login session.
 LINGER_DIR = Path("/var/lib/systemd/linger")
 
@@ -90,13 +92,36 @@ def template() -> str:
     return files("syncd").joinpath("data", UNIT).read_text(encoding="utf-8")
 
 
-def render(command: Sequence[str]) -> str:
-    """The unit with ``ExecStart=`` running ``command`` followed by ``run``."""
+def render(command: Sequence[str], desktop_key: Path | None = None) -> str:
+    """The unit with ``ExecStart=`` running ``command`` followed by ``run``; with
+    ``desktop_key`` (``target = "desktop"``), the credential it loads is the Zotero app's key
+    file instead of the Web API key."""
     text = template()
     if text.count(TEMPLATE_EXEC + "\n") != 1:  # a guard for whoever edits the template
         raise AssertionError(f"the packaged {UNIT} has no single line {TEMPLATE_EXEC!r}")
     line = "ExecStart=" + " ".join(_quote(arg) for arg in [*command, "run"])
-    return text.replace(TEMPLATE_EXEC + "\n", line + "\n")
+    text = text.replace(TEMPLATE_EXEC + "\n", line + "\n")
+    if desktop_key is not None:
+        from syncd.config import DESKTOP_KEY_NAME, default_desktop_key_path
+
+        source = "%E/syncd/" + DESKTOP_KEY_NAME
+        if desktop_key != default_desktop_key_path():
+            source = _quote(str(desktop_key))
+        text = text.replace(TEMPLATE_CREDENTIAL, f"LoadCredential={DESKTOP_KEY_NAME}:{source}")
+    return text
+
+
+def _desktop_key_file() -> Path | None:
+    """The Zotero app's key file when the config (the one the service reads) names the
+    desktop target; None for the Web API, or when the config cannot be read."""
+    from syncd.config import load
+    from syncd.errors import ConfigError
+
+    try:
+        z = load().zotero
+    except ConfigError:
+        return None
+    return z.desktop_key_file if z.target == "desktop" else None
 
 
 def exec_start(unit: str) -> str:
@@ -154,19 +179,21 @@ def unit_path() -> Path:
 def _install(*, enable: bool, print_only: bool) -> int:
     from syncd.config import default_key_path
 
-    unit = render(syncd_command())
+    desktop_key = _desktop_key_file()
+    unit = render(syncd_command(), desktop_key)
     if print_only:
         sys.stdout.write(unit)
         return EXIT_OK
     systemctl = _systemctl()
     path = unit_path()
-    key_file = default_key_path()
+    key_file = desktop_key or default_key_path()
     if enable and not key_file.is_file():
         # The unit would fail at once with status 243/CREDENTIALS: say why before, not after.
         raise SyncdError(
             f"not enabled: the API key file {key_file} is missing, and the service cannot "
             "start without it (it is loaded as a systemd credential)",
-            hint=f"{_key_hint(key_file)}, then run 'syncd service install --enable' again",
+            hint=f"{_key_hint(key_file, desktop_key is not None)}, then run 'syncd service "
+            "install --enable' again",
         )
     old = path.read_text(encoding="utf-8") if path.is_file() else None
     if old != unit:
@@ -190,7 +217,8 @@ def _install(*, enable: bool, print_only: bool) -> int:
         if old is not None and old != unit:
             print(f"  if it is running, restart it: systemctl --user restart {UNIT}")
     if not key_file.is_file():
-        print(f"hint: {_key_hint(key_file)}; the service does not start without it")
+        hint = _key_hint(key_file, desktop_key is not None)
+        print(f"hint: {hint}; the service does not start without it")
     elif stat.S_IMODE(key_file.stat().st_mode) & 0o077:
         print(f"hint: others can read {key_file}: run 'chmod 600 {key_file}'")
     _linger_hint()
@@ -212,7 +240,9 @@ def _uninstall() -> int:
     return EXIT_OK
 
 
-def _key_hint(key_file: Path) -> str:
+def _key_hint(key_file: Path, desktop: bool = False) -> str:
+    if desktop:
+        return f"run 'syncd setup --desktop' with Zotero running (it writes {key_file})"
     return f"put your Zotero API key (only the key) in {key_file} and run 'chmod 600 {key_file}'"
 
 

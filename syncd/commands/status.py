@@ -168,7 +168,9 @@ def _library(args: argparse.Namespace, config: Config, store: StateStore) -> str
         return daemon.library
     raise StateError(
         "no Zotero library is configured, so there is no status to show",
-        hint="set [zotero] library_id in the config (see 'syncd doctor')",
+        hint="run 'syncd setup --desktop' with Zotero running (see 'syncd doctor')"
+        if config.zotero.target == "desktop"
+        else "set [zotero] library_id in the config (see 'syncd doctor')",
     )
 
 

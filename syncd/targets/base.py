@@ -10,10 +10,15 @@ Exactly-once rests on four things a target promises, named in :class:`Capabiliti
 under keys chosen by syncd that come back ``existing`` when the key is taken (``keyed_create``),
 a write refused as a whole when the library changed since a version (``library_guard``), a log of
 deleted keys (``deleted_log``) and a patch of one item guarded by its version (``patch``).
+``deleted_log`` is the one the engine can do without: a target without it (the Zotero desktop
+app has no ``/deleted``) is written to, and deletions are then known from the state database's
+index alone (an item syncd indexed that is no longer listed) — so after a lost state database,
+an article the user deleted is not known as deleted and is created again.
 
-Implementations: :class:`syncd.zotero.ZoteroGateway` (the Web API) and
+Implementations: :class:`syncd.zotero.ZoteroGateway` (the Web API),
+:class:`syncd.targets.desktop.DesktopTarget` (the Zotero 10 desktop app) and
 :class:`syncd.targets.memory.MemoryTarget` (the in-memory twin). One contract suite
-(``tests/contract/test_target_contract.py``) holds both to the same behaviour.
+(``tests/contract/test_target_contract.py``) holds them to the same behaviour.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ MAX_WRITE_BATCH = 50
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a target can promise; the engine writes only to one that promises them all."""
+    """What a target can promise; the engine writes only to one that promises all that
+    :meth:`missing` names (``deleted_log`` is optional, see the module doc)."""
 
     keyed_create: bool = True
     library_guard: bool = True
@@ -40,8 +46,9 @@ class Capabilities:
     patch: bool = True
 
     def missing(self) -> list[str]:
-        """The promises this target cannot keep (empty when exactly-once holds)."""
-        return [name for name, held in vars(self).items() if not held]
+        """The promises exactly-once needs that this target cannot keep (empty when it holds);
+        ``deleted_log`` is not among them."""
+        return [n for n, held in vars(self).items() if not held and n != "deleted_log"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,11 @@ class Target(Protocol):
 
     library: str
     """The library's name in the state database and in messages, e.g. ``users/123``."""
+
+    key_library: str
+    """The library name syncd derives item and collection keys from: ``library`` on the Web
+    API; the signed-in user's ``users/N`` (or ``users/0``) in the desktop app, whose
+    ``library`` names its database instead."""
 
     capabilities: Capabilities
 

@@ -105,7 +105,7 @@ class MemoryTarget:
 
     def __init__(self, server: MemoryLibrary, *, can_write: bool = True) -> None:
         self.s = server
-        self.library = server.library
+        self.library = self.key_library = server.library
         self.can_write = can_write
         self.closed = False
 

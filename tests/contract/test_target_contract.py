@@ -1,9 +1,12 @@
 """The target contract: what the engine relies on, held on every target and its memory twin.
 
-Each test runs on the in-package :class:`~syncd.targets.memory.MemoryTarget` and on the Web API
-gateway against the sandbox (real HTTP, pyzotero). What another client or the user does (create
-an item under a key of its own, trash it, delete it for good) is done by a :class:`World`
-of each kind: through pyzotero for the sandbox, on the memory library directly for the twin. A
+Each test runs on the in-package :class:`~syncd.targets.memory.MemoryTarget`, on the Web API
+gateway against the sandbox (real HTTP, pyzotero) and on the desktop target against the double
+of the Zotero 10 app (signed in as the same user, so that keys are derived alike). Where the
+app cannot do something (it has no ``/deleted``), the test reads the target's capability flag.
+What another client or the user does (create an item under a key of its own, trash it, delete
+it for good) is done by a :class:`World` of each kind: through pyzotero for the sandbox, on the
+double's state for the app, on the memory library directly for the twin. A
 difference between the two is a bug in the twin (the sandbox follows the recorded real server),
 never a reason to loosen a test.
 """
@@ -19,7 +22,11 @@ from pyzotero.zotero import Zotero
 from syncd.core.keys import item_key
 from syncd.errors import ConfigError, RemoteError
 from syncd.sandbox import SandboxServer
+from syncd.sandbox.desktop import DesktopDouble
+from syncd.sandbox.desktop_state import DesktopState
 from syncd.targets.base import Capabilities, KeyAccess, Target, VersionConflict
+from syncd.targets.desktop import DesktopTarget
+from syncd.targets.desktop_auth import authorize
 from syncd.targets.memory import MemoryLibrary, MemoryTarget
 from syncd.zotero import ZoteroGateway
 from tests.contract.conftest import KEY, USER_ID, no_proxy, populate
@@ -31,6 +38,8 @@ LIBRARY = f"users/{USER_ID}"
 class World(Protocol):
     """One library, the targets (processes) that write to it, and everyone else."""
 
+    library: str
+
     def target(self) -> Target: ...
     def other_client_creates(self, data: dict[str, Any]) -> str: ...
     def user_trashes(self, key: str) -> None: ...
@@ -38,23 +47,50 @@ class World(Protocol):
 
 
 class MemoryWorld:
+    library = LIBRARY
+
     def __init__(self) -> None:
-        self.library = MemoryLibrary(LIBRARY)
+        self.memory = MemoryLibrary(LIBRARY)
 
     def target(self) -> Target:
-        return MemoryTarget(self.library)
+        return MemoryTarget(self.memory)
 
     def other_client_creates(self, data: dict[str, Any]) -> str:
-        return self.library.add(data)
+        return self.memory.add(data)
 
     def user_trashes(self, key: str) -> None:
-        self.library.trash(key)
+        self.memory.trash(key)
 
     def user_deletes(self, key: str) -> None:
-        self.library.delete(key)
+        self.memory.delete(key)
+
+
+class DesktopWorld:
+    def __init__(self, app: DesktopDouble) -> None:
+        self.app = app
+        self.key = authorize(app.url)
+        self.library = f"desktop/{self.key.server_id}"
+        self.made: list[DesktopTarget] = []
+
+    def target(self) -> Target:
+        target = DesktopTarget(self.app.url, self.key, sleep=lambda s: None)
+        target.connect()
+        self.made.append(target)
+        return target
+
+    def other_client_creates(self, data: dict[str, Any]) -> str:
+        return self.app.state.other_client_creates(data)
+
+    def user_trashes(self, key: str) -> None:
+        self.app.state.user_trashes(key)
+
+    def user_deletes(self, key: str) -> None:
+        self.app.state.user_deletes(key)
 
 
 class WebWorld:
+    library = LIBRARY
+
     def __init__(self, sandbox: SandboxServer) -> None:
         self.sandbox = sandbox
         self.zot = Zotero(USER_ID, "user", KEY)
@@ -84,10 +120,17 @@ class WebWorld:
         self.zot.delete_item({"key": key, "version": item["version"]})
 
 
-@pytest.fixture(params=["memory", "web"])
+@pytest.fixture(params=["memory", "web", "desktop"])
 def world(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     if request.param == "memory":
         yield MemoryWorld()
+        return
+    if request.param == "desktop":
+        with DesktopDouble(DesktopState(user_id=USER_ID)) as app:
+            desktop = DesktopWorld(app)
+            yield desktop
+            for t in desktop.made:
+                t.close()
         return
     no_proxy(monkeypatch)
     with SandboxServer() as sandbox:
@@ -118,16 +161,22 @@ def other_article(pmid: str) -> dict[str, Any]:
 # ---- what the target is ---------------------------------------------------------------------
 
 
-def test_it_names_its_library_and_keeps_every_promise(target: Target) -> None:
-    assert target.library == LIBRARY
-    assert target.capabilities == Capabilities()
+def test_it_names_its_library_and_keeps_every_promise(world: World) -> None:
+    target = world.target()
+    assert target.library == world.library
+    assert target.key_library == LIBRARY  # keys derived alike whichever target writes
     assert target.capabilities.missing() == []
+    # Only the Zotero app lacks a log of deletions (the engine does without it).
+    assert target.capabilities == Capabilities(
+        deleted_log=isinstance(world, WebWorld | MemoryWorld)
+    )
 
 
-def test_access_is_told_in_syncd_values(target: Target) -> None:
+def test_access_is_told_in_syncd_values(world: World) -> None:
+    target = world.target()
     access = target.check_access()
     assert isinstance(access, KeyAccess)
-    assert access.can_read and access.can_write and access.library == LIBRARY
+    assert access.can_read and access.can_write and access.library == world.library
     assert access.user_id == USER_ID
     assert isinstance(target.has_native_ids(), bool)
 
@@ -227,6 +276,13 @@ def test_items_deleted_for_good_are_listed_since_a_version(world: World) -> None
     a, b = keys(2, "deleted")
     made = target.create_items([article(a), article(b)])
     world.user_deletes(a)
+    if not target.capabilities.deleted_log:
+        # Said, not faked: the engine then knows deletions from its own index alone.
+        with pytest.raises(RemoteError, match="no log of deleted items"):
+            target.deleted_since(made.library_version)
+        assert sorted(target.item_versions(0)[0]) == [b]
+        assert target.known_items([a]) == {}
+        return
     deleted, version = target.deleted_since(made.library_version)
     assert deleted == [a] and version == target.library_version()
     assert target.deleted_since(version)[0] == []
