@@ -79,6 +79,7 @@ _OBSERVER_TIMEOUT = 4.0  # the observer threads' own wake-up period (seconds)
 _MISSING_POLL = 5.0  # how often a vanished folder is looked for
 _FATAL_RETRY = 300.0  # a fatal answer (key, permission) is retried this often at most
 _STOP_GRACE = 4.5  # seconds the main thread waits for the worker after SIGTERM
+_STATE_WAIT = "waiting for the state database to be writable again"
 
 
 class Stopping(BaseException):
@@ -1071,7 +1072,7 @@ class Daemon:
         elif isinstance(exc, RemoteError):
             message = f"Zotero unreachable or failing: {text}"
         elif isinstance(exc, StateError) and exc.transient:
-            message = f"waiting for the state database to be writable again: {text}"
+            message = f"{_STATE_WAIT}: {text}"
         else:
             message = f"trouble: {text}"
         self._fatal = fatal
@@ -1095,7 +1096,9 @@ class Daemon:
     def _clear_trouble(self) -> None:
         if self.trouble is not None:
             since = self.trouble_since or time.time()
-            logger.info("Zotero is reachable again (trouble lasted %.0f s)", time.time() - since)
+            state = self.trouble.startswith(_STATE_WAIT)
+            what = "the state database is writable" if state else "Zotero is reachable"
+            logger.info("%s again (trouble lasted %.0f s)", what, time.time() - since)
         self.trouble = None
         self.trouble_since = None
         self._fatal = False

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -434,7 +435,7 @@ def test_a_full_disk_at_start_is_waited_out(
 
 
 def test_a_full_disk_while_running_is_trouble_not_the_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = model_config(tmp_path)
     server = MemoryLibrary()
@@ -453,12 +454,16 @@ def test_a_full_disk_while_running_is_trouble_not_the_end(
         w.retry_at = 0.0
         w._safe_tick()
         assert w.trouble is not None and "SQLITE_FULL" in w.trouble
-        full[0] = False
-        for _ in range(4):
-            w.retry_at = 0.0
-            w._safe_tick()
+        with caplog.at_level(logging.INFO, logger="syncd"):
+            full[0] = False
+            for _ in range(4):
+                w.retry_at = 0.0
+                w._safe_tick()
         assert server.pmids() == ["43600001"]  # once: the article is not created twice
         assert w.trouble is None
+        said = [r.getMessage() for r in caplog.records]
+        assert not any("Zotero is reachable" in m for m in said), said
+        assert any("the state database is writable again" in m for m in said), said
 
 
 def _mount_tmpfs(where: Path, size: str) -> str | None:
