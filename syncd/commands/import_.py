@@ -308,6 +308,12 @@ def print_summary(report: Report) -> None:
     _some([f"{e.where}: {e.reason}" for e in report.duplicates])
     merged = "would be merged" if report.dry_run else "merged"
     say(f"  {_plural(c['merged'], 'item')} {merged} (missing tags or the collection added)")
+    if not report.dry_run:
+        say(
+            f"  {_plural(c['completed'], 'item')} completed (syncd's item got the fields a later "
+            "version of its record added, where the user had changed nothing)"
+        )
+        _some([f"{e.where}: {e.key}: {e.reason}" for e in report.completed])
     say(f"  {c['failed']} failed")
     for e in report.failed:
         say(f"      {e.where}: {e.reason}")

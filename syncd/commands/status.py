@@ -252,6 +252,7 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
                 "records": h.records,
                 "new": h.new,
                 "duplicates": h.duplicates,
+                "completed": h.completed,
                 "failed": h.failed,
                 "detail": h.detail,
             }
@@ -328,7 +329,7 @@ def _print(s: dict[str, Any]) -> None:
         say(
             f"  {label + ':':<12} {_n(t['files'], 'file')}, {_n(t['records'], 'record')}: "
             f"{t['new']} new{_uncertain(t)}, {_n(t['duplicates'], 'duplicate')}, "
-            f"{t['merged']} merged, {t['failed']} failed"
+            f"{t['merged']} merged, {t['completed']} completed, {t['failed']} failed"
         )
     if s["trouble"]:
         say(f"  TROUBLE:     {s['trouble']} (since {s['trouble_since']})")
