@@ -3,7 +3,7 @@
 Reads the state database read-only, so it works while `syncd run` runs and without it: whether
 the daemon runs (pid, since when), the watched folder and its last scan, files waiting to
 settle or to be sent, records pending, counts today and in total (new, duplicates, merged,
-failed), the last 20 files with their outcome, every failed record with file:line and reason,
+completed, failed), the last 20 files with their outcome, every failed record with file:line and reason,
 the library index version, and the current trouble (Zotero unreachable, fatal: ...).
 
 Failed records: fix the file (or the config), then `syncd status --retry` to have the daemon
