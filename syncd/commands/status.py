@@ -3,8 +3,8 @@
 Reads the state database read-only, so it works while `syncd run` runs and without it: whether
 the daemon runs (pid, since when), the watched folder and its last scan, files waiting to
 settle or to be sent, records pending, counts today and in total (new, duplicates, merged,
-completed, failed), the last 20 files with their outcome, every failed record with file:line and reason,
-the library index version, and the current trouble (Zotero unreachable, fatal: ...).
+completed, failed), the last 20 files with their outcome, every failed record with file:line
+and reason, the library index version, and the current trouble (Zotero unreachable, fatal: ...).
 
 Failed records: fix the file (or the config), then `syncd status --retry` to have the daemon
 read the files with failures again (it is told at once when it runs), or `syncd import FILE`.
