@@ -131,8 +131,9 @@ def test_a_field_the_user_changed_is_never_overwritten(
     current = _server_copy(written)
     changed = set()
     for name, value in edits.items():
-        value = [_author(value)] if name == "creators" and value else value
-        if value != current.get(name, ""):
+        if name == "creators":
+            value = [_author(value)] if value else []
+        if (value or "") != (current.get(name) or ""):  # empty is empty, whatever its type
             current[name] = value
             changed.add(name)
     done = complete(current, written_digests(written), new)
