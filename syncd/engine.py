@@ -573,6 +573,7 @@ class _Run:
             return
         resend: list[tuple[RecordRow, dict[str, Any]]] = []
         updates: list[tuple[str, str, str | None]] = []
+        written: dict[str, dict[str, str]] = {}
         deleted = self.store.deleted_keys(self.library)
         for row in rows:
             where = row_where(row)
@@ -600,10 +601,14 @@ class _Run:
                 updates.append(
                     (row.identity, s.status, row.error if s.status == "pushed" else s.reason)
                 )
+                if s.status == "pushed" and row.payload is not None:  # what syncd wrote there
+                    written[row.key] = written_digests(row.payload)
             self._settled.append(
                 Entry(where, s.key, s.reason, row.pmid, uncertain=s.uncertain, outcome=s.outcome)
             )
-        self.store.set_status(self.library, updates)
+        with self.store.transaction():
+            self.store.set_status(self.library, updates)
+            self.store.put_written(self.library, written, utc_stamp())
         for start in range(0, len(resend), BATCH):
             chunk = resend[start : start + BATCH]
             jobs = [

@@ -12,6 +12,7 @@ import pytest
 
 from syncd.config import Config, DedupConfig, Secret, StateConfig, ZoteroConfig
 from syncd.engine import Importer, Report
+from syncd.errors import RemoteError
 from syncd.state import StateStore
 from syncd.targets.memory import MemoryLibrary, MemoryTarget
 
@@ -228,3 +229,16 @@ def test_a_change_during_the_completion_is_read_again_and_decided_again(
     assert data["pages"] == "e17" and data["title"] == "Edited meanwhile"
     assert len(data["creators"]) == 3
     assert "pages" not in report.completed[0].reason
+
+
+def test_an_item_whose_write_lost_its_answer_is_completed_after_it_is_settled(
+    runner: Runner,
+) -> None:
+    runner.library.lose_next_answer = True  # created, but the run never heard so
+    with pytest.raises(RemoteError):
+        runner.run(TRUNCATED)
+    runner.run("")  # the next run settles the pending row: the item is there
+    report = runner.run(export())
+    assert report.counts()["completed"] == 1
+    _, data = runner.item()
+    assert len(data["creators"]) == 3 and data["pages"] == "100-110"
