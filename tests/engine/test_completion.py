@@ -3,6 +3,9 @@ on the memory twin: a truncated export's item gets the rest, a field the user ch
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +18,7 @@ from syncd.engine import Importer, Report
 from syncd.errors import RemoteError
 from syncd.state import StateStore
 from syncd.targets.memory import MemoryLibrary, MemoryTarget
+from tests.helpers import model_config, ticks, worker
 
 PMID = "53200001"
 FULL = [
@@ -242,3 +246,27 @@ def test_an_item_whose_write_lost_its_answer_is_completed_after_it_is_settled(
     assert report.counts()["completed"] == 1
     _, data = runner.item()
     assert len(data["creators"]) == 3 and data["pages"] == "100-110"
+
+
+def test_the_daemon_completes_the_item_when_the_rest_of_the_file_arrives(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = model_config(tmp_path)
+    library = MemoryLibrary()
+    assert config.watch.directory is not None
+    path = config.watch.directory / "pubmed.nbib"
+    with worker(config, library) as w:
+        path.write_text(TRUNCATED, encoding="utf-8")  # the browser paused between two lines
+        ticks(w)
+        (key,) = library.items
+        assert len(library.items[key][1]["creators"]) == 2
+        path.write_text(export(), encoding="utf-8")  # ... and wrote the rest
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        with caplog.at_level(logging.INFO):
+            ticks(w)
+        data = library.items[key][1]
+        assert len(data["creators"]) == 3 and data["pages"] == "100-110"
+        assert len(library.items) == 1
+        assert any("1 completing the item syncd made" in r.getMessage() for r in caplog.records)
+        assert w.store is not None
+        assert w.store.history_totals("users/1")["completed"] == 1
