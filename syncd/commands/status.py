@@ -342,7 +342,9 @@ def _print(s: dict[str, Any]) -> None:
                 f.get("detail") or ""
                 if f["outcome"] in ("unchanged", "unreadable")
                 else f"{_n(f['records'], 'record')}: {f['new']} new, "
-                f"{_n(f['duplicates'], 'duplicate')}, {f['failed']} failed"
+                f"{_n(f['duplicates'], 'duplicate')}"
+                + (f" ({f['completed']} completing syncd's item)" if f["completed"] else "")
+                + f", {f['failed']} failed"
             )
             say(f"  {f['at']}  {Path(f['path']).name}: {f['outcome']}  {what}")
     if s["files_to_read_again"]:

@@ -85,4 +85,6 @@ def test_the_full_record_completes_the_truncated_item(
     status = json.loads(capsys.readouterr().out)
     assert status["total"]["completed"] == 1
     assert main(["status", "--config", str(cfg)]) == 0
-    assert "1 completed" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "1 completed" in shown
+    assert "full.nbib: imported  1 record: 0 new, 1 duplicate (1 completing syncd's item)" in shown
