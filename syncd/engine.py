@@ -62,7 +62,7 @@ from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.core.settle import settle
 from syncd.core.writers import conflict_delay, keep_guard, made_by_syncd
-from syncd.engine_merge import merge_item
+from syncd.engine_merge import Merged, merge_item, would_complete
 from syncd.engine_values import _duration, _Job, _note, _Record, _sha256, row_where, split_where
 from syncd.errors import ConfigError, InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, to_row
@@ -443,9 +443,12 @@ class _Run:
         may complete it); True when tags or the collection were added."""
         tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
         last = records[refs[-1]]
-        got = merge_item(self.imp, key, tags, last.item, last.ids.pmid)
+        if self.dry_run:  # reads the item when it may be completed; writes nothing
+            got = Merged(False, would_complete(self.imp, key, last.item, last.ids.pmid))
+        else:
+            got = merge_item(self.imp, key, tags, last.item, last.ids.pmid)
         if got.completed:
-            why = f"completed: {', '.join(got.completed)}"
+            why = f"{'would be ' * self.dry_run}completed: {', '.join(got.completed)}"
             self.report.completed.append(Entry(last.where, key, why, last.ids.pmid))
         return got.changed
 
@@ -1058,6 +1061,7 @@ class _Run:
                 )
                 self._note_possible(job)
             for key, refs in merges.items():
+                self.merge(key, refs, records)
                 if key not in merged and self._would_merge(key, refs, records):
                     merged.add(key)
                     self.report.merged.append(key)

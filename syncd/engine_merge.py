@@ -43,6 +43,30 @@ class Merged:
     completed: list[str] = field(default_factory=list)
 
 
+def _written(
+    imp: Importer, key: str, new: Mapping[str, Any] | None, pmid: str | None
+) -> dict[str, str] | None:
+    """The digests of what syncd wrote to ``key``, when ``new`` may complete it (else None)."""
+    if new is None or not pmid:
+        return None
+    written = imp.store.written(imp.library, [key]).get(key)
+    if written is not None and not worth_reading(written, new):
+        return None  # the record offers nothing syncd did not write already
+    return written
+
+
+def would_complete(
+    imp: Importer, key: str, new: Mapping[str, Any] | None, pmid: str | None
+) -> list[str]:
+    """The fields :func:`merge_item` would complete (a dry run: reads, never writes)."""
+    written = _written(imp, key, new, pmid)
+    item = imp.gw.known_items([key]).get(key) if written is not None else None
+    if new is None or written is None or item is None or item.data is None:
+        return []
+    done = complete(item.data, written, new) if item.ids.pmid == pmid else None
+    return done.fields if done else []
+
+
 def merge_item(
     imp: Importer,
     key: str,
@@ -54,11 +78,7 @@ def merge_item(
     and ``new`` (the item mapped from the record with PMID ``pmid``) completes it, the fields
     that completes."""
     item = imp.index.get(key)
-    written = None
-    if new is not None and pmid:
-        written = imp.store.written(imp.library, [key]).get(key)
-        if written is not None and not worth_reading(written, new):
-            written = None  # the record offers nothing syncd did not write already
+    written = _written(imp, key, new, pmid)
     for _ in range(MAX_TRIES):
         if item is not None and written is not None and item.data is None:
             item = imp.gw.known_items([key]).get(key)  # the item as it is now

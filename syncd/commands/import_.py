@@ -309,12 +309,11 @@ def print_summary(report: Report) -> None:
     _some([f"{e.where}: {e.reason}" for e in report.duplicates])
     merged = "would be merged" if report.dry_run else "merged"
     say(f"  {_plural(c['merged'], 'item')} {merged} (missing tags or the collection added)")
-    if not report.dry_run:
-        say(
-            f"  {_plural(c['completed'], 'item')} completed (syncd's item, from a later version "
-            "of its record)"
-        )
-        _some([f"{e.where}: {e.key}: {e.reason}" for e in report.completed])
+    say(
+        f"  {_plural(c['completed'], 'item')} {'would be ' * report.dry_run}completed (syncd's "
+        "item, from a later version of its record)"
+    )
+    _some([f"{e.where}: {e.key}: {e.reason}" for e in report.completed])
     say(f"  {c['failed']} failed")
     for e in report.failed:
         say(f"      {e.where}: {e.reason}")

@@ -270,3 +270,19 @@ def test_the_daemon_completes_the_item_when_the_rest_of_the_file_arrives(
         assert any("1 completing the item syncd made" in r.getMessage() for r in caplog.records)
         assert w.store is not None
         assert w.store.history_totals("users/1")["completed"] == 1
+
+
+def test_a_dry_run_says_what_would_be_completed_and_writes_nothing(
+    runner: Runner, tmp_path: Path
+) -> None:
+    runner.run(TRUNCATED)
+    key, before = runner.item()
+    writes = runner.library.writes
+    path = tmp_path / "full.nbib"
+    path.write_text(export(), encoding="utf-8")
+    gw = MemoryTarget(runner.library)
+    report = Importer(runner.config, runner.store, gw, dry_run=True).run([path])
+    (entry,) = report.completed
+    assert entry.key == key and entry.reason == "would be completed: creators, pages"
+    assert runner.library.writes == writes and runner.item()[1] == before
+    assert runner.run(export()).counts()["completed"] == 1  # the dry run kept nothing
