@@ -229,7 +229,9 @@ SPEC: tuple[Key, ...] = (
         "str",
         "merge",
         "What to do with an article the library already holds: 'merge' adds the missing tags "
-        "and the collection to the existing item (nothing else changes); 'skip' leaves it.",
+        "and the collection to the existing item (nothing else changes, except that an item "
+        "syncd created is completed from a later version of its record where the user changed "
+        "nothing: see docs/import.md); 'skip' leaves it.",
         _choice("merge", "skip"),
     ),
     Key(

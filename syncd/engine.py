@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from syncd.config import Config
+from syncd.core.complete import written_digests
 from syncd.core.dedup import (
     Deleted,
     Duplicate,
@@ -61,6 +62,7 @@ from syncd.core.plan import Candidate, Create, Fail, Merge, Skip, plan
 from syncd.core.records import MedlineRecord, Problem
 from syncd.core.settle import settle
 from syncd.core.writers import conflict_delay, keep_guard, made_by_syncd
+from syncd.engine_merge import Merged, merge_item, would_complete
 from syncd.engine_values import _duration, _Job, _note, _Record, _sha256, row_where, split_where
 from syncd.errors import ConfigError, InputError, RemoteError, StateError
 from syncd.index import LibraryIndex, WithoutRun, to_row
@@ -98,7 +100,6 @@ _COLUMNS = (("pmid", "pmid"), ("pmcid", "pmid"), ("doi", "doi"), ("fingerprint",
 """State columns of the identifiers, with the ``dedup.match`` kind each stands for."""
 _DERIVED_ATTEMPTS = 3
 """Derived keys of an article checked against the server's deleted keys (deleted stays deleted)."""
-_MAX_MERGE_TRIES = 4
 
 
 Progress = Callable[[str, int, int], None]
@@ -389,57 +390,6 @@ class Importer:
                     deleted_own.setdefault(dk, Own(key, "pushed", one))
         return Memory(own=own, deleted_own=deleted_own)
 
-    # ---- merging ----------------------------------------------------------------------------
-
-    def merge(self, key: str, tags: list[dict[str, Any]]) -> bool:
-        """Add the missing ``tags`` and the collection to item ``key``; True when it changed."""
-        item = self.index.get(key)
-        for _ in range(_MAX_MERGE_TRIES):
-            if item is None:
-                logger.info("item %s is gone from the library; nothing to merge into", key)
-                return False
-            have = {name for name, _ in item.tags}
-            missing = [t for t in tags if t["tag"] not in have]
-            missing = list({t["tag"]: t for t in missing}.values())
-            need_collection = bool(self.collection) and self.collection not in item.collections
-            if not missing and not need_collection:
-                return False
-            patch: dict[str, Any] = {}
-            if missing:
-                patch["tags"] = [
-                    {"tag": n, "type": t} if t else {"tag": n} for n, t in item.tags
-                ] + missing
-            if need_collection:
-                patch["collections"] = [*item.collections, self.collection]
-            try:
-                version = self.gw.update_item(key, item.version, patch)
-            except VersionConflict:
-                logger.info("item %s changed meanwhile; reading it again", key)
-                item = self.gw.known_items([key]).get(key)
-                continue
-            merged_tags = item.tags + tuple((t["tag"], int(t.get("type", 0))) for t in missing)
-            item = KnownItem(
-                key,
-                item.ids,
-                version,
-                item.trashed,
-                merged_tags,
-                tuple(patch.get("collections", item.collections)),
-            )
-            self.index.add(item)
-            # When only this PATCH changed the library since the index's version, the index
-            # holds all of it: the next guarded write is not refused for our own change.
-            ours = version == self.version + 1
-            self.version = version if ours else self.version
-            self.store.update_index(self.library, [to_row(item)], version=version if ours else None)
-            return True
-        raise RemoteError(
-            f"item {key} in {self.library} kept changing while syncd merged into it",
-            hint="run the import again",
-            status=412,
-            transient=True,
-        )
-
 
 class _Run:
     """One import batch on an :class:`Importer`: its report and the outcome of each record."""
@@ -493,8 +443,19 @@ class _Run:
     ) -> Memory:
         return self.imp.memory(rows, ids)
 
-    def merge(self, key: str, tags: list[dict[str, Any]]) -> bool:
-        return self.imp.merge(key, tags)
+    def merge(self, key: str, refs: list[int], records: list[_Record]) -> bool:
+        """Merge the records at ``refs`` into item ``key`` (:func:`merge_item`; the last one
+        may complete it); True when tags or the collection were added."""
+        tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
+        last = records[refs[-1]]
+        if self.dry_run:  # reads the item when it may be completed; writes nothing
+            got = Merged(False, would_complete(self.imp, key, last.item, last.ids.pmid))
+        else:
+            got = merge_item(self.imp, key, tags, last.item, last.ids.pmid)
+        if got.completed:
+            why = f"{'would be ' * self.dry_run}completed: {', '.join(got.completed)}"
+            self.report.completed.append(Entry(last.where, key, why, last.ids.pmid))
+        return got.changed
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -620,6 +581,7 @@ class _Run:
             return
         resend: list[tuple[RecordRow, dict[str, Any]]] = []
         updates: list[tuple[str, str, str | None]] = []
+        written: dict[str, dict[str, str]] = {}
         deleted = self.store.deleted_keys(self.library)
         for row in rows:
             where = row_where(row)
@@ -647,10 +609,14 @@ class _Run:
                 updates.append(
                     (row.identity, s.status, row.error if s.status == "pushed" else s.reason)
                 )
+                if s.status == "pushed" and row.payload is not None:  # what syncd wrote there
+                    written[row.key] = written_digests(row.payload)
             self._settled.append(
                 Entry(where, s.key, s.reason, row.pmid, uncertain=s.uncertain, outcome=s.outcome)
             )
-        self.store.set_status(self.library, updates)
+        with self.store.transaction():
+            self.store.set_status(self.library, updates)
+            self.store.put_written(self.library, written, utc_stamp())
         for start in range(0, len(resend), BATCH):
             chunk = resend[start : start + BATCH]
             jobs = [
@@ -802,6 +768,7 @@ class _Run:
         """``job``'s item is in the library under its planned key, written by this run (or,
         when ``uncertain``, maybe by another writer at the same moment)."""
         self.store.put_records(self.library, [job.row("pushed")])
+        self.store.put_written(self.library, {job.key: written_digests(job.payload)}, utc_stamp())
         if uncertain:
             reason += " (the answer to its write was lost: another writer may have created it)"
         self._emit(job, "created", Entry(job.where, job.key, reason, job.ids.pmid, uncertain))
@@ -889,6 +856,7 @@ class _Run:
         """Record a write's outcomes; return the jobs to send again (key collisions)."""
         pushed: list[tuple[str, str, str | None]] = []
         new_items: list[KnownItem] = []
+        written: dict[str, dict[str, str]] = {}  # what syncd wrote (completion: core.complete)
         for i, (key, _) in result.created.items():
             if not 0 <= i < len(jobs) or key != jobs[i].key:
                 # A success naming keys that were not sent: believing it would put phantom
@@ -910,6 +878,7 @@ class _Run:
                 collections=tuple(job.payload.get("collections", [])),
             )
             new_items.append(made)
+            written[key] = written_digests(job.payload)
             pushed.append((job.identity, "pushed", job.note))
             self._emit(job, "created", Entry(job.where, key, "created", job.ids.pmid))
             if not job.recovered:
@@ -955,6 +924,7 @@ class _Run:
                 version=self.version,
             )
             self.store.forget_deleted(self.library, [k for k, _ in result.created.values()])
+            self.store.put_written(self.library, written, utc_stamp())
             for job in ours:
                 self._ours(job, "already created under its key", uncertain=True)
             for job in theirs:
@@ -1096,6 +1066,7 @@ class _Run:
                 )
                 self._note_possible(job)
             for key, refs in merges.items():
+                self.merge(key, refs, records)
                 if key not in merged and self._would_merge(key, refs, records):
                     merged.add(key)
                     self.report.merged.append(key)
@@ -1107,8 +1078,7 @@ class _Run:
             self._send_isolated(jobs[start : start + BATCH])
         self._carry = jobs[full:]
         for key, refs in merges.items():
-            tags = [t for ref in refs for t in (records[ref].item or {}).get("tags", [])]
-            if self.merge(key, tags) and key not in merged:
+            if self.merge(key, refs, records) and key not in merged:
                 merged.add(key)
                 self.report.merged.append(key)
 
@@ -1184,6 +1154,7 @@ class _Run:
                     f.detail or None,
                     f.sha256,
                     f.uncertain,
+                    f.completed,
                 )
             )
             f.recorded = True

@@ -64,6 +64,8 @@ class FileReport:
     uncertain: int = 0
     """Of ``new``: created under the planned key after a lost answer or a crash."""
     duplicates: int = 0
+    completed: int = 0
+    """Of ``duplicates``: records that completed the item syncd had created for them."""
     merged: int = 0
     failed: int = 0
     unreadable: int = 0
@@ -98,6 +100,9 @@ class Report:
     """Created articles that share a DOI with another item or record whose title differs
     (already counted among ``created``): worth a look in Zotero."""
     merged: list[str] = field(default_factory=list)
+    completed: list[Entry] = field(default_factory=list)
+    """Duplicates (already counted among ``duplicates``) that completed the item syncd had
+    created for their article: the fields filled are in each entry's reason."""
     failed: list[Entry] = field(default_factory=list)
     pending: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -135,7 +140,8 @@ class Report:
         """Every record read in this run has exactly one outcome:
         ``new + duplicates + failed + pending == records``. ``uncertain`` counts the ``new``
         ones whose write lost its answer (another writer may have made them); ``recovered``
-        counts rows of earlier runs settled now whose records were not read in this run."""
+        counts rows of earlier runs settled now whose records were not read in this run;
+        ``completed`` counts the ``duplicates`` that completed syncd's item for them."""
         return {
             "files": len(self.files),
             "unusable_files": len(self.unusable_files),
@@ -146,6 +152,7 @@ class Report:
             "duplicates": len(self.duplicates),
             "possible_duplicates": len(self.possible_duplicates),
             "merged": len(self.merged),
+            "completed": len(self.completed),
             "failed": len(self.failed),
             "pending": len(self.pending),
             "problems": len(self.problems),
@@ -164,6 +171,7 @@ class Report:
             "duplicates": [e.as_dict() for e in self.duplicates],
             "possible_duplicates": [e.as_dict() for e in self.possible_duplicates],
             "merged": list(self.merged),
+            "completed": [e.as_dict() for e in self.completed],
             "failed": [e.as_dict() for e in self.failed],
             "pending": [e.as_dict() for e in self.pending],
             "gave_up": self.gave_up,
@@ -208,9 +216,11 @@ def file_line(name: str, f: FileReport) -> str:
         return f"{name}: could not be read: {f.detail}"
     line = (
         f"{name}: {f.records} record{'' if f.records == 1 else 's'}: "
-        f"{f.new} new, {f.duplicates} duplicate{'' if f.duplicates == 1 else 's'}, "
-        f"{f.failed} failed"
+        f"{f.new} new, {f.duplicates} duplicate{'' if f.duplicates == 1 else 's'}"
     )
+    if f.completed:
+        line += f" ({f.completed} completing the item syncd made)"
+    line += f", {f.failed} failed"
     if f.uncertain:
         line += f" ({f.uncertain} of the new uncertain: a lost answer or a crash)"
     if f.unreadable:
@@ -226,6 +236,7 @@ def count_files(report: Report) -> None:
     files = {f.path: f for f in report.files}
     for f in files.values():
         f.new = f.uncertain = f.duplicates = f.merged = f.failed = f.unreadable = 0
+        f.completed = 0
     errors: dict[str, list[str]] = {}
     recovered = {e.key for e in report.recovered}
     for e in [*report.created, *report.recovered]:
@@ -237,6 +248,9 @@ def count_files(report: Report) -> None:
         if (got := files.get(e.source)) is not None and e.key not in recovered:
             got.duplicates += 1
             got.merged += e.key in merged
+    for e in report.completed:
+        if (got := files.get(e.source)) is not None:
+            got.completed += 1
     for e in report.failed:
         if (got := files.get(e.source)) is not None:
             got.failed += 1

@@ -21,6 +21,8 @@ Tables (all keyed by library, ``users/1`` or ``groups/2``, so one database can s
                was first built (so that articles syncd created and the user deleted are known
                even after the state database was lost), then what each refresh reports.
 ``searches`` / ``search_seen``  saved PubMed searches (see :mod:`syncd.state_searches`).
+``history``    one row per input imported, with its counts (see :mod:`syncd.state_history`).
+``written``    digests of what syncd wrote to each item it created (:mod:`syncd.state_written`).
 ``index_builds`` / ``index_queue`` / ``index_staging``  a first build of the index in
                progress: the library version it started from, the keys still to read and the
                items read so far (each page of items is staged with its keys taken off the
@@ -71,12 +73,18 @@ from typing import Any, TypeVar
 
 from syncd.errors import StateDamagedError, StateError
 from syncd.state_failures import BUSY_TIMEOUT_MS, damaged_hint, state_error
+from syncd.state_history import HistoryRow as HistoryRow  # re-exported: the rows are the store's
+from syncd.state_history import HistoryStates
+from syncd.state_history import db_text as _db
+from syncd.state_history import read_text as _text
 from syncd.state_searches import MIGRATION as SEARCHES_MIGRATION
 from syncd.state_searches import SearchStates
+from syncd.state_written import MIGRATION as WRITTEN_MIGRATION
+from syncd.state_written import WrittenStates
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 _ITEM_IDS = ("pmid", "pmcid", "doi", "fingerprint")  # indexed as items_by_<column> (schema 3)
 
 # MIGRATIONS[n] takes a database at version n-1 to version n. Only ever append.
@@ -211,6 +219,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # syncd's own rows are found by PMCID too (it is matched with the PMID).
     6: ("CREATE INDEX records_by_pmcid ON records (library, pmcid)",),
     7: SEARCHES_MIGRATION,  # saved PubMed searches: syncd/state_searches.py
+    8: WRITTEN_MIGRATION,  # what syncd wrote to its items, history.completed: state_written.py
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
@@ -307,29 +316,6 @@ def _now() -> str:
     return utc_stamp()
 
 
-def _db(text: str | None) -> str | bytes | None:
-    """``text`` as stored: as it is when it is valid UTF-8, else (a file name that is not
-    UTF-8: ``os.fsdecode`` hands its bytes over as lone surrogates, which SQLite cannot take)
-    as a BLOB of the name's raw bytes. The rule is one function of the text, so a lookup by
-    the same name finds the row."""
-    if text is None or text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        try:
-            return text.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:  # a surrogate no file name holds: kept, if not exactly
-            return text.encode("utf-8", "surrogatepass")
-    return text
-
-
-def _text(value: Any) -> Any:
-    """A stored text read back: a BLOB of raw name bytes becomes the same ``str`` that
-    ``os.fsdecode`` gives for them."""
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
-
-
 @dataclass(frozen=True)
 class FileRow:
     path: str
@@ -368,24 +354,6 @@ class RecordRow:
     attempt: int = 0
     updated_at: str | None = field(default=None, compare=False)
     """When the row was last written (read back; writing sets it to now)."""
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """One file imported (by the daemon or ``syncd import``): when, and what became of it."""
-
-    path: str
-    at: str
-    outcome: str  # a FileOutcome: imported | partial | unreadable | unchanged
-    records: int = 0
-    new: int = 0
-    duplicates: int = 0
-    merged: int = 0
-    failed: int = 0
-    detail: str | None = None
-    sha256: str | None = None
-    uncertain: int = 0
-    """Of ``new``: created under the planned key after a lost answer or a crash."""
 
 
 @dataclass(frozen=True)
@@ -432,7 +400,7 @@ def _indexed(r: Sequence[Any]) -> IndexedItem:
 
 
 @_guard_public_methods
-class StateStore(SearchStates):
+class StateStore(SearchStates, HistoryStates, WrittenStates):
     """The state database at ``path`` (created with its folder when missing).
 
     Raises :class:`StateError` (or a subclass naming the cause) for a database that is
@@ -1166,79 +1134,6 @@ class StateStore(SearchStates):
                     for f in files
                 ],
             )
-
-    def add_history(self, library: str, rows: Iterable[HistoryRow]) -> None:
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO history (library, path, sha256, at, outcome, records, new, "
-                "duplicates, merged, failed, detail, uncertain) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        library,
-                        _db(h.path),
-                        h.sha256,
-                        h.at,
-                        h.outcome,
-                        h.records,
-                        h.new,
-                        h.duplicates,
-                        h.merged,
-                        h.failed,
-                        _db(h.detail),
-                        h.uncertain,
-                    )
-                    for h in rows
-                ],
-            )
-
-    def history(self, library: str, limit: int = 20) -> list[HistoryRow]:
-        """The last ``limit`` files imported, newest first."""
-        if not self.has_table("history"):
-            return []
-        # A read-only store (syncd status) may look at a database of schema 4, not migrated
-        # yet by the daemon: its history knows no uncertain items.
-        uncertain = "uncertain" if self._schema_at_open >= 5 else "0"
-        rows = self._conn.execute(
-            "SELECT path, at, outcome, records, new, duplicates, merged, failed, detail, sha256, "  # noqa: S608
-            f"{uncertain} FROM history WHERE library = ? ORDER BY id DESC LIMIT ?",
-            (library, limit),
-        )
-        return [HistoryRow(*(_text(v) for v in r)) for r in rows]
-
-    def last_counted(self, library: str, path: str) -> str:
-        """When ``path`` last got a history row ("" when never): records pushed for it later
-        were created by a run that ended before counting them."""
-        if not self.has_table("history"):
-            return ""
-        row = self._conn.execute(
-            "SELECT max(at) FROM history WHERE library = ? AND path = ?", (library, _db(path))
-        ).fetchone()
-        return str(row[0] or "")
-
-    def history_totals(self, library: str, since: str | None = None) -> dict[str, int]:
-        """Files, records, new (and how many of them uncertain), duplicates, merged and
-        failed, summed (from ``since`` on)."""
-        names = ("files", "records", "new", "uncertain", "duplicates", "merged", "failed")
-        if not self.has_table("history"):
-            return dict.fromkeys(names, 0)
-        uncertain = "total(uncertain)" if self._schema_at_open >= 5 else "0"
-        sql = (
-            f"SELECT count(*), total(records), total(new), {uncertain}, total(duplicates), "  # noqa: S608
-            "total(merged), total(failed) FROM history WHERE library = ?"
-        )
-        args: list[Any] = [library]
-        if since is not None:
-            sql += " AND at >= ?"
-            args.append(since)
-        row = self._conn.execute(sql, args).fetchone()
-        return {n: int(v or 0) for n, v in zip(names, row, strict=True)}
-
-    def prune_history(self, before: str) -> int:
-        """Drop history rows older than ``before`` (an ISO time); exactly-once never needs
-        them. Returns how many went."""
-        with self.transaction() as conn:
-            return conn.execute("DELETE FROM history WHERE at < ?", (before,)).rowcount
 
     def clear_failed(self, library: str) -> int:
         """Forget the failed records (``syncd status --clear``); returns how many."""

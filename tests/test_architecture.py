@@ -107,9 +107,12 @@ def _modules(*relative: str) -> list[Path]:
 LAYERS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
     (("targets", "zotero.py"), ("syncd.core", "syncd.errors", "syncd.targets")),
     (("report.py",), ("syncd.core", "syncd.errors")),
-    (("locks.py", "state.py", "state_failures.py"), ("syncd.core", "syncd.errors", "syncd.state")),
     (
-        ("engine.py", "daemon.py", "index.py", "reading.py", "watch.py"),
+        ("locks.py", "state.py", "state_failures.py", "state_history.py", "state_written.py"),
+        ("syncd.core", "syncd.errors", "syncd.state"),
+    ),
+    (
+        ("engine.py", "engine_merge.py", "daemon.py", "index.py", "reading.py", "watch.py"),
         (
             "syncd.core",
             "syncd.errors",

@@ -10,8 +10,9 @@ A PMID that PubMed does not have is a failed record (FILE:LINE: PMID N is not in
 Articles the library already holds (same PMID or DOI, the trash included) are not created
 again; with [dedup] on_duplicate = "merge" they get the missing tags and the collection (for
 an article of a PMID list or CSV: the collection and tags.extra, not MeSH, whose record is not
-fetched). A summary follows: new items, duplicates (with the key each matched), merged items,
-failures with reasons.
+fetched), and an item syncd created is completed from a later version of its record where
+the user changed nothing. A summary follows: new items, duplicates (with the key each
+matched), merged items, completed items, failures with reasons.
 
 --sandbox imports into a local Zotero sandbox that this command starts and stops itself (no
 account needed; data kept under $XDG_STATE_HOME/syncd/sandbox, so a second run finds only
@@ -313,6 +314,11 @@ def print_summary(report: Report) -> None:
     _some([f"{e.where}: {e.reason}" for e in report.duplicates])
     merged = "would be merged" if report.dry_run else "merged"
     say(f"  {_plural(c['merged'], 'item')} {merged} (missing tags or the collection added)")
+    say(
+        f"  {_plural(c['completed'], 'item')} {'would be ' * report.dry_run}completed (syncd's "
+        "item, from a later version of its record)"
+    )
+    _some([f"{e.where}: {e.key}: {e.reason}" for e in report.completed])
     say(f"  {c['failed']} failed")
     for e in report.failed:
         say(f"      {e.where}: {e.reason}")

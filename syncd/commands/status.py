@@ -3,8 +3,8 @@
 Reads the state database read-only, so it works while `syncd run` runs and without it: whether
 the daemon runs (pid, since when), the watched folder and its last scan, files waiting to
 settle or to be sent, records pending, counts today and in total (new, duplicates, merged,
-failed), the last 20 files with their outcome, every failed record with file:line and reason,
-the library index version, and the current trouble (Zotero unreachable, fatal: ...).
+completed, failed), the last 20 files with their outcome, every failed record with file:line
+and reason, the library index version, and the current trouble (Zotero unreachable, fatal: ...).
 
 Failed records: fix the file (or the config), then `syncd status --retry` to have the daemon
 read the files with failures again (it is told at once when it runs), or `syncd import FILE`.
@@ -254,6 +254,7 @@ def collect(store: StateStore, library: str, pid: int | None, path: Path) -> dic
                 "records": h.records,
                 "new": h.new,
                 "duplicates": h.duplicates,
+                "completed": h.completed,
                 "failed": h.failed,
                 "detail": h.detail,
             }
@@ -330,7 +331,7 @@ def _print(s: dict[str, Any]) -> None:
         say(
             f"  {label + ':':<12} {_n(t['files'], 'file')}, {_n(t['records'], 'record')}: "
             f"{t['new']} new{_uncertain(t)}, {_n(t['duplicates'], 'duplicate')}, "
-            f"{t['merged']} merged, {t['failed']} failed"
+            f"{t['merged']} merged, {t['completed']} completed, {t['failed']} failed"
         )
     if s["trouble"]:
         say(f"  TROUBLE:     {s['trouble']} (since {s['trouble_since']})")
@@ -343,7 +344,9 @@ def _print(s: dict[str, Any]) -> None:
                 f.get("detail") or ""
                 if f["outcome"] in ("unchanged", "unreadable")
                 else f"{_n(f['records'], 'record')}: {f['new']} new, "
-                f"{_n(f['duplicates'], 'duplicate')}, {f['failed']} failed"
+                f"{_n(f['duplicates'], 'duplicate')}"
+                + (f" ({f['completed']} completing syncd's item)" if f["completed"] else "")
+                + f", {f['failed']} failed"
             )
             say(f"  {f['at']}  {Path(f['path']).name}: {f['outcome']}  {what}")
     if s["files_to_read_again"]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from syncd.core.identity import Identifiers
 from syncd.core.keys import item_key
@@ -63,6 +63,9 @@ class KnownItem:
     trashed: bool = False
     tags: tuple[tuple[str, int], ...] = ()
     collections: tuple[str, ...] = ()
+    data: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The item's fields as the server sent them, when read from the server just now (not
+    kept in the index): what a completion decides on (:mod:`syncd.core.complete`)."""
 
 
 def dedup_keys(ids: Identifiers, match: Iterable[str] = MATCH_KINDS) -> list[str]:

@@ -30,4 +30,5 @@ def known_item(obj: Mapping[str, Any]) -> KnownItem | None:
         trashed=bool(data.get("deleted")),
         tags=tags,
         collections=tuple(data.get("collections", [])),
+        data=data,
     )

@@ -163,6 +163,7 @@ def test_duplicates_inside_one_file_and_across_files_collapse(
         "duplicates": 2,
         "possible_duplicates": 0,
         "merged": 0,
+        "completed": 0,
         "failed": 0,
         "pending": 0,
         "problems": 0,

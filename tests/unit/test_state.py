@@ -91,7 +91,7 @@ def test_a_version_1_database_migrates_with_its_index_and_records(tmp_path: Path
     conn.commit()
     conn.close()
     with StateStore(db) as store:
-        assert store.schema_version == state.SCHEMA_VERSION == 7
+        assert store.schema_version == state.SCHEMA_VERSION == 8
         assert store.library_version(LIB) == 7
         assert [i.key for i in store.index_items(LIB, pmids=["1"])] == ["ABCD2345"]
         assert [i.key for i in store.index_items(LIB, dois=["10.1/x"])] == ["ABCD2345"]

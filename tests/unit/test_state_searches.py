@@ -79,7 +79,7 @@ def test_a_version_6_database_is_read_by_status_and_migrates(tmp_path: Path) -> 
         assert store.search_row(LIB, "k", "q") is None
         assert store.search_seen(LIB, "k", "q", ["1"]) == set()
     with StateStore(db) as store:
-        assert store.schema_version == state.SCHEMA_VERSION == 7
+        assert store.schema_version == state.SCHEMA_VERSION == 8
         assert store.record(LIB, "pmid:1") is not None  # kept
         store.put_search(LIB, SearchRow("k", "q", origin="2026-01-01"), "2026-01-01T00:00:00Z")
         store.add_search_seen(LIB, "k", "q", ["1"])
