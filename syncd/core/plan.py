@@ -133,12 +133,16 @@ def group(candidates: Sequence[Candidate], options: DedupOptions) -> list[list[i
     """
     groups = _Groups(len(candidates))
     strong_kinds = tuple(k for k in options.match if k != "title")
+    # A shared PMID always joins (the PMID is the article's identity, whatever ``match`` says):
+    # otherwise a record with only the PMID and one with the PMID and a DOI the library holds
+    # would be one article in one order and two in the other.
+    joining = (*strong_kinds, "pmid")
     by_key: dict[str, list[int]] = {}
     titled: list[tuple[str, int]] = []
     for i, c in enumerate(candidates):
         if c.error is not None:
             continue
-        for dk in dedup_keys(c.ids, strong_kinds):
+        for dk in dedup_keys(c.ids, joining):
             by_key.setdefault(dk, []).append(i)
         if "title" in options.match and c.ids.fingerprint:
             titled.append((c.ids.fingerprint, i))

@@ -275,3 +275,16 @@ def test_a_record_matched_to_an_item_carries_the_items_pmid_into_the_run() -> No
         library=LIB,
     )
     assert [c.identity for c in second.creates] == ["pmid:1"]
+
+
+def test_a_shared_pmid_is_one_article_in_either_order_whatever_match_says() -> None:
+    # Found by the property above: with match = ["doi"], a record with only PMID 1 and one
+    # with PMID 1 and the DOI of an item the library holds were two articles in one order.
+    only_pmid = Candidate(ids=Identifiers(pmid="1"), where="a.nbib:1")
+    with_doi = Candidate(ids=Identifiers(pmid="1", doi="10.1/d"), where="a.nbib:2")
+    index = Index([KnownItem(key="AAAAAAAA", ids=Identifiers(doi="10.1/d"), version=0)])
+    opts = DedupOptions(match=("doi",), on_duplicate="merge")
+    for order in ([only_pmid, with_doi], [with_doi, only_pmid]):
+        p = plan(order, index, Memory(), opts, library="users/1")
+        assert not p.creates, order
+        assert all(isinstance(a, Merge) and a.key == "AAAAAAAA" for a in p.actions)
