@@ -223,3 +223,20 @@ def test_help_says_how(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--desktop-url URL" in out and "Always Allow" in out
     assert "not available in this build" not in out
     assert "zotero-desktop-key" in out
+
+
+@pytest.mark.slow
+def test_the_desktop_demo_of_make_demo_sets_up_through_syncd_setup() -> None:
+    """examples/desktop_demo.py, the desktop step of `make demo`, authorises through
+    `syncd setup --desktop --yes` and imports with what it wrote."""
+    import subprocess
+    import sys
+
+    demo = Path(__file__).resolve().parents[2] / "examples" / "desktop_demo.py"
+    run = subprocess.run(
+        [sys.executable, str(demo)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "$ syncd setup --desktop --yes --no-service --config" in run.stdout
+    assert "Ready to import." in run.stdout and "6 new items" in run.stdout
+    assert "'37424412', '99100001'" in run.stdout
