@@ -4,7 +4,9 @@ Finds the app at ``--desktop-url`` (``GET /api/``: its ``Zotero-Server-ID``, whi
 Zotero 10+), says what is about to appear in the Zotero window, and asks the app for a key
 (:func:`syncd.targets.desktop_auth.authorize`: Zotero's dialog, Allow / Always Allow / Deny).
 Only an **Always Allow** key is kept: an "Allow" key is used up by the first write. Then the
-collection and the watch folder, as for the Web API. Every way this can fail has its own
+collection and the watch folder, as for the Web API. Run again, setup keeps the key a previous
+run stored when Zotero still accepts it for the same database (no dialog), and offers the
+current config's answers as its defaults. Every way this can fail has its own
 message (Zotero not running, its local API not enabled, Deny, too many prompts, a Zotero older
 than 10), all exit 2 with nothing written.
 
@@ -17,18 +19,27 @@ the default) and the key file (``{server_id, key}`` as JSON, 0600) at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from pathlib import Path
 from typing import Any
 
 from syncd.config import DEFAULT_DESKTOP_URL, default_desktop_key_path, default_download_dir
 from syncd.config_keys import is_loopback
 from syncd.core.desktop_answers import CHECKBOX
 from syncd.core.setup_plan import DESKTOP_KEYS
-from syncd.errors import RemoteError, UsageError
+from syncd.errors import ConfigError, RemoteError, UsageError
 from syncd.setup_files import SecretFile, SetupResult
 from syncd.setup_prompts import UI
 from syncd.setup_web import answers_before, collection_answer, watch_directory
-from syncd.targets.desktop_auth import Denied, DesktopKey, authorize, server_id
+from syncd.targets.desktop import DesktopTarget
+from syncd.targets.desktop_auth import (
+    Denied,
+    DesktopKey,
+    authorize,
+    read_desktop_key,
+    server_id,
+)
 
 _AGAIN = "run `syncd setup --desktop` again"
 _ATTEMPTS = 3  # a person who clicked the wrong button may be asked again this often
@@ -70,11 +81,14 @@ def setup_desktop(args: argparse.Namespace, ui: UI) -> SetupResult:
     url = desktop_url(args, document)
     sid = _found(url)
     ui.say(f"Zotero 10 runs at {url} (its database: Server-ID {sid}).")
-    key = _authorized(url, ui)
-    ui.say("Zotero gave syncd a key that stays valid (Always Allow).")
+    key_file = default_desktop_key_path()
+    key = _kept_key(url, sid, key_file, ui)
+    kept = key is not None
+    if key is None:
+        key = _authorized(url, ui)
+        ui.say("Zotero gave syncd a key that stays valid (Always Allow).")
     collection = collection_answer(args, ui, None, before.get("collection"))
     directory, folders = watch_directory(args, ui, before.get("directory"))
-    key_file = default_desktop_key_path()
     values: dict[str, Any] = {"zotero.target": "desktop"}
     if url != DEFAULT_DESKTOP_URL:
         values["zotero.desktop_url"] = url
@@ -87,7 +101,8 @@ def setup_desktop(args: argparse.Namespace, ui: UI) -> SetupResult:
         f"collection:   {collection or '(none)'}",
         f"watch folder: {directory or default_download_dir()}"
         + ("" if directory else " (your download folder)"),
-        f"app key:      {key_file} (readable by you only)",
+        f"app key:      {key_file} (readable by you only)"
+        + (" (kept)" if kept else _replaces(key_file)),
     )
     content = json.dumps({"server_id": key.server_id, "key": key.key}) + "\n"
     return SetupResult(
@@ -105,6 +120,41 @@ def _found(url: str) -> str:
         return server_id(url, timeout=PROBE_TIMEOUT)
     except RemoteError as exc:
         raise _for_setup(exc, url) from None
+
+
+def _kept_key(url: str, sid: str, path: Path, ui: UI) -> DesktopKey | None:
+    """The key a previous setup stored in ``path``, when it is for this database, Zotero still
+    accepts it and the person (or ``--yes``) keeps it: no dialog then."""
+    if not path.exists():
+        return None
+    try:
+        key = read_desktop_key(path)
+    except ConfigError as exc:
+        ui.say(f"({exc.message}; a new key is asked for)")
+        return None
+    if key.server_id != sid:
+        ui.say(
+            f"(the key in {path} is for another Zotero database, Server-ID {key.server_id}; "
+            "a new key is asked for)"
+        )
+        return None
+    try:
+        with contextlib.closing(DesktopTarget(url, key, attempts=1, timeout=PROBE_TIMEOUT)) as app:
+            app.connect()
+            app.check_access(require_write=True)
+    except RemoteError as exc:
+        ui.say(
+            f"(Zotero no longer accepts the key in {path}: {exc.message}; a new key is asked for)"
+        )
+        return None
+    if not ui.confirm(f"Use the key already in {path} (Zotero accepts it)?", True):
+        return None
+    ui.say(f"Keeping the key in {path}: Zotero still accepts it (no dialog needed).")
+    return key
+
+
+def _replaces(path: Path) -> str:
+    return "; the key there now is kept as a backup" if path.exists() else ""
 
 
 def _authorized(url: str, ui: UI) -> DesktopKey:

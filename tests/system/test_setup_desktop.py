@@ -240,3 +240,31 @@ def test_the_desktop_demo_of_make_demo_sets_up_through_syncd_setup() -> None:
     assert "$ syncd setup --desktop --yes --no-service --config" in run.stdout
     assert "Ready to import." in run.stdout and "6 new items" in run.stdout
     assert "'37424412', '99100001'" in run.stdout
+
+
+def test_run_again_the_stored_key_is_kept_while_zotero_accepts_it(
+    app: DesktopDouble, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = setup(app.url, capsys, "--collection", "Reviews")
+    assert code == 0, out
+    key_file = default_desktop_key_path()
+    first = key_file.read_text()
+    code, out = setup(app.url, capsys, "--force")
+    assert code == 0, out
+    assert "Keeping the key in" in out and len(app.state.prompts) == 1  # no second dialog
+    assert key_file.read_text() == first and not key_file.with_name(key_file.name + ".bak").exists()
+    assert load(config_path()).zotero.collection == "Reviews"  # the old answer, the default
+    # Withdrawn in Zotero ("Clear Write Authorizations"): asked for again, the old one backed up.
+    app.state.clear_authorizations()
+    code, out = setup(app.url, capsys, "--force")
+    assert code == 0, out
+    assert "no longer accepts the key" in out and len(app.state.prompts) == 2
+    assert key_file.read_text() != first
+    assert key_file.with_name(key_file.name + ".bak").read_text() == first
+    # Another database (the user opened another zotero.sqlite): a key for it.
+    old_sid = app.state.db.server_id
+    app.state.swap_database()
+    code, out = setup(app.url, capsys, "--force")
+    assert code == 0, out
+    assert f"for another Zotero database, Server-ID {old_sid}" in out
+    assert read_desktop_key(key_file).server_id == app.state.db.server_id != old_sid
