@@ -160,11 +160,11 @@ def run(args: argparse.Namespace) -> int:
     from syncd.setup_prompts import Scripted, Terminal
 
     ui = Scripted() if args.yes else Terminal()
-    setup = _target(args, ui)
     config_path, _ = locate(args.config)
     config_path = config_path.absolute()
     if config_path.is_dir():
         raise UsageError(f"--config {config_path}: a folder, not a file")
+    setup = _target(args, ui, _peek(config_path))
     usual = config_path == default_config_path().absolute()
     if args.service and not usual:
         raise UsageError(
@@ -189,7 +189,18 @@ def run(args: argparse.Namespace) -> int:
     return _after(args, ui, config_path, usual)
 
 
-def _target(args: argparse.Namespace, ui: UI) -> Setup:
+def _peek(path: Path) -> dict[str, Any]:
+    """The ``[zotero]`` table of the config at ``path`` (``{}`` when there is none or it cannot
+    be read), read before anything is asked: its target is the default of the choice."""
+    try:
+        with path.open("rb") as fh:
+            zotero = tomllib.load(fh).get("zotero")
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return zotero if isinstance(zotero, dict) else {}
+
+
+def _target(args: argparse.Namespace, ui: UI, current: dict[str, Any]) -> Setup:
     from syncd.setup_web import setup_web
 
     desktop = desktop_setup()
@@ -204,7 +215,12 @@ def _target(args: argparse.Namespace, ui: UI) -> Setup:
         return setup_web
     from syncd.setup_desktop import app_running, desktop_url
 
-    url = desktop_url(args, {})
+    try:
+        url = desktop_url(args, {"zotero": current})
+    except UsageError:
+        if args.desktop_url:
+            raise
+        url = desktop_url(args, {})  # a config's odd desktop_url: the app's usual address
     if not app_running(url):
         ui.say(
             f"(No Zotero app answers at {url}: setting syncd up for the Zotero Web API. For "
@@ -221,7 +237,10 @@ def _target(args: argparse.Namespace, ui: UI) -> Setup:
         "API key."
     )
     options = ["the Zotero Web API (--web)", "the Zotero app on this computer (--desktop)"]
-    return (setup_web, desktop)[ui.choose("Which one?", options, 1, flag="--web/--desktop")]
+    # The app, which runs; the Web API for a config already set up for it.
+    web_before = current.get("target", "web") == "web" and "library_id" in current
+    default = 0 if web_before else 1
+    return (setup_web, desktop)[ui.choose("Which one?", options, default, flag="--web/--desktop")]
 
 
 def _existing(path: Path, args: argparse.Namespace, ui: UI) -> dict[str, Any] | None:

@@ -27,7 +27,8 @@ def app() -> Iterator[DesktopDouble]:
         yield double
 
 
-def syncd_setup(home: Path, app: DesktopDouble) -> Terminal:
+def syncd_setup(home: Path, app: DesktopDouble | None) -> Terminal:
+    """``syncd setup`` with no flag on a terminal (``--desktop-url`` of ``app`` when given)."""
     home.mkdir(exist_ok=True)
     env = {
         k: v
@@ -36,7 +37,8 @@ def syncd_setup(home: Path, app: DesktopDouble) -> Terminal:
         and not k.startswith("XDG_")
     }  # fmt: skip
     env.update(HOME=str(home), TERM="dumb", COLUMNS="200")
-    argv = [sys.executable, "-m", "syncd", "setup", "--desktop-url", app.url]
+    argv = [sys.executable, "-m", "syncd", "setup"]
+    argv += ["--desktop-url", app.url] if app else []
     return Terminal(argv, env, cwd=str(home))
 
 
@@ -97,3 +99,21 @@ def test_ctrl_c_before_the_dialog_writes_nothing(tmp_path: Path, app: DesktopDou
         assert term.wait() == 130, term.output
     assert not (home / ".config").exists()
     assert app.state.prompts == []
+
+
+def test_a_config_set_up_for_the_web_makes_the_web_the_default(
+    tmp_path: Path, app: DesktopDouble
+) -> None:
+    """The choice's default follows the current config, and so does where the app is looked
+    for (its desktop_url, no flag)."""
+    home = tmp_path / "home"
+    cfg = home / ".config" / "syncd" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    old = f'[zotero]\nlibrary_id = 7\ndesktop_url = "{app.url}"\n'
+    cfg.write_text(old)
+    with syncd_setup(home, None) as term:
+        term.expect(r"The Zotero app runs on this computer \(" + app.url)
+        term.expect(r"Which one\? \[1\]: ")
+        term.ctrl_c()
+        assert term.wait() == 130, term.output
+    assert cfg.read_text() == old and app.state.prompts == []
