@@ -268,3 +268,18 @@ def test_run_again_the_stored_key_is_kept_while_zotero_accepts_it(
     assert code == 0, out
     assert f"for another Zotero database, Server-ID {old_sid}" in out
     assert read_desktop_key(key_file).server_id == app.state.db.server_id != old_sid
+
+
+def test_which_apps_setup_offers_with_no_flag(app: DesktopDouble) -> None:
+    """A Zotero 10 is offered, and one whose local API is still off (the desktop path then
+    names the checkbox); a Zotero older than 10, or none, is not."""
+    from syncd.setup_desktop import app_running
+
+    assert app_running(app.url)
+    app.state.enabled = False
+    assert app_running(app.url)
+    app.state.enabled, app.state.mode = True, "9.0.6"
+    assert not app_running(app.url)
+    url = app.url
+    app.stop()
+    assert not app_running(url)
