@@ -20,9 +20,9 @@ the Web API).
 $XDG_CONFIG_HOME/syncd/zotero-desktop-key as JSON {server_id, key} (0600). Zotero not running,
 its local API not enabled (Settings -> Advanced -> "Allow other applications on this computer
 to communicate with Zotero"), Deny, too many prompts, or a Zotero older than 10: each is said,
-exit 2, nothing written.
+exit 2, nothing written. Run again, setup keeps the stored key while Zotero accepts it.
 
-The key is checked at once (GET /keys/current); only libraries it can write are offered. The
+For the Web API, the key is checked at once (GET /keys/current); only libraries it can write are offered. The
 config ($XDG_CONFIG_HOME/syncd/config.toml unless --config, or $SYNCD_CONFIG) gets only what
 differs from the defaults; other settings of an existing config are kept, and the old file
 is kept as config.toml.bak. The key goes to $XDG_CONFIG_HOME/syncd/zotero-api-key (0600, its
