@@ -76,6 +76,7 @@ def app_running(url: str) -> bool:
 
 def setup_desktop(args: argparse.Namespace, ui: UI) -> SetupResult:
     """Ask (or take from ``args``) everything the desktop target needs; see the module doc."""
+    _no_web_flags(args)
     document = getattr(args, "existing_config", None) or {}
     before = answers_before(document)
     url = desktop_url(args, document)
@@ -112,6 +113,25 @@ def setup_desktop(args: argparse.Namespace, ui: UI) -> SetupResult:
         folders=tuple(folders),
         summary=summary,
     )
+
+
+def _no_web_flags(args: argparse.Namespace) -> None:
+    """The Web API's flags mean nothing to the app: refused rather than silently dropped."""
+    given = [
+        flag
+        for flag, value in (
+            ("--api-key-file", getattr(args, "api_key_file", None)),
+            ("--api-url", getattr(args, "api_url", None)),
+            ("--library", getattr(args, "library", None)),
+        )
+        if value and not (flag == "--library" and str(value).strip().lower() == "user")
+    ]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: not used with --desktop (the app needs no API key and "
+            "imports into My Library)",
+            hint="leave them out, or set up the Web API: syncd setup --web",
+        )
 
 
 def _found(url: str) -> str:

@@ -22,13 +22,13 @@ its local API not enabled (Settings -> Advanced -> "Allow other applications on 
 to communicate with Zotero"), Deny, too many prompts, or a Zotero older than 10: each is said,
 exit 2, nothing written. Run again, setup keeps the stored key while Zotero accepts it.
 
-For the Web API, the key is checked at once (GET /keys/current); only libraries it can write are offered. The
-config ($XDG_CONFIG_HOME/syncd/config.toml unless --config, or $SYNCD_CONFIG) gets only what
-differs from the defaults; other settings of an existing config are kept, and the old file
-is kept as config.toml.bak. The key goes to $XDG_CONFIG_HOME/syncd/zotero-api-key (0600, its
-folder 0700): the file the service loads it from. Run again, setup offers the current
-config's answers as its defaults. Nothing is written before the last question; Ctrl-C leaves
-everything as it was.
+For the Web API, the key is checked at once (GET /keys/current); only libraries it can write
+are offered. The config ($XDG_CONFIG_HOME/syncd/config.toml unless --config, or $SYNCD_CONFIG)
+gets only what differs from the defaults; other settings of an existing config are kept, and
+the old file is kept as config.toml.bak. The key goes to $XDG_CONFIG_HOME/syncd/zotero-api-key
+(0600, its folder 0700): the file the service loads it from. Run again, setup offers the
+current config's answers as its defaults. Nothing is written before the last question; Ctrl-C
+leaves everything as it was.
 
 --yes never asks: what has no default must come from a flag (the key: --api-key-file), and
 an existing config is replaced only with --force. --api-url points setup at another server

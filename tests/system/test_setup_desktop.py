@@ -207,6 +207,20 @@ def test_another_machine_is_refused_before_anything_is_asked(
     assert nothing_written()
 
 
+@pytest.mark.parametrize(
+    "extra", [("--library", "group:5"), ("--api-key-file", "k"), ("--api-url", "http://x")]
+)
+def test_the_web_api_flags_are_refused_with_desktop(
+    app: DesktopDouble, capsys: pytest.CaptureFixture[str], extra: tuple[str, str]
+) -> None:
+    code, out = setup(app.url, capsys, *extra)
+    assert code == 2
+    assert f"{extra[0]}: not used with --desktop" in out
+    assert nothing_written() and app.state.prompts == []
+    code, out = setup(app.url, capsys, "--library", "user")  # My Library is what it does
+    assert code == 0, out
+
+
 def test_yes_without_a_flag_is_the_web_path_even_with_the_app_running(
     app: DesktopDouble, capsys: pytest.CaptureFixture[str]
 ) -> None:
