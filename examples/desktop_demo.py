@@ -1,9 +1,10 @@
 """`make demo`, part four: the Zotero desktop app as the target, against its double.
 
 Starts the double of Zotero 10's local API (`syncd sandbox --desktop` serves the same) in this
-process, gets the app's key as `syncd setup --desktop` does (the dialog is answered "Always
-Allow" by the double), writes a config with `target = "desktop"` and runs `syncd import` as a
-user would: the examples go in; the same import again writes nothing; Zotero is then closed
+process, runs `syncd setup --desktop --yes --config <temp> --no-service --desktop-url <double>`
+(the double answers Zotero's dialog "Always Allow"; setup writes a config with `target =
+"desktop"` and the app's key file, then runs doctor's checks) and runs `syncd import` as a user
+would: the examples go in; the same import again writes nothing; Zotero is then closed
 (the import says so and keeps the records pending) and opened again (the next import lands
 them, each once); `syncd status` shows the app's library.
 """
@@ -18,7 +19,6 @@ import time
 from pathlib import Path
 
 from syncd.sandbox.desktop import DesktopDouble
-from syncd.targets.desktop_auth import authorize, write_desktop_key
 
 EXAMPLES = Path(__file__).resolve().parent
 SYNCD = [sys.executable, "-m", "syncd"]
@@ -32,18 +32,20 @@ def syncd(env: dict[str, str], *args: str) -> int:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="syncd-desktop-demo-") as tmp, DesktopDouble() as app:
         root = Path(tmp)
-        key_file = root / "zotero-desktop-key"
-        print(f"The Zotero app's double listens at {app.url}; authorising syncd (Always Allow)")
-        write_desktop_key(key_file, authorize(app.url))
         config = root / "config.toml"
-        config.write_text(
-            f'[zotero]\ntarget = "desktop"\ndesktop_url = "{app.url}"\n'
-            f'desktop_key_file = "{key_file}"\n[state]\npath = "{root / "state.db"}"\n',
-            encoding="utf-8",
-        )
-        config.chmod(0o600)
-        env = {**os.environ, "SYNCD_CONFIG": str(config), "XDG_CONFIG_HOME": str(root / "cfg")}
+        print(f"The Zotero app's double listens at {app.url} (its dialog: Always Allow)")
+        # Everything setup writes (config, key file) and the state stay in the temporary folder.
+        env = {
+            **os.environ,
+            "SYNCD_CONFIG": str(config),
+            "XDG_CONFIG_HOME": str(root / "cfg"),
+            "XDG_STATE_HOME": str(root / "state"),
+        }
         env.pop("ZOTERO_API_KEY", None)
+        setup = ["setup", "--desktop", "--yes", "--no-service", "--config", str(config)]
+        setup += ["--desktop-url", app.url, "--directory", str(root / "inbox")]
+        if syncd(env, *setup) != 0:
+            return 1
         nbib = str(EXAMPLES / "pubmed-sample.nbib")
         if syncd(env, "import", nbib) != 0:
             return 1

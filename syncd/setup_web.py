@@ -43,7 +43,7 @@ _ATTEMPTS = 3  # a mistyped or refused key may be pasted again this often
 
 def setup_web(args: argparse.Namespace, ui: UI) -> SetupResult:
     """Ask (or take from ``args``) everything the Web API target needs; see the module doc."""
-    before = _before(getattr(args, "existing_config", None) or {})
+    before = answers_before(getattr(args, "existing_config", None) or {})
     api_url = (args.api_url or before.get("api_url") or DEFAULT_API_URL).strip().rstrip("/")
     account, rights, key = _checked_key(args, ui, api_url)
     ui.say(
@@ -53,7 +53,7 @@ def setup_web(args: argparse.Namespace, ui: UI) -> SetupResult:
     choices = libraries(rights, account.groups(rights.user_id))
     library = _library(args, ui, choices, rights, before.get("library"))
     collection = _collection(args, ui, account, library, before.get("collection"))
-    directory, folders = _directory(args, ui, before.get("directory"))
+    directory, folders = watch_directory(args, ui, before.get("directory"))
     answers = WebAnswers(
         library,
         api_url=None if api_url == DEFAULT_API_URL else account.api_url,
@@ -83,7 +83,7 @@ def setup_web(args: argparse.Namespace, ui: UI) -> SetupResult:
     )
 
 
-def _before(document: dict[str, Any]) -> dict[str, str]:
+def answers_before(document: dict[str, Any]) -> dict[str, str]:
     """The answers an existing config gave (the defaults of this run): api_url, library
     (as --library spells it), collection, directory."""
     zotero: dict[str, Any] = _table(document, "zotero")
@@ -218,8 +218,6 @@ def _collection(
     library: LibraryChoice,
     before: str | None,
 ) -> str | None:
-    from syncd.targets.base import collection_path
-
     names = collection_names(account.top_collections(library.path))
     if args.collection is None and ui.interactive:
         listed = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
@@ -228,6 +226,16 @@ def _collection(
             if names
             else "The library has no collections yet."
         )
+    return collection_answer(args, ui, names, before)
+
+
+def collection_answer(
+    args: argparse.Namespace, ui: UI, names: list[str] | None, before: str | None
+) -> str | None:
+    """The collection (``--collection``, else asked; ``before``: the current config's), as
+    a path; ``names``: the library's top-level collections, None when they are not known."""
+    from syncd.targets.base import collection_path
+
     spec = args.collection
     if spec is None:
         spec = ui.ask(
@@ -242,7 +250,7 @@ def _collection(
         path = collection_path(spec)
     except ConfigError as exc:
         raise UsageError(f"--collection: {exc.message}", hint=exc.hint) from None
-    exists = path[0] in names
+    exists = names is not None and path[0] in names
     ui.say(
         f"Collection: {spec!r}"
         + (
@@ -254,7 +262,7 @@ def _collection(
     return "/".join(path)
 
 
-def _directory(
+def watch_directory(
     args: argparse.Namespace, ui: UI, before: str | None
 ) -> tuple[Path | None, list[Path]]:
     """The watch folder when it is not the download folder (None: the default), and the

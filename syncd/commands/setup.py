@@ -5,14 +5,30 @@ as `syncd doctor` does, and offer to install and start the service.
   syncd setup                                   # asks, with the defaults in [brackets]
   syncd setup --web --yes --api-key-file F [--library group:ID] [--collection NAME]
               [--directory DIR] [--config FILE] [--force] [--service | --no-service]
+  syncd setup --desktop [--yes] [--desktop-url URL] [--collection NAME] [--directory DIR]
+              [--config FILE] [--force] [--service | --no-service]
 
-The key is checked at once (GET /keys/current); only libraries it can write are offered. The
-config ($XDG_CONFIG_HOME/syncd/config.toml unless --config, or $SYNCD_CONFIG) gets only what
-differs from the defaults; other settings of an existing config are kept, and the old file
-is kept as config.toml.bak. The key goes to $XDG_CONFIG_HOME/syncd/zotero-api-key (0600, its
-folder 0700): the file the service loads it from. Run again, setup offers the current
-config's answers as its defaults. Nothing is written before the last question; Ctrl-C leaves
-everything as it was.
+Where to: the Zotero Web API (--web) or the Zotero app on this computer, Zotero 10 or later
+(--desktop: no account or API key, items appear at once, only while Zotero runs, only My
+Library). With neither flag, setup offers both when a Zotero app answers at --desktop-url
+(http://127.0.0.1:23119 by default), and goes to the Web API when none does (with --yes:
+the Web API).
+
+--desktop asks the app for permission: Zotero shows a dialog, answer it with Always Allow (an
+"Allow" key is used up by the first write: setup refuses it). The config gets
+[zotero] target = "desktop", and the app's key goes to
+$XDG_CONFIG_HOME/syncd/zotero-desktop-key as JSON {server_id, key} (0600). Zotero not running,
+its local API not enabled (Settings -> Advanced -> "Allow other applications on this computer
+to communicate with Zotero"), Deny, too many prompts, or a Zotero older than 10: each is said,
+exit 2, nothing written. Run again, setup keeps the stored key while Zotero accepts it.
+
+For the Web API, the key is checked at once (GET /keys/current); only libraries it can write
+are offered. The config ($XDG_CONFIG_HOME/syncd/config.toml unless --config, or $SYNCD_CONFIG)
+gets only what differs from the defaults; other settings of an existing config are kept, and
+the old file is kept as config.toml.bak. The key goes to $XDG_CONFIG_HOME/syncd/zotero-api-key
+(0600, its folder 0700): the file the service loads it from. Run again, setup offers the
+current config's answers as its defaults. Nothing is written before the last question; Ctrl-C
+leaves everything as it was.
 
 --yes never asks: what has no default must come from a flag (the key: --api-key-file), and
 an existing config is replaced only with --force. --api-url points setup at another server
@@ -20,8 +36,8 @@ than api.zotero.org, such as `syncd sandbox`.
 
 Exit status: 0 written and every check passed; 1 written, but a check (or the service)
 failed: each problem is printed with its fix; 2 usage, a refusal (a key that cannot write the
-library, an existing config without --force), nothing written; 130 interrupted, nothing
-written.
+library, an existing config without --force, a desktop app that cannot be used), nothing
+written; 130 interrupted, nothing written.
 """
 
 from __future__ import annotations
@@ -41,7 +57,10 @@ if TYPE_CHECKING:
     from syncd.setup_files import SetupResult
     from syncd.setup_prompts import UI
 
-HELP = "set syncd up: check the API key, choose the library, write the config, start the service"
+HELP = (
+    "set syncd up for the Web API or the Zotero app: check the key, choose the library, "
+    "write the config, start the service"
+)
 
 DESKTOP_MODULE = "syncd.setup_desktop"  # provides setup_desktop(args, ui) -> SetupResult
 
@@ -108,6 +127,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="the Zotero Web API (default https://api.zotero.org; e.g. a `syncd sandbox`)",
     )
+    parser.add_argument(
+        "--desktop-url",
+        metavar="URL",
+        help="where the Zotero app's local API listens (default http://127.0.0.1:23119; e.g. "
+        "a `syncd sandbox --desktop`); without --web/--desktop, setup offers the app when it "
+        "runs there",
+    )
 
 
 # A target's setup: asks through the UI (or takes from the flags) what the target needs, checks
@@ -134,11 +160,11 @@ def run(args: argparse.Namespace) -> int:
     from syncd.setup_prompts import Scripted, Terminal
 
     ui = Scripted() if args.yes else Terminal()
-    setup = _target(args, ui)
     config_path, _ = locate(args.config)
     config_path = config_path.absolute()
     if config_path.is_dir():
         raise UsageError(f"--config {config_path}: a folder, not a file")
+    setup = _target(args, ui, _peek(config_path))
     usual = config_path == default_config_path().absolute()
     if args.service and not usual:
         raise UsageError(
@@ -163,7 +189,18 @@ def run(args: argparse.Namespace) -> int:
     return _after(args, ui, config_path, usual)
 
 
-def _target(args: argparse.Namespace, ui: UI) -> Setup:
+def _peek(path: Path) -> dict[str, Any]:
+    """The ``[zotero]`` table of the config at ``path`` (``{}`` when there is none or it cannot
+    be read), read before anything is asked: its target is the default of the choice."""
+    try:
+        with path.open("rb") as fh:
+            zotero = tomllib.load(fh).get("zotero")
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return zotero if isinstance(zotero, dict) else {}
+
+
+def _target(args: argparse.Namespace, ui: UI, current: dict[str, Any]) -> Setup:
     from syncd.setup_web import setup_web
 
     desktop = desktop_setup()
@@ -176,15 +213,34 @@ def _target(args: argparse.Namespace, ui: UI) -> Setup:
         return desktop
     if args.web or desktop is None or not ui.interactive:
         return setup_web
+    from syncd.setup_desktop import app_running, desktop_url
+
+    try:
+        url = desktop_url(args, {"zotero": current})
+    except UsageError:
+        if args.desktop_url:
+            raise
+        url = desktop_url(args, {})  # a config's odd desktop_url: the app's usual address
+    if not app_running(url):
+        ui.say(
+            f"(No Zotero app answers at {url}: setting syncd up for the Zotero Web API. For "
+            "the app, start Zotero 10 and run 'syncd setup --desktop'.)"
+        )
+        return setup_web
+    ui.say(f"The Zotero app runs on this computer ({url}). Where should syncd put the articles?")
     ui.say(
-        "Where should syncd put the articles?\n"
-        "  The Zotero app on this computer: no account or key, items appear at once, only "
-        "while Zotero runs, only My Library.\n"
+        "  The Zotero app: no account or key, items appear at once, only while Zotero runs, "
+        "only My Library."
+    )
+    ui.say(
         "  The Zotero Web API: any library (groups too), works with Zotero closed, needs an "
         "API key."
     )
     options = ["the Zotero Web API (--web)", "the Zotero app on this computer (--desktop)"]
-    return (setup_web, desktop)[ui.choose("Which one?", options, 0, flag="--web/--desktop")]
+    # The app, which runs; the Web API for a config already set up for it.
+    web_before = current.get("target", "web") == "web" and "library_id" in current
+    default = 0 if web_before else 1
+    return (setup_web, desktop)[ui.choose("Which one?", options, default, flag="--web/--desktop")]
 
 
 def _existing(path: Path, args: argparse.Namespace, ui: UI) -> dict[str, Any] | None:
@@ -282,7 +338,8 @@ def _after(args: argparse.Namespace, ui: UI, config_path: Path, usual: bool) -> 
     width = max(len(c) for c, _ in commands)
     for command, what in commands:
         if width > 44:  # a long --config path: the comment goes on a line of its own
-            ui.say(f"  {command}\n      # {what}")
+            ui.say(f"  {command}")  # one line a call: say() escapes a newline
+            ui.say(f"      # {what}")
         else:
             ui.say(f"  {command.ljust(width)}   # {what}")
     return EXIT_OK if healthy else EXIT_PARTIAL

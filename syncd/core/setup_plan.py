@@ -27,7 +27,15 @@ WEB_KEYS = (
     "zotero.api_url",
     "zotero.collection",
     "watch.directory",
+    # a config that was set up for the app before goes back to the default target
+    "zotero.target",
+    "zotero.desktop_url",
+    "zotero.desktop_key_file",
 )
+# The keys a desktop setup decides: the same, since the web's library and server are not used
+# with the app (left in, they would be warned about as ignored); its key is in the default
+# desktop key file. A web key file is kept, for a return to the web target.
+DESKTOP_KEYS = WEB_KEYS
 # The key now lives in the default key file (the one the service loads as its credential): a
 # key file named elsewhere, or a key written inline, would win over it, so they go.
 KEY_LOCATIONS = ("zotero.api_key_file", "zotero.api_key")

@@ -123,3 +123,14 @@ def _state(pid: int) -> str:
             return fh.read().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return "?"
+
+
+def nothing_listens() -> str:
+    """An http:// address on 127.0.0.1 where nothing listens (a port that was just free): a
+    Zotero app that does not run, whatever else runs on this machine."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

@@ -199,7 +199,7 @@ def test_a_key_that_writes_no_group_is_still_fine_for_my_library(
     ("argv", "said"),
     [
         (["setup", "--yes", "--no-service"], "give it with --api-key-file"),
-        (["setup", "--desktop"], "the desktop target is not available in this build"),
+        (["setup", "--desktop", "--desktop-url", "ftp://127.0.0.1"], "on this machine"),
         (["setup", "--web", "--desktop"], "not allowed with argument"),
     ],
 )

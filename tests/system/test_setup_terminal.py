@@ -13,7 +13,7 @@ import pytest
 
 from syncd.config import load
 from syncd.sandbox import SandboxServer
-from tests.system.terminal import Terminal
+from tests.system.terminal import Terminal, nothing_listens
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,7 +48,9 @@ def environment(home: Path) -> dict[str, str]:
 
 def syncd_setup(home: Path, sandbox: SandboxServer, *extra: str) -> Terminal:
     home.mkdir(exist_ok=True)
+    # No Zotero app runs (one on this machine's usual port would add the choice of targets).
     argv = [sys.executable, "-m", "syncd", "setup", "--api-url", sandbox.url, *extra]
+    argv += ["--desktop-url", nothing_listens()]
     return Terminal(argv, environment(home), cwd=str(home))
 
 
@@ -60,6 +62,7 @@ def written(home: Path) -> list[str]:
 def test_a_person_sets_up_a_group_library(home: Path, sandbox: SandboxServer) -> None:
     inbox = home / "exports"
     with syncd_setup(home, sandbox) as term:
+        term.expect(r"No Zotero app answers at .*: setting syncd up for the Zotero Web API")
         term.expect(r"Zotero API key \(the input is hidden\): ")
         term.line("tooshort")
         term.expect(r"not an API key: it has 8 characters; .*; try again")
@@ -148,7 +151,9 @@ def test_run_again_the_current_answers_are_the_defaults(home: Path, sandbox: San
     )
     cfg.write_text(old)
     with Terminal(
-        [sys.executable, "-m", "syncd", "setup"], environment(home), cwd=str(home)
+        [sys.executable, "-m", "syncd", "setup", "--desktop-url", nothing_listens()],
+        environment(home),
+        cwd=str(home),
     ) as term:  # no --api-url: the config's is the default
         term.expect(r"config\.toml exists\. Update it .*\[y/N\]: ")
         term.line("y")

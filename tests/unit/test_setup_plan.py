@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from syncd.config import validate
 from syncd.core.setup_plan import (
+    DESKTOP_KEYS,
     KEY_LOCATIONS,
     WEB_KEYS,
     WebAnswers,
@@ -174,3 +175,20 @@ def test_collection_names_leave_out_the_trash() -> None:
         {"data": {}},
     ]
     assert collection_names(rows) == ["A", "b"]
+
+
+def test_the_two_targets_replace_each_other_in_a_config() -> None:
+    """A desktop setup drops the web's library and server (ignored with the app) but keeps a
+    web key file for a return; a web setup drops the desktop keys (the target is the web)."""
+    web = {
+        "zotero": {"library_id": 5, "api_url": "http://127.0.0.1:1", "api_key_file": "/k"},
+        "tags": {"extra": ["kept"]},
+    }
+    desktop = merged(web, {"zotero.target": "desktop"}, DESKTOP_KEYS)
+    assert desktop == {
+        "zotero": {"api_key_file": "/k", "target": "desktop"},
+        "tags": {"extra": ["kept"]},
+    }
+    with_url = {**desktop, "zotero": {**desktop["zotero"], "desktop_url": "http://[::1]:9"}}
+    back = merged(with_url, {"zotero.library_id": 5}, WEB_KEYS + KEY_LOCATIONS)
+    assert back == {"zotero": {"library_id": 5}, "tags": {"extra": ["kept"]}}
