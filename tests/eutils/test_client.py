@@ -46,6 +46,7 @@ def test_esearch_and_efetch_send_tool_email_and_key(
     assert paced_double.throttled == 0
 
 
+@pytest.mark.slow
 def test_efetch_goes_in_batches_of_500_by_post_above_200(tmp_path: Path) -> None:
     with (
         EutilsDouble(corpus_with(range(1, 1201))) as double,
@@ -69,6 +70,7 @@ def test_efetch_refuses_what_is_not_a_pmid(paced_double: EutilsDouble, tmp_path:
     assert paced_double.count() == 0
 
 
+@pytest.mark.slow
 def test_pace_without_a_key_provokes_no_429(paced_double: EutilsDouble, tmp_path: Path) -> None:
     with client(paced_double, tmp_path, key=False) as eutils:
         for _ in range(7):

@@ -121,6 +121,7 @@ def test_stop_does_not_wait_for_a_client_that_stalls_in_its_request(
     assert [r["method"] for r in sandbox.requests()] == ["GET"]
 
 
+@pytest.mark.slow
 def test_keep_alive_clients_on_every_route_and_fault_never_wait_in_vain(
     sandbox: SandboxServer,
 ) -> None:

@@ -553,6 +553,7 @@ def test_acknowledged_writes_survive_kill_9(sandbox_process: SandboxProcess) -> 
     assert sandbox_process.signal(signal.SIGTERM) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_during_writes_stops_cleanly_and_keeps_them(
     sandbox_process: SandboxProcess, sig: signal.Signals

@@ -186,6 +186,7 @@ def test_four_keyless_200_mb_bodies_do_not_grow_the_sandbox(tmp_path: Path) -> N
 # ---- connections and threads are bounded -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_500_idle_connections_do_not_make_500_threads(sandbox: SandboxServer) -> None:
     host, port = sandbox.url.rsplit("/", 1)[1].split(":")
     baseline = threading.active_count()
@@ -202,6 +203,7 @@ def test_500_idle_connections_do_not_make_500_threads(sandbox: SandboxServer) ->
             s.close()
 
 
+@pytest.mark.slow
 def test_when_every_connection_is_busy_a_newcomer_gets_503() -> None:
     server = SandboxServer(max_connections=2)
     populate(server)

@@ -114,6 +114,7 @@ def test_a_slow_copy_in_chunks_is_read_once_whole(
     assert d.history() == [("slow.nbib", "imported", 30)]
 
 
+@pytest.mark.slow
 def test_a_hundred_files_dropped_at_once(daemon: Daemon, sandbox: SandboxServer) -> None:
     daemon.start()
     daemon.wait_ready()
@@ -128,6 +129,7 @@ def test_a_hundred_files_dropped_at_once(daemon: Daemon, sandbox: SandboxServer)
     assert_exactly_once(sandbox, pmids)
 
 
+@pytest.mark.slow
 def test_the_same_bytes_under_three_names_are_imported_once(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
@@ -191,6 +193,7 @@ def test_a_fifo_in_the_folder_never_blocks_the_daemon(
     assert [h[0] for h in daemon.history()] == ["after.nbib"]
 
 
+@pytest.mark.slow
 def test_status_retry_reads_files_with_failures_again(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
@@ -399,6 +402,7 @@ def test_sigterm_during_a_batch_exits_0_within_5_s_and_loses_nothing(
     assert_exactly_once(sandbox, pmids)
 
 
+@pytest.mark.slow
 def test_a_server_backoff_is_shown_and_sigterm_interrupts_it(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
@@ -450,6 +454,7 @@ def test_no_watchdog_pings_without_watchdog_usec(daemon: Daemon) -> None:
     assert not any(m == "WATCHDOG=1" for m in daemon.messages)
 
 
+@pytest.mark.slow
 def test_syncd_import_works_while_the_daemon_runs(daemon: Daemon, sandbox: SandboxServer) -> None:
     import subprocess
     import sys
@@ -524,6 +529,7 @@ def test_a_second_daemon_on_the_same_state_is_refused(
 # ---- scans, folders, the first start ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_without_events_the_rescan_finds_every_file(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
@@ -538,6 +544,7 @@ def test_without_events_the_rescan_finds_every_file(
     assert_exactly_once(sandbox, pmids)
 
 
+@pytest.mark.slow
 def test_once_exit_codes(tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]) -> None:
     d = Daemon(tmp_path / "ok", sandbox.url)
     daemons.append(d)
@@ -558,6 +565,7 @@ def test_once_exit_codes(tmp_path: Path, sandbox: SandboxServer, daemons: list[D
     assert "does not exist" in missing.tail()
 
 
+@pytest.mark.slow
 def test_first_start_in_the_download_folder_takes_a_baseline(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
@@ -624,6 +632,7 @@ def test_status_right_after_the_start_names_the_start_scan(daemon: Daemon) -> No
     assert "(last scan never)" not in text and "(last scan 20" in text, text
 
 
+@pytest.mark.slow
 def test_sighup_reloads_the_config(daemon: Daemon, sandbox: SandboxServer) -> None:
     daemon.config.write_text(
         daemon.config.read_text().replace("[watch]\n", '[watch]\npatterns = ["*.nbib"]\n')
@@ -670,6 +679,7 @@ def test_sighup_says_a_new_key_in_the_credentials_file_needs_a_restart(
     d.assert_running()
 
 
+@pytest.mark.slow
 def test_a_revoked_key_waits_and_a_fixed_one_lets_the_files_in(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:

@@ -199,6 +199,7 @@ class DaemonModel(RuleBasedStateMachine):
                 self.daemon.store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_daemon_model(tmp_path_factory: pytest.TempPathFactory) -> None:
     DaemonModel._tmp_factory = staticmethod(lambda: tmp_path_factory.mktemp("model"))

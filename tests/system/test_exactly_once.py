@@ -108,6 +108,7 @@ def test_reads_storm_during_the_index_refresh(
     assert_exactly_once(sandbox, pmids)
 
 
+@pytest.mark.slow
 def test_out_of_band_write_between_index_refresh_and_post(
     sandbox: SandboxServer, machine: Machine, tmp_path: Path
 ) -> None:

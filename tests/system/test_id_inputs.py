@@ -89,6 +89,7 @@ def imported(tmp_path: Path, cfg: Path, *args: str) -> tuple[int, dict[str, Any]
     return proc.returncode, json.loads(proc.stdout)
 
 
+@pytest.mark.slow
 def test_id_files_fetch_only_new_pmids_and_a_rerun_asks_and_writes_nothing(
     tmp_path: Path, cfg: Path, sandbox: SandboxServer, double: EutilsDouble
 ) -> None:
@@ -130,6 +131,7 @@ def test_id_files_fetch_only_new_pmids_and_a_rerun_asks_and_writes_nothing(
     assert double.throttled == 0
 
 
+@pytest.mark.slow
 def test_pmid_option_imports_and_reports_where_as_the_option(
     tmp_path: Path, cfg: Path, double: EutilsDouble
 ) -> None:
@@ -159,6 +161,7 @@ def test_convert_fetches_id_files_and_pmids(
     assert double.throttled == 0
 
 
+@pytest.mark.slow
 def test_ncbi_down_leaves_the_pmids_pending_and_a_later_run_imports_them(
     tmp_path: Path, cfg: Path, double: EutilsDouble, sandbox: SandboxServer
 ) -> None:

@@ -116,6 +116,7 @@ def test_progress_line_only_on_a_terminal() -> None:
     assert stream.getvalue().endswith("\r")
 
 
+@pytest.mark.slow
 def test_a_library_that_never_stops_changing_waits_then_gives_up_leaving_records_pending(
     tmp_path: Path, sandbox: SandboxServer
 ) -> None:
@@ -156,6 +157,7 @@ def test_a_library_that_never_stops_changing_waits_then_gives_up_leaving_records
     assert pmids(sandbox, gw).count("1") == 1 and pmids(sandbox, gw).count("2") == 1
 
 
+@pytest.mark.slow
 def test_without_a_give_up_time_the_importer_waits_until_its_sleep_is_interrupted(
     tmp_path: Path, sandbox: SandboxServer
 ) -> None:

@@ -93,6 +93,7 @@ def forget_state(machine: Machine) -> None:
         path.unlink()
 
 
+@pytest.mark.slow
 def test_a_lost_state_db_does_not_bring_back_deleted_articles(
     sandbox: SandboxServer, machine: Machine, tmp_path: Path
 ) -> None:

@@ -89,6 +89,7 @@ def syncd(home: Daemon, *args: str) -> tuple[int, Any, str]:
     return proc.returncode, out, proc.stderr
 
 
+@pytest.mark.slow
 def test_a_search_polled_twice_creates_exactly_the_new_entries(
     tmp_path: Path, sandbox: SandboxServer, double: EutilsDouble
 ) -> None:
@@ -217,6 +218,7 @@ def test_kill_9_of_the_daemon_during_a_poll_then_every_pmid_once(
     assert "search 'synth'" in home.log.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_run_once_polls_the_due_searches_and_not_again_until_due(
     tmp_path: Path, sandbox: SandboxServer, double: EutilsDouble
 ) -> None:
