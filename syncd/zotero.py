@@ -72,6 +72,13 @@ from syncd.targets.base import (
     check_creates,
     collection_path,
 )
+from syncd.targets.web_errors import (
+    KEYS_URL,
+    SANDBOX_INSTANCE,
+    access_error,
+    another_sandbox,
+    error_for,
+)
 from syncd.targets.web_report import write_result
 
 logger = logging.getLogger(__name__)
@@ -79,11 +86,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.zotero.org"
-KEYS_URL = "https://www.zotero.org/settings/keys"
-_ANOTHER_SANDBOX = (
-    "; on a shared machine another user's sandbox may hold that port: start yours with "
-    "--port 0 or another port"
-)
 _READ_BATCH = 100
 """``itemKey=`` takes up to 100 keys per request (the desktop client's batch size)."""
 _HEADER_SAFE_KEY = re.compile(r"[A-Za-z0-9]+")
@@ -332,6 +334,7 @@ class ZoteroGateway:
         self._channel = _channel(self.api_url, self.library)
         self._last_status: int | None = None
         self._last_text = ""
+        self._instance: str | None = None  # the sandbox that answered last (none: not one)
         self._answer_lost = False
         self._native_ids: bool | None = None
         # The server may take a while to acknowledge 50 items (pyzotero suggests 60 s).
@@ -421,7 +424,7 @@ class ZoteroGateway:
                 )
                 if self._local:
                     message += f": {self.api_url} may be another server than the one you mean"
-                    hint += _ANOTHER_SANDBOX
+                    hint += another_sandbox(self._instance)
                 raise RemoteError(message, hint=hint, status=403)
             rights = access.get("user") or {}
             can_read = bool(rights.get("library"))
@@ -719,7 +722,7 @@ class ZoteroGateway:
             logger.debug("Zotero asks to back off: no requests for %.0f s", backoff)
             self._channel.defer(backoff, f"Zotero asked to back off (Backoff: {backoff:.0f} s)")
         status = response.status_code
-        self._last_status = status
+        self._last_status, self._instance = status, response.headers.get(SANDBOX_INSTANCE)
         content_type = response.headers.get("Content-Type", "")
         if 200 <= status < 300 and status != 204 and "json" not in content_type.lower():
             # Every answer syncd asks for is JSON; pyzotero would hand anything else on as
@@ -856,48 +859,14 @@ class ZoteroGateway:
     ) -> NoReturn:
         """Raise the fatal error for an HTTP error response."""
         body = self._scrub(_short(html.unescape(text)))
-        if status in (401, 403):
-            if "invalid key" in body.lower():
-                error = RemoteError(
-                    f"Zotero rejected the API key for library {self.library} (Invalid key)",
-                    hint=f"check zotero.api_key / api_key_file; create a key at {KEYS_URL}"
-                    + (_ANOTHER_SANDBOX if self._local else ""),
-                    status=status,
-                )
-            elif "write" in body.lower():
-                error = self._access_error("write")
-            else:
-                error = self._access_error("read")
-        elif status == 404:
-            error = RemoteError(
-                f"{action}: not found in library {self.library} ({body})",
-                hint="check zotero.library_type and zotero.library_id",
-                status=404,
-            )
-        else:
-            error = RemoteError(
-                f"{action} in library {self.library} failed: HTTP {status} {body}",
-                status=status,
-            )
+        group = self.library_id if self.library_type == "group" else None
+        local = another_sandbox(self._instance) if self._local else None
+        error = error_for(status, body, action, library=self.library, group_id=group, local=local)
         raise error from (self._chainable(cause) if cause else None)
 
     def _access_error(self, right: str) -> RemoteError:
-        what = "write to" if right == "write" else "read"
-        if self.library_type == "group":
-            fix = (
-                f"give the key {'read/write' if right == 'write' else 'read'} access to group "
-                f"{self.library_id} at {KEYS_URL} (and make sure the user is a member)"
-            )
-        else:
-            fix = (
-                f"edit the key at {KEYS_URL}: tick "
-                f"'{'Allow write access' if right == 'write' else 'Allow library access'}'"
-            )
-        return RemoteError(
-            f"The API key may not {what} library {self.library} (missing right: {right})",
-            hint=fix,
-            status=403,
-        )
+        group = self.library_id if self.library_type == "group" else None
+        return access_error(self.library, group, right)
 
     def _key_forms(self) -> list[str]:
         """The key as it may appear in a text: as is, and escaped as ``repr`` of str and bytes

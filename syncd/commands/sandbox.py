@@ -177,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  API key:  {key}", flush=True)
     if args.group_id is not None:
         print(f"  group id: {args.group_id}", flush=True)
+    print(f"  instance: {server.instance} (named in syncd's messages when it answers)", flush=True)
     print(f"  data:     {args.data if args.data else 'in memory (lost on exit)'}", flush=True)
     if latency is not None:
         print("  latency:  as the real server (each object of a write on its own)", flush=True)

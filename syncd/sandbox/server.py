@@ -39,6 +39,7 @@ from syncd.sandbox.contention import Latency
 from syncd.sandbox.library import State
 from syncd.sandbox.lockout import Lockout
 from syncd.sandbox.schema import SCHEMA_VERSION
+from syncd.targets.web_errors import SANDBOX_INSTANCE
 
 logger = logging.getLogger(__name__)
 access = logging.getLogger(f"{__name__}.access")
@@ -49,8 +50,7 @@ MAX_BODY = 50 * 1024 * 1024
 MAX_CONNECTIONS = 64
 """Connections served at once (one thread each), unless ``SandboxServer(max_connections=)``."""
 _DISCARD_LIMIT = 1024 * 1024
-"""A refused body up to this size is read (in chunks, and dropped) so that the connection can
-carry the next request; a larger one is left unread and the connection closed."""
+"""A refused body up to this size is read and dropped (the connection goes on); larger: closed."""
 _LINGER_BYTES = 8 * 1024 * 1024
 _LINGER_SECONDS = 2.0
 _CHUNK = 65536
@@ -223,7 +223,7 @@ class SandboxServer:
         self.max_body = max_body
         self.state = State(Path(data_dir) if data_dir is not None else None, write_token_ttl)
         self.api = Api(self.state, version_mode, lockout=lockout, latency=latency)
-        self.url = ""
+        self.url, self.instance = "", f"{time.time_ns() % 16**8:08x}"  # in every answer
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._faults: list[Fault] = []
@@ -577,6 +577,7 @@ class SandboxServer:
 
     def _send(self, handler: _Handler, resp: Response, head: bool = False) -> None:
         handler.send_response(resp.status)
+        handler.send_header(SANDBOX_INSTANCE, self.instance)  # not the real server's: see there
         if resp.zotero_headers:
             handler.send_header("Zotero-API-Version", "3")
             handler.send_header("Zotero-Schema-Version", str(SCHEMA_VERSION))
@@ -686,8 +687,7 @@ _MAX_LINE = 65536
 
 
 def _declared_length(handler: _Handler) -> int | None:
-    """The body length ``Content-Length`` declares, or None (chunked, absent or invalid: the
-    body is then framed, or refused, by :func:`_read_body`)."""
+    """The length ``Content-Length`` declares; None: chunked, absent or invalid (_read_body)."""
     if handler.headers.get("Transfer-Encoding") is not None:
         return None
     values = {v.strip() for v in handler.headers.get_all("Content-Length") or []}

@@ -119,6 +119,15 @@ def test_invalid_key_is_fatal_and_names_the_library(make_gateway: MakeGateway) -
     assert bad not in _everything_printed(err)
 
 
+def test_a_sandbox_that_rejects_the_key_is_named_by_its_instance(
+    sandbox: SandboxServer, make_gateway: MakeGateway
+) -> None:
+    # The instance the sandbox printed at its start: a user compares it with theirs.
+    with pytest.raises(RemoteError) as info:
+        make_gateway(api_key="WrongKey0123456789abcdEF").check_access()
+    assert info.value.hint and f"sandbox instance {sandbox.instance}" in info.value.hint
+
+
 def test_an_invalid_key_at_api_zotero_org_is_not_blamed_on_a_sandbox() -> None:
     gw = ZoteroGateway(library_type="user", library_id=1, api_key=KEY)
     try:
@@ -208,6 +217,7 @@ def test_key_of_another_user_never_writes_to_its_own_library(
     # A server on this machine (the sandbox here) may be someone else's: it says so.
     assert "may be another server" in info.value.message
     assert info.value.hint and "another user's sandbox" in info.value.hint
+    assert f"sandbox instance {sandbox.instance}" in info.value.hint
 
 
 def test_group_without_access_is_refused(sandbox: SandboxServer, make_gateway: MakeGateway) -> None:

@@ -24,7 +24,7 @@ def _start(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
         text=True,
     )
     assert proc.stdout is not None
-    lines = [proc.stdout.readline() for _ in range(4)]
+    lines = [proc.stdout.readline() for _ in range(5)]
     return proc, lines
 
 
@@ -42,6 +42,8 @@ def test_serves_and_stops_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
         client = Client(m.group(0))
         reply = client.get("/keys/current", key="CliKey0123456789abcdefgh")
         assert reply.json["userID"] == 1
+        # It names itself as it printed (syncd's messages quote it when a key is refused).
+        assert f"instance: {reply.headers['syncd-sandbox-instance']} " in lines[4], lines
         assert reply.json["access"]["groups"] == {"all": {"library": True, "write": True}}
         assert (
             client.post(
