@@ -554,6 +554,39 @@ def test_a_writer_that_paused_mid_line_is_waited_for(
     assert "ends in the middle of a line" not in caplog.text  # nothing to warn about
 
 
+def test_a_file_that_changed_while_it_was_read_is_read_again_and_the_item_completed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer paused between two whole lines, long enough to pass the settle time, and
+    # went on while syncd read the file: the item is created from the first part, and the
+    # rest, once it settles, completes it (the same article: a duplicate, completed).
+    config = model_config(tmp_path, settle_seconds=0.2)
+    path = tmp_path / "inbox" / "paused.nbib"
+    whole = medline([44200001])
+    cut = whole.index("FAU - ", whole.index("FAU - ") + 1)  # after the first author's lines
+    path.write_text(whole[:cut], encoding="utf-8")
+    real = sources.read_path
+
+    def read_then_the_writer_goes_on(p: Path) -> Any:
+        yield from real(p)  # the whole of what is there now, then the writer goes on
+        if p.name == "paused.nbib" and path.stat().st_size == cut:
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(whole[cut:])
+
+    monkeypatch.setattr(sources, "read_path", read_then_the_writer_goes_on)
+    server = MemoryLibrary()
+    with worker(config, server) as w:
+        time.sleep(0.3)
+        ticks(w)
+        (item,) = (d for _, d in server.items.values())
+        assert len(item["creators"]) == 1  # read before the rest was written
+        time.sleep(0.3)
+        ticks(w, 5)
+        (item,) = (d for _, d in server.items.values())
+        assert len(item["creators"]) == whole.count("FAU - ")  # completed, not left cut
+        assert server.pmids() == ["44200001"]
+
+
 def test_an_export_without_a_final_newline_goes_in_once_quiet(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
