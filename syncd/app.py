@@ -74,6 +74,7 @@ def desktop_target(
         key_file=z.desktop_key_file,
         attempts=3 if daemon else 5,
         sleep=sleep,
+        group=z.desktop_group,
     )
     # Whatever is wrong (Zotero closed, too old) is said by check_access, where the engine and
     # the daemon expect it.

@@ -88,8 +88,8 @@ SPEC: tuple[Key, ...] = (
         "Where items go: 'web', the Zotero Web API (any library, groups too; works while "
         "Zotero is closed; needs an API key), or 'desktop', the Zotero app on this computer "
         "(Zotero 10 or later: no account or API key, items appear at once, only while Zotero "
-        "runs, only My Library; see docs/desktop.md). With 'desktop', library_type, "
-        "library_id and api_url are ignored.",
+        "runs; My Library, or a group the app holds: desktop_group; see docs/desktop.md). "
+        "With 'desktop', library_type, library_id and api_url are ignored.",
         _choice("web", "desktop"),
     ),
     Key(
@@ -99,6 +99,16 @@ SPEC: tuple[Key, ...] = (
         "Where the Zotero app's local API listens (target = 'desktop'); a double in tests "
         "(`syncd sandbox --desktop`). Only this machine is allowed.",
         _loopback_url,
+    ),
+    Key(
+        "zotero.desktop_group",
+        "int",
+        None,
+        "With target = 'desktop': the group library to write to (its zotero.org group id); the "
+        "app holds a group only while signed in to zotero.org and syncing it. Not set: My "
+        "Library. Written by `syncd setup --desktop --library group:ID`.",
+        _positive,
+        example="2",
     ),
     Key(
         "zotero.desktop_key_file",
@@ -380,6 +390,7 @@ class ZoteroConfig:
     desktop_url: str = DEFAULT_DESKTOP_URL
     desktop_key_file: Path = field(default_factory=lambda: default_desktop_key_path())
     desktop_server_id: str | None = None  # from desktop_key_file, when it can be read
+    desktop_group: int | None = None
     ignored: tuple[str, ...] = ()  # keys set in the file that target = "desktop" ignores
     library_type: str = "user"
     library_id: int | None = None
@@ -395,7 +406,10 @@ class ZoteroConfig:
         """``users/N`` or ``groups/N`` as the API spells it (``desktop/<Server-ID>`` for the
         Zotero app), or None when not configured."""
         if self.target == "desktop":
-            return f"desktop/{self.desktop_server_id}" if self.desktop_server_id else None
+            from syncd.core.desktop_answers import library_name
+
+            sid, group = self.desktop_server_id, self.desktop_group
+            return library_name(sid, group) if sid else None
         if self.library_id is None:
             return None
         return f"{self.library_type}s/{self.library_id}"
@@ -729,6 +743,7 @@ def from_values(
             desktop_url=str(get("zotero.desktop_url")).rstrip("/"),
             desktop_key_file=desktop_key,
             desktop_server_id=_desktop_server_id(desktop_key) if desktop else None,
+            desktop_group=get("zotero.desktop_group"),
             ignored=tuple(k for k in _IGNORED_ON_DESKTOP if k in values) if desktop else (),
             library_type=get("zotero.library_type"),
             library_id=get("zotero.library_id"),

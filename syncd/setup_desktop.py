@@ -27,7 +27,7 @@ from typing import Any
 from syncd.config import DEFAULT_DESKTOP_URL, default_desktop_key_path, default_download_dir
 from syncd.config_keys import is_loopback
 from syncd.core.desktop_answers import CHECKBOX
-from syncd.core.setup_plan import DESKTOP_KEYS
+from syncd.core.setup_plan import DESKTOP_KEYS, parse_library
 from syncd.errors import ConfigError, RemoteError, UsageError
 from syncd.setup_files import SecretFile, SetupResult
 from syncd.setup_prompts import UI
@@ -82,6 +82,7 @@ def setup_desktop(args: argparse.Namespace, ui: UI) -> SetupResult:
     url = desktop_url(args, document)
     sid = _found(url)
     ui.say(f"Zotero 10 runs at {url} (its database: Server-ID {sid}).")
+    group = _library(args, ui, url, sid, document)  # before the dialog: refusals first
     key_file = default_desktop_key_path()
     key = _kept_key(url, sid, key_file, ui)
     kept = key is not None
@@ -93,12 +94,15 @@ def setup_desktop(args: argparse.Namespace, ui: UI) -> SetupResult:
     values: dict[str, Any] = {"zotero.target": "desktop"}
     if url != DEFAULT_DESKTOP_URL:
         values["zotero.desktop_url"] = url
+    if group is not None:
+        values["zotero.desktop_group"] = group[0]
     if collection is not None:
         values["zotero.collection"] = collection
     if directory is not None:
         values["watch.directory"] = str(directory)
     summary = (
-        f"target:       the Zotero app at {url} (My Library)",
+        f"target:       the Zotero app at {url} "
+        + (f"(group {group[1]!r}, {group[0]})" if group else "(My Library)"),
         f"collection:   {collection or '(none)'}",
         f"watch folder: {directory or default_download_dir()}"
         + ("" if directory else " (your download folder)"),
@@ -122,16 +126,51 @@ def _no_web_flags(args: argparse.Namespace) -> None:
         for flag, value in (
             ("--api-key-file", getattr(args, "api_key_file", None)),
             ("--api-url", getattr(args, "api_url", None)),
-            ("--library", getattr(args, "library", None)),
         )
-        if value and not (flag == "--library" and str(value).strip().lower() == "user")
+        if value
     ]
     if given:
         raise UsageError(
-            f"{', '.join(given)}: not used with --desktop (the app needs no API key and "
-            "imports into My Library)",
+            f"{', '.join(given)}: not used with --desktop (the app needs no API key and no "
+            "server address)",
             hint="leave them out, or set up the Web API: syncd setup --web",
         )
+
+
+def _library(
+    args: argparse.Namespace, ui: UI, url: str, sid: str, document: dict[str, Any]
+) -> tuple[int, str] | None:
+    """My Library (None) or one of the groups the app holds (a signed-in user's, synced):
+    ``--library group:ID``, else asked when there are groups, else My Library."""
+    # Reads need no key in the local API: the groups are known before Zotero's dialog.
+    reader = DesktopTarget(url, DesktopKey(sid, ""), attempts=1, timeout=PROBE_TIMEOUT)
+    with contextlib.closing(reader) as app:
+        groups = app.groups()
+    spec = getattr(args, "library", None)
+    if spec:
+        kind, group_id = parse_library(str(spec))
+        if kind == "user":
+            return None
+        found = [g for g in groups if g[0] == group_id]
+        if not found:
+            held = ", ".join(f"{name} ({gid})" for gid, name in groups) or "none"
+            raise UsageError(
+                f"--library group:{group_id}: the Zotero app holds no such group (it holds: "
+                f"{held})",
+                hint="the app holds a group only while signed in to zotero.org and syncing it; "
+                "or use the Web API for any group: syncd setup --web",
+            )
+        ui.say(f"Library: group {found[0][1]!r} ({group_id})")
+        return found[0]
+    if not groups or not ui.interactive:
+        ui.say("Library: My Library")
+        return None
+    zotero = document.get("zotero")
+    kept = zotero.get("desktop_group") if isinstance(zotero, dict) else None
+    default = next((n + 1 for n, g in enumerate(groups) if g[0] == kept), 0)
+    labels = ["My Library", *(f"group {name!r} ({gid})" for gid, name in groups)]
+    index = ui.choose("Import into which library?", labels, default, flag="--library")
+    return None if index == 0 else groups[index - 1]
 
 
 def _found(url: str) -> str:

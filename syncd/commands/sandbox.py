@@ -243,6 +243,13 @@ def _run_desktop(args: argparse.Namespace) -> int:
     state = DesktopState(
         answer=args.answer, user_id=args.signed_in_as, mode=args.zotero_version, data=data
     )
+    if args.group_id is not None:
+        if not args.signed_in_as or args.group_id <= 0:
+            raise UsageError(
+                "--group-id with --desktop needs --signed-in-as N",
+                hint="the app holds group libraries only for a signed-in user who syncs",
+            )
+        state.add_group(args.group_id, f"Sandbox group {args.group_id}")
     double = DesktopDouble(state, port=args.desktop_port)
     try:
         double.start()
@@ -262,6 +269,8 @@ def _run_desktop(args: argparse.Namespace) -> int:
     print(f"  dialog:     answered {args.answer!r}")
     who = f"user {args.signed_in_as}" if args.signed_in_as else "not signed in"
     print(f"  signed in:  {who}")
+    if args.group_id is not None:
+        print(f"  group id:   {args.group_id}")
     print(f"  data:       {data if data else 'in memory (lost on exit)'}")
     print("To use it, in syncd's config.toml:")
     print(f'  [zotero]\n  target = "desktop"\n  desktop_url = "{double.url}"')

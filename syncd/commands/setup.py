@@ -230,7 +230,7 @@ def _target(args: argparse.Namespace, ui: UI, current: dict[str, Any]) -> Setup:
     ui.say(f"The Zotero app runs on this computer ({url}). Where should syncd put the articles?")
     ui.say(
         "  The Zotero app: no account or key, items appear at once, only while Zotero runs, "
-        "only My Library."
+        "only My Library (and the groups it syncs, when signed in)."
     )
     ui.say(
         "  The Zotero Web API: any library (groups too), works with Zotero closed, needs an "

@@ -89,15 +89,17 @@ def signed_in_user(status: int, message: str) -> int | None:
     return int(m.group(1)) if m.group(1) else 0
 
 
-def key_library(user_id: int) -> str:
-    """The library name syncd derives item keys from: the signed-in user's ``users/N`` (so that
-    an article has one key whichever target wrote it), else ``users/0``."""
-    return f"users/{user_id}"
+def key_library(user_id: int, group: int | None = None) -> str:
+    """The library name syncd derives item keys from: a group's ``groups/N``, as the Web API
+    target does (the group is the same on zotero.org); else the signed-in user's ``users/N``
+    (so that an article has one key whichever target wrote it), else ``users/0``."""
+    return f"groups/{group}" if group is not None else f"users/{user_id}"
 
 
-def library_name(server_id: str) -> str:
-    """The name of the app's library in the state database: one per Zotero database."""
-    return f"desktop/{server_id}"
+def library_name(server_id: str, group: int | None = None) -> str:
+    """The name of the app's library in the state database: one per Zotero database (and, for
+    a group the app holds, one per group in it)."""
+    return f"desktop/{server_id}" + (f"/groups/{group}" if group is not None else "")
 
 
 @dataclass

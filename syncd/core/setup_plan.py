@@ -31,6 +31,7 @@ WEB_KEYS = (
     "zotero.target",
     "zotero.desktop_url",
     "zotero.desktop_key_file",
+    "zotero.desktop_group",
 )
 # The keys a desktop setup decides: the same, since the web's library and server are not used
 # with the app (left in, they would be warned about as ignored); its key is in the default

@@ -216,6 +216,11 @@ class DesktopDouble:
             s.clear_authorizations()
         elif action == "fail":
             s.fail_writes.extend(query.get("writes", "500").split(","))
+        elif action == "group":  # the signed-in user joined a group, synced into the app
+            try:
+                s.add_group(int(query.get("id", "0")), query.get("name", "Group"))
+            except ValueError as err:
+                return text(400, f"{err}\n", api_headers=False)
         elif action == "seed":
             for obj in json.loads(body or b"[]"):
                 s.seed(obj.pop("key"), obj)

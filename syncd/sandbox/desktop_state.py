@@ -65,15 +65,34 @@ def _server_id() -> str:
 
 
 @dataclass
-class Database:
-    """One ``zotero.sqlite``: what a Server-ID names."""
+class Library:
+    """A group library the app holds (a signed-in user's, synced from zotero.org)."""
 
-    server_id: str
+    name: str = ""
     version: int = 0
-    """The library's ``clientVersion`` counter."""
+    """The library's ``clientVersion`` counter (one per library)."""
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     """key -> {"version": clientVersion, "data": item data without key/version}."""
     collections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Database:
+    """One ``zotero.sqlite``: what a Server-ID names. Its own fields are My Library."""
+
+    server_id: str
+    version: int = 0
+    """My Library's ``clientVersion`` counter."""
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """key -> {"version": clientVersion, "data": item data without key/version}."""
+    collections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, Library] = field(default_factory=dict)
+    """zotero.org group id -> its library (only a signed-in user who syncs has any)."""
+
+    @classmethod
+    def load(cls, saved: dict[str, Any]) -> Database:
+        groups = {k: Library(**g) for k, g in saved.pop("groups", {}).items()}
+        return cls(**saved, groups=groups)
 
 
 class DesktopState:
@@ -94,6 +113,8 @@ class DesktopState:
         db = Database(_server_id())
         self.databases = {db.server_id: db}
         self.db = db
+        self.lib: Database | Library = db  # the library the request being answered is for
+        self.group: int | None = None  # its group id (None: My Library)
         self.enabled = True
         """Settings → Advanced → "Allow other applications on this computer to communicate
         with Zotero"."""
@@ -113,7 +134,7 @@ class DesktopState:
         """Write requests that reached the library (after the key and body checks)."""
         if data is not None and data.exists():
             saved = json.loads(data.read_text(encoding="utf-8"))
-            self.databases = {d["server_id"]: Database(**d) for d in saved["databases"]}
+            self.databases = {d["server_id"]: Database.load(d) for d in saved["databases"]}
             self.db = self.databases[saved["current"]]
             self.keys = dict(saved["keys"])
         self.latency = 0.0
@@ -154,6 +175,22 @@ class DesktopState:
         """Settings → Advanced → "Clear Write Authorizations"."""
         with self.lock:
             self.keys.clear()
+
+    def add_group(self, group_id: int, name: str) -> None:
+        """A group the signed-in user belongs to, synced into the app's database."""
+        with self.lock:
+            if not self.user_id:
+                raise ValueError("group libraries exist in the app only for a signed-in user")
+            self.db.groups.setdefault(str(group_id), Library(name=name))
+
+    def group_pmids(self, group_id: int) -> list[str]:
+        """The PMIDs of group ``group_id``'s items (see :meth:`pmids`)."""
+        with self.lock:
+            held, self.db.items = self.db.items, self.db.groups[str(group_id)].items
+            try:
+                return self.pmids()
+            finally:
+                self.db.items = held
 
     def seed(self, key: str, data: dict[str, Any], version: int | None = None) -> None:
         """An item already in the database (``version`` None: 0, untouched since the upgrade
@@ -243,7 +280,13 @@ class DesktopState:
             return text(404, "No endpoint found\n", api_headers=False)
         kind, ident, rest = m.group(1), int(m.group(2)), m.group(3) or ""
         if kind == "groups":
-            return text(404, "Not found")
+            if str(ident) not in self.db.groups:
+                return text(404, "Not found")
+            if write:
+                refused = self._authenticate(headers, query)
+                if refused is not None:
+                    return refused
+            return self._library(method, rest, query, headers, body, group=ident)
         if ident not in (0, self.user_id):
             also = f" or {self.user_id}" if self.user_id else ""
             return text(
@@ -312,20 +355,30 @@ class DesktopState:
     # ---- the library ------------------------------------------------------------------------
 
     def _library(
-        self, method: str, rest: str, query: dict[str, str], headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        rest: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        group: int | None = None,
     ) -> Reply:
         with self.lock:
+            self.group = group
+            self.lib = self.db if group is None else self.db.groups[str(group)]
+            if rest == "/groups" and method == "GET" and group is None:
+                return as_json(200, [self._group_json(int(g)) for g in sorted(self.db.groups)])
             if rest in ("/items", "/items/top") and method == "GET":
-                return self._list(self.db.items, rest == "/items/top", query, headers)
+                return self._list(self.lib.items, rest == "/items/top", query, headers)
             if rest == "/collections" and method == "GET":
-                return self._list(self.db.collections, False, query, headers)
+                return self._list(self.lib.collections, False, query, headers)
             if rest in ("/items", "/collections") and method == "POST":
                 return self._write(rest[1:], body, headers)
             if rest == "/items" and method == "DELETE":
                 return self._delete(query, headers)
             m = re.fullmatch(r"/(items|collections)/([A-Z0-9]{8})", rest)
             if m and method == "GET":
-                store = self.db.items if m.group(1) == "items" else self.db.collections
+                store = self.lib.items if m.group(1) == "items" else self.lib.collections
                 if m.group(2) not in store:
                     return text(404, "Not found")
                 return as_json(200, self._json(m.group(2), store[m.group(2)]), self._lmv())
@@ -336,10 +389,17 @@ class DesktopState:
             return text(404, "No endpoint found\n", api_headers=False)
 
     def _lmv(self) -> dict[str, str]:
-        return {"Last-Modified-Version": str(self.db.version)}
+        return {"Last-Modified-Version": str(self.lib.version)}
+
+    def _group_json(self, group_id: int) -> dict[str, Any]:
+        g = self.db.groups[str(group_id)]
+        data = {"id": group_id, "version": g.version, "name": g.name, "owner": self.user_id}
+        return {"id": group_id, "version": g.version, "data": data}
 
     def _json(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
         library = {"type": "user", "id": self.user_id, "name": "My Library"}
+        if self.group is not None:
+            library = {"type": "group", "id": self.group, "name": getattr(self.lib, "name", "")}
         data = {"key": key, "version": obj["version"], **obj["data"]}
         return {"key": key, "version": obj["version"], "library": library, "data": data}
 
@@ -349,7 +409,7 @@ class DesktopState:
         if q.get("format") == "atom":
             return text(501, "Local API does not support Atom output")
         ims = h.get("if-modified-since-version")
-        if ims and ims != "0" and ims.isdigit() and int(ims) >= self.db.version:
+        if ims and ims != "0" and ims.isdigit() and int(ims) >= self.lib.version:
             return Reply(304)
         since = int(q.get("since", "0") or 0)
         keys = q.get("itemKey") or q.get("collectionKey")
@@ -361,7 +421,7 @@ class DesktopState:
                 continue
             if obj["version"] <= since and since:
                 continue
-            if data.get("deleted") and q.get("includeTrashed") != "1" and store is self.db.items:
+            if data.get("deleted") and q.get("includeTrashed") != "1" and store is self.lib.items:
                 continue
             if top and data.get("parentItem"):
                 continue
@@ -407,17 +467,17 @@ class DesktopState:
         if guard is not None:
             if not guard.isdigit():
                 return text(400, "Invalid If-Unmodified-Since-Version value")
-            if int(guard) != self.db.version:
+            if int(guard) != self.lib.version:
                 return text(
                     412,
                     "Library has been modified since specified version "
-                    f"(expected {guard}, found {self.db.version})",
+                    f"(expected {guard}, found {self.lib.version})",
                 )
         fault = self.fail_writes.pop(0) if self.fail_writes else None
         if fault == "500":
             return Reply(500, api_headers=False)
         self.writes += 1
-        store = self.db.items if kind == "items" else self.db.collections
+        store = self.lib.items if kind == "items" else self.lib.collections
         report: dict[str, dict[str, Any]] = {
             "successful": {},
             "success": {},
@@ -478,8 +538,8 @@ class DesktopState:
             if merged == existing["data"]:
                 return ""
             obj = merged
-        self.db.version += 1
-        store[key] = {"version": self.db.version, "data": obj}
+        self.lib.version += 1
+        store[key] = {"version": self.lib.version, "data": obj}
         return key
 
     def _patch(self, key: str, body: bytes, headers: dict[str, str]) -> Reply:
@@ -487,7 +547,7 @@ class DesktopState:
             patch = json.loads(body)
         except ValueError:
             return text(400, "Invalid JSON provided\n", api_headers=False)
-        item = self.db.items.get(key)
+        item = self.lib.items.get(key)
         guard = headers.get("if-unmodified-since-version")
         version = patch.pop("version", None) if isinstance(patch, dict) else None
         patch.pop("key", None)
@@ -496,8 +556,8 @@ class DesktopState:
         if item is None:
             if not patch.get("itemType"):
                 return text(404, "Not found")
-            self.db.version += 1
-            self.db.items[key] = {"version": self.db.version, "data": patch}
+            self.lib.version += 1
+            self.lib.items[key] = {"version": self.lib.version, "data": patch}
             return Reply(204, headers=self._lmv())
         if version is not None and version != item["version"]:
             return text(412, f"item version mismatch: expected {version}, found {item['version']}")
@@ -508,9 +568,9 @@ class DesktopState:
                 f"found {item['version']})",
             )
         self.writes += 1
-        self.db.version += 1
+        self.lib.version += 1
         item["data"] = {**item["data"], **patch}
-        item["version"] = self.db.version
+        item["version"] = self.lib.version
         return Reply(204, headers=self._lmv())
 
     def _delete(self, query: dict[str, str], headers: dict[str, str]) -> Reply:
@@ -520,6 +580,6 @@ class DesktopState:
         if len(keys) > MAX_WRITE_OBJECTS:
             return text(413, f"Cannot delete more than {MAX_WRITE_OBJECTS} objects at a time")
         for key in keys:
-            self.db.items.pop(key, None)  # erased for good; unknown keys ignored
-        self.db.version += 1
+            self.lib.items.pop(key, None)  # erased for good; unknown keys ignored
+        self.lib.version += 1
         return Reply(204, headers=self._lmv())

@@ -93,14 +93,18 @@ class DesktopTarget:
         attempts: int = 5,
         sleep: Callable[[float], object] = time.sleep,
         timeout: float = 30.0,
+        group: int | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.group = group
+        """A group library the app holds (None: My Library)."""
+        self._root = f"/api/groups/{group}" if group is not None else "/api/users/0"
         self._key = key
         self._key_file = key_file
         self.server_id = key.server_id
-        self.library = library_name(key.server_id)
+        self.library = library_name(key.server_id, group)
         self.user_id = 0
-        self.key_library = key_library(0)
+        self.key_library = key_library(0, group)
         self._attempts = max(1, attempts)
         self._sleep = sleep
         self._answer_lost = False
@@ -127,12 +131,12 @@ class DesktopTarget:
                 sid,
                 self.server_id,
             )
-            self.server_id, self.library = sid, library_name(sid)
+            self.server_id, self.library = sid, library_name(sid, self.group)
             self._key = DesktopKey(sid, self._key.key)
             if self._key_file is not None:
                 write_desktop_key(self._key_file, self._key)
         self.user_id = self._signed_in(tries=1)
-        self.key_library = key_library(self.user_id)
+        self.key_library = key_library(self.user_id, self.group)
 
     def _hello(self, tries: int | None = None) -> str:
         response = self._send("GET", "/api/", action="GET /api/", hello=True, tries=tries)
@@ -163,16 +167,27 @@ class DesktopTarget:
                 transient=True,
             )
         user = self._signed_in()
-        if key_library(user) != self.key_library:
+        if key_library(user, self.group) != self.key_library:
             raise LibraryChanged(
                 f"the Zotero app at {self.url} is now signed in as user {user} "
                 f"(was {self.user_id}): keys are derived from users/{user} from now on",
                 hint="nothing to do",
                 transient=True,
             )
+        if self.group is not None:
+            held = self._send(
+                "GET", f"{self._root}/items", params={"limit": "1"}, action="GET group", ok=(404,)
+            )
+            if held.status_code == 404:
+                raise RemoteError(
+                    f"the Zotero app at {self.url} holds no group {self.group}",
+                    hint="the app holds a group library only while signed in to zotero.org and "
+                    "syncing it; run `syncd setup --desktop` to choose a library it holds",
+                    status=404,
+                )
         if require_write:
             response = self._send(
-                "POST", "/api/users/0/items", body=[], action="checking the key", ok=(400,)
+                "POST", f"{self._root}/items", body=[], action="checking the key", ok=(400,)
             )
             if "No items provided" not in response.text:
                 raise RemoteError(
@@ -181,6 +196,13 @@ class DesktopTarget:
                     hint="check zotero.desktop_url and the Zotero version",
                 )
         return KeyAccess(user, "", True, require_write, self.library)
+
+    def groups(self) -> list[tuple[int, str]]:
+        """The group libraries the app holds (id, name): a signed-in user's synced groups."""
+        response = self._send("GET", "/api/users/0/groups", action="GET groups")
+        return sorted(
+            (int(g["id"]), str((g.get("data") or {}).get("name", ""))) for g in response.json()
+        )
 
     def has_native_ids(self) -> bool:
         if self._native is None:
@@ -195,13 +217,13 @@ class DesktopTarget:
 
     def library_version(self) -> int:
         response = self._send(
-            "GET", "/api/users/0/items", params={"format": "versions", "limit": "1"}, action="GET"
+            "GET", f"{self._root}/items", params={"format": "versions", "limit": "1"}, action="GET"
         )
         return _version(response)
 
     def item_versions(self, since: int) -> tuple[dict[str, int], int]:
         params = {"format": "versions", "includeTrashed": "1", "since": str(since)}
-        response = self._send("GET", "/api/users/0/items", params=params, action="GET versions")
+        response = self._send("GET", f"{self._root}/items", params=params, action="GET versions")
         return {str(k): int(v) for k, v in response.json().items()}, _version(response)
 
     def stream_item_versions(
@@ -219,7 +241,7 @@ class DesktopTarget:
         for start in range(0, len(keys), _READ_BATCH):
             chunk = ",".join(keys[start : start + _READ_BATCH])
             params = {"itemKey": chunk, "includeTrashed": "1", "format": "json"}
-            response = self._send("GET", "/api/users/0/items", params=params, action="GET items")
+            response = self._send("GET", f"{self._root}/items", params=params, action="GET items")
             out.extend(response.json())
         return out
 
@@ -246,7 +268,7 @@ class DesktopTarget:
         self._answer_lost = False
         keys = [str(item["key"]) for item in items]
         params = {"itemKey": ",".join(keys), "format": "versions", "includeTrashed": "1"}
-        before = self._send("GET", "/api/users/0/items", params=params, action="GET versions")
+        before = self._send("GET", f"{self._root}/items", params=params, action="GET versions")
         known = set(before.json())
         if if_unmodified_since is not None and _version(before) != if_unmodified_since:
             raise VersionConflict(
@@ -266,7 +288,7 @@ class DesktopTarget:
             if if_unmodified_since is not None and attempt == 1:
                 headers["If-Unmodified-Since-Version"] = str(if_unmodified_since)
             response = self._send(
-                "POST", "/api/users/0/items", body=[dict(items[i]) for i in todo],
+                "POST", f"{self._root}/items", body=[dict(items[i]) for i in todo],
                 headers=headers, action=f"POST {len(todo)} items", ok=(412,),
             )  # fmt: skip
             if response.status_code == 412:
@@ -306,7 +328,7 @@ class DesktopTarget:
 
     def update_item(self, key: str, version: int, patch: Mapping[str, Any]) -> int:
         response = self._send(
-            "PATCH", f"/api/users/0/items/{key}", body=dict(patch),
+            "PATCH", f"{self._root}/items/{key}", body=dict(patch),
             headers={"If-Unmodified-Since-Version": str(version)},
             action=f"PATCH item {key}", ok=(412,),
         )  # fmt: skip
@@ -326,7 +348,7 @@ class DesktopTarget:
 
     def _resolve(self, spec: str, *, create: bool) -> str | None:
         spec = spec.strip()
-        response = self._send("GET", "/api/users/0/collections", action="GET collections")
+        response = self._send("GET", f"{self._root}/collections", action="GET collections")
         rows = [
             (str(c["key"]), str(d.get("name", "")), str(d.get("parentCollection") or ""))
             for c in response.json()
@@ -345,7 +367,7 @@ class DesktopTarget:
             key = collection_key(self.key_library, parent, name)
             payload = [{"key": key, "version": 0, "name": name, "parentCollection": parent}]
             answer = self._send(
-                "POST", "/api/users/0/collections", body=payload, action=f"POST {name!r}"
+                "POST", f"{self._root}/collections", body=payload, action=f"POST {name!r}"
             )
             failed = (answer.json().get("failed") or {}).get("0")
             if failed and int(failed.get("code", 0)) != 412:

@@ -196,3 +196,13 @@ def test_with_data_the_databases_and_keys_outlive_the_double(tmp_path: Path) -> 
         assert list(again.state.db.items) == ["ABCD2345"]
         empty = request(again, "POST", "/api/users/0/items", body=b"[]", sid=sid, key=key)
         assert empty.text == "No items provided"  # the Always Allow key still works
+
+
+def test_groups_are_listed_and_served_as_libraries_of_their_own() -> None:
+    # Only a signed-in user who syncs has groups in the app; each has its own clientVersion.
+    with DesktopDouble(DesktopState(user_id=5)) as app:
+        app.state.add_group(12, "Reviews")
+        groups = request(app, "GET", "/api/users/0/groups").json
+        assert [(g["id"], g["data"]["name"]) for g in groups] == [(12, "Reviews")]
+        assert request(app, "GET", "/api/groups/12/items").json == []
+        assert request(app, "GET", "/api/groups/13/items").status == 404

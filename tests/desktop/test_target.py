@@ -135,3 +135,28 @@ def test_a_guarded_retry_refused_by_its_own_lost_write_says_so(app: DesktopDoubl
         t.create_items([zotero_article(a)], if_unmodified_since=t.library_version())
     assert info.value.answer_lost  # the engine then counts the item as possibly its own
     assert a in app.state.db.items
+
+
+def test_a_group_the_app_holds_is_written_with_the_keys_the_web_api_target_derives(
+    app: DesktopDouble,
+) -> None:
+    app.state.user_id = 4242
+    app.state.add_group(7, "Lab")
+    t = target(app, group=7)
+    assert t.library == f"desktop/{app.state.db.server_id}/groups/7"
+    assert t.key_library == "groups/7"  # as the Web API target derives them in groups/7
+    t.check_access()
+    (a,) = [item_key("desktop-group-0", "groups/7")]
+    result = t.create_items([zotero_article(a)])
+    assert result.created.keys() == {0}
+    assert a in app.state.db.groups["7"].items and a not in app.state.db.items
+    assert t.known_items([a]).keys() == {a}
+    assert t.item_versions(0)[0].keys() == {a}
+
+
+def test_a_group_the_app_does_not_hold_is_refused_with_what_to_do(app: DesktopDouble) -> None:
+    with pytest.raises(RemoteError, match="holds no group 9") as info:
+        target(app, group=9).check_access()
+    assert info.value.hint and "signed in" in info.value.hint
+    with pytest.raises(ValueError, match="signed-in user"):
+        app.state.add_group(9, "not signed in: the app holds no groups")

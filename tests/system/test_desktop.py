@@ -19,6 +19,7 @@ from tests.helpers import write_export
 from tests.system.desktop_processes import (
     DesktopMachine,
     assert_exactly_once,
+    desktop_config,
     pmid_counts,
     record_statuses,
     running_app,
@@ -149,3 +150,20 @@ def test_zotero_closed_for_a_while_during_an_import(tmp_path: Path) -> None:
         if code != 0:  # gave up while Zotero was closed: the rerun settles what is pending
             machine.run(tmp_path / "in")
         assert_exactly_once(app, pmids)
+
+
+def test_import_into_a_group_the_app_holds(tmp_path: Path) -> None:
+    # A signed-in user's group, synced into the app: the items go there (with the keys the Web
+    # API target derives for groups/7), not into My Library; a rerun writes nothing.
+    with running_app(user_id=4242) as app:
+        app.state.add_group(7, "Lab")
+        pmids = write_export(tmp_path / "in" / "a.nbib", range(31700001, 31700021))
+        machine = DesktopMachine(tmp_path / "m", app)
+        desktop_config(machine.home, app, machine.key, extra="desktop_group = 7\n")
+        machine.run(tmp_path / "in")
+        assert sorted(app.state.group_pmids(7)) == sorted(map(str, pmids))
+        assert app.state.pmids() == []
+        writes = app.state.writes
+        machine.run(tmp_path / "in")
+        assert app.state.writes == writes
+        assert f"desktop/{app.state.db.server_id}/groups/7" in machine.status()

@@ -207,9 +207,7 @@ def test_another_machine_is_refused_before_anything_is_asked(
     assert nothing_written()
 
 
-@pytest.mark.parametrize(
-    "extra", [("--library", "group:5"), ("--api-key-file", "k"), ("--api-url", "http://x")]
-)
+@pytest.mark.parametrize("extra", [("--api-key-file", "k"), ("--api-url", "http://x")])
 def test_the_web_api_flags_are_refused_with_desktop(
     app: DesktopDouble, capsys: pytest.CaptureFixture[str], extra: tuple[str, str]
 ) -> None:
@@ -219,6 +217,23 @@ def test_the_web_api_flags_are_refused_with_desktop(
     assert nothing_written() and app.state.prompts == []
     code, out = setup(app.url, capsys, "--library", "user")  # My Library is what it does
     assert code == 0, out
+
+
+def test_a_group_the_app_holds_is_chosen_with_library_and_one_it_lacks_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with DesktopDouble() as app:
+        app.state.user_id = 4242  # signed in and syncing: the app holds the user's groups
+        app.state.add_group(7, "Lab")
+        code, out = setup(app.url, capsys, "--library", "group:5")
+        assert code == 2 and "holds no such group (it holds: Lab (7))" in out
+        assert nothing_written() and app.state.prompts == []  # refused before the dialog
+        code, out = setup(app.url, capsys, "--library", "group:7")
+        assert code == 0, out
+        assert "group 'Lab' (7)" in out
+        config = load(config_path())
+        assert config.zotero.desktop_group == 7
+        assert config.zotero.library == f"desktop/{app.state.db.server_id}/groups/7"
 
 
 def test_yes_without_a_flag_is_the_web_path_even_with_the_app_running(
