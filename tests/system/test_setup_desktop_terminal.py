@@ -117,3 +117,34 @@ def test_a_config_set_up_for_the_web_makes_the_web_the_default(
         term.ctrl_c()
         assert term.wait() == 130, term.output
     assert cfg.read_text() == old and app.state.prompts == []
+
+
+def test_a_person_signed_in_to_zotero_chooses_one_of_the_groups_the_app_holds(
+    tmp_path: Path, app: DesktopDouble
+) -> None:
+    home = tmp_path / "home"
+    app.state.user_id = 4242
+    app.state.add_group(7, "Lab")
+    app.state.add_group(9, "Reviews")
+    with syncd_setup(home, app) as term:
+        term.expect(r"Which one\? \[2\]: ")
+        term.line("2")
+        term.expect(r"1\. My Library")
+        term.expect(r"2\. group 'Lab' \(7\)")
+        term.expect(r"3\. group 'Reviews' \(9\)")
+        term.expect(r"Import into which library\? \[1\]: ")
+        term.line("3")
+        term.expect(r"Press Enter, then answer the dialog in the Zotero window: ")
+        term.line("")
+        term.expect(r"Collection for imported items .*\[-\]: ")
+        term.line("")
+        term.expect(r"Folder to watch for PubMed exports \[.*\]: ")
+        term.line("")
+        term.expect(r"target: +the Zotero app at .*\(group 'Reviews', 9\)")
+        term.expect(r"Write these\? \[Y/n\]: ")
+        term.line("")
+        term.expect(r"Install and start the service now .*\[Y/n\]: ")
+        term.line("n")
+        assert term.wait() == 0, term.output
+    config = load(home / ".config" / "syncd" / "config.toml")
+    assert config.zotero.desktop_group == 9
