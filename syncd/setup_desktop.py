@@ -27,11 +27,11 @@ from typing import Any
 from syncd.config import DEFAULT_DESKTOP_URL, default_desktop_key_path, default_download_dir
 from syncd.config_keys import is_loopback
 from syncd.core.desktop_answers import CHECKBOX
-from syncd.core.setup_plan import DESKTOP_KEYS, parse_library
+from syncd.core.setup_plan import DESKTOP_KEYS, collection_names, parse_library
 from syncd.errors import ConfigError, RemoteError, UsageError
 from syncd.setup_files import SecretFile, SetupResult
 from syncd.setup_prompts import UI
-from syncd.setup_web import answers_before, collection_answer, watch_directory
+from syncd.setup_web import answers_before, collection_answer, say_collections, watch_directory
 from syncd.targets.desktop import DesktopTarget
 from syncd.targets.desktop_auth import (
     Denied,
@@ -89,7 +89,11 @@ def setup_desktop(args: argparse.Namespace, ui: UI) -> SetupResult:
     if key is None:
         key = _authorized(url, ui)
         ui.say("Zotero gave syncd a key that stays valid (Always Allow).")
-    collection = collection_answer(args, ui, None, before.get("collection"))
+    with contextlib.closing(_reader(url, sid, group)) as app:
+        rows = app.collection_rows()
+    names = collection_names(r for r in rows if not r["data"].get("parentCollection"))
+    say_collections(args, ui, f"group {group[1]!r}" if group else "My Library", names)
+    collection = collection_answer(args, ui, names, before.get("collection"))
     directory, folders = watch_directory(args, ui, before.get("directory"))
     values: dict[str, Any] = {"zotero.target": "desktop"}
     if url != DEFAULT_DESKTOP_URL:
@@ -137,14 +141,19 @@ def _no_web_flags(args: argparse.Namespace) -> None:
         )
 
 
+def _reader(url: str, sid: str, group: tuple[int, str] | None) -> DesktopTarget:
+    """The app's library for reading: reads need no key in the local API, so the groups and
+    collections are known before Zotero's dialog."""
+    gid = group[0] if group else None
+    return DesktopTarget(url, DesktopKey(sid, ""), attempts=1, timeout=PROBE_TIMEOUT, group=gid)
+
+
 def _library(
     args: argparse.Namespace, ui: UI, url: str, sid: str, document: dict[str, Any]
 ) -> tuple[int, str] | None:
     """My Library (None) or one of the groups the app holds (a signed-in user's, synced):
     ``--library group:ID``, else asked when there are groups, else My Library."""
-    # Reads need no key in the local API: the groups are known before Zotero's dialog.
-    reader = DesktopTarget(url, DesktopKey(sid, ""), attempts=1, timeout=PROBE_TIMEOUT)
-    with contextlib.closing(reader) as app:
+    with contextlib.closing(_reader(url, sid, None)) as app:
         groups = app.groups()
     spec = getattr(args, "library", None)
     if spec:

@@ -219,14 +219,19 @@ def _collection(
     before: str | None,
 ) -> str | None:
     names = collection_names(account.top_collections(library.path))
+    say_collections(args, ui, library.label.split(" (")[0], names)
+    return collection_answer(args, ui, names, before)
+
+
+def say_collections(args: argparse.Namespace, ui: UI, library: str, names: list[str]) -> None:
+    """Before asking for a collection: the library's top-level ones, to pick from."""
     if args.collection is None and ui.interactive:
         listed = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
         ui.say(
-            f"Top-level collections in {library.label.split(' (')[0]}: {listed}"
+            f"Top-level collections in {library}: {listed}"
             if names
             else "The library has no collections yet."
         )
-    return collection_answer(args, ui, names, before)
 
 
 def collection_answer(

@@ -346,12 +346,16 @@ class DesktopTarget:
     def find_collection(self, spec: str) -> str | None:
         return self._resolve(spec, create=False)
 
+    def collection_rows(self) -> list[dict[str, Any]]:
+        """Every collection of the library, as the local API lists them (no key needed)."""
+        response = self._send("GET", f"{self._root}/collections", action="GET collections")
+        return list(response.json())
+
     def _resolve(self, spec: str, *, create: bool) -> str | None:
         spec = spec.strip()
-        response = self._send("GET", f"{self._root}/collections", action="GET collections")
         rows = [
             (str(c["key"]), str(d.get("name", "")), str(d.get("parentCollection") or ""))
-            for c in response.json()
+            for c in self.collection_rows()
             if not (d := c["data"]).get("deleted")
         ]
         if KEY_PATTERN.match(spec) and any(k == spec for k, _, _ in rows):

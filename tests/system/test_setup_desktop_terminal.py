@@ -126,6 +126,7 @@ def test_a_person_signed_in_to_zotero_chooses_one_of_the_groups_the_app_holds(
     app.state.user_id = 4242
     app.state.add_group(7, "Lab")
     app.state.add_group(9, "Reviews")
+    app.state.db.groups["9"].collections["AAAAAAAA"] = {"version": 1, "data": {"name": "Scoping"}}
     with syncd_setup(home, app) as term:
         term.expect(r"Which one\? \[2\]: ")
         term.line("2")
@@ -136,8 +137,10 @@ def test_a_person_signed_in_to_zotero_chooses_one_of_the_groups_the_app_holds(
         term.line("3")
         term.expect(r"Press Enter, then answer the dialog in the Zotero window: ")
         term.line("")
+        term.expect(r"Top-level collections in group 'Reviews': Scoping")
         term.expect(r"Collection for imported items .*\[-\]: ")
-        term.line("")
+        term.line("Scoping")
+        term.expect(r"Collection: 'Scoping' \(exists\)")
         term.expect(r"Folder to watch for PubMed exports \[.*\]: ")
         term.line("")
         term.expect(r"target: +the Zotero app at .*\(group 'Reviews', 9\)")
