@@ -587,6 +587,39 @@ def test_a_file_that_changed_while_it_was_read_is_read_again_and_the_item_comple
         assert server.pmids() == ["44200001"]
 
 
+def test_a_slow_read_keeps_the_heartbeat_fresh_and_stops_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A read that takes long (a huge file on a slow disk): the worker's heartbeat (what the
+    # systemd watchdog ping rests on) stays fresh while it reads, and a stop request ends the
+    # read between records instead of after the whole file.
+    config = model_config(tmp_path, settle_seconds=0.2)
+    path = tmp_path / "inbox" / "huge.nbib"
+    path.write_text(medline(range(44300001, 44302001)), encoding="utf-8")
+    real = sources.read_path
+    beats: list[float] = []
+    running: list[Worker] = []
+
+    def slow_read(p: Path) -> Any:
+        for n, record in enumerate(real(p)):
+            if n % 200 == 0:
+                time.sleep(0.05)  # the disk is slow
+                beats.append(running[0].heartbeat)
+                if n == 1000:
+                    running[0].stop.set()  # systemctl --user stop, half-way through the file
+            yield record
+
+    monkeypatch.setattr(sources, "read_path", slow_read)
+    server = MemoryLibrary()
+    with worker(config, server) as w:
+        running.append(w)
+        time.sleep(0.3)
+        with pytest.raises(daemon_module.Stopping):
+            ticks(w, 2)
+    assert len(set(beats)) > 3, "the heartbeat stood still during the read"
+    assert len(server.items) < 2000, "the read went on to the end after the stop request"
+
+
 def test_an_export_without_a_final_newline_goes_in_once_quiet(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
