@@ -471,6 +471,7 @@ def test_dropped_connection_after_apply_gives_existing_not_a_second_item(
     assert len(sleeps) == 1
 
 
+@pytest.mark.slow
 def test_slow_response_times_out_and_is_retried(
     sandbox: SandboxServer, make_gateway: MakeGateway, sleeps: list[float]
 ) -> None:

@@ -185,6 +185,7 @@ def test_older_than_10_has_no_server_id_and_no_writes(app: DesktopDouble) -> Non
     assert answer.text == "Endpoint does not support method\n"
 
 
+@pytest.mark.slow
 def test_with_data_the_databases_and_keys_outlive_the_double(tmp_path: Path) -> None:
     data = tmp_path / "zotero-desktop.json"
     with DesktopDouble(DesktopState(data=data)) as app:

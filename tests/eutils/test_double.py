@@ -102,6 +102,7 @@ def test_efetch_of_malformed_ids_is_a_400(double: EutilsDouble) -> None:
     assert b"ID list is empty! Possibly it has no correct IDs." in r.content
 
 
+@pytest.mark.slow
 def test_the_rate_limit_answers_429_naming_the_key_and_counts_it() -> None:
     moment = [100.0]
     with EutilsDouble(corpus_with([1]), clock=lambda: moment[0]) as double:

@@ -39,6 +39,7 @@ def test_python_dash_m_runs_the_cli() -> None:
     assert "usage: syncd" in proc.stdout
 
 
+@pytest.mark.slow
 def test_one_v_is_syncd_detail_and_two_bring_the_http_detail(tmp_path: Path) -> None:
     """``--help`` says HTTP detail comes with -vv: a single -v must not flood with it."""
     root = Path(__file__).resolve().parents[2]

@@ -181,6 +181,7 @@ def test_other_text_files_are_ignored_and_a_broken_export_is_reported(
     wait_for(lambda: not errors.exists(), 10, "the stale report removed", daemon.tail())
 
 
+@pytest.mark.slow
 def test_a_fifo_in_the_folder_never_blocks_the_daemon(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
@@ -222,6 +223,7 @@ def test_status_retry_reads_files_with_failures_again(
     assert code == 0 and status["files_with_problems"] == [], status
 
 
+@pytest.mark.slow
 def test_after_import_move_and_failed_directory_never_overwrite(
     tmp_path: Path, sandbox: SandboxServer, daemons: list[Daemon]
 ) -> None:
@@ -419,6 +421,7 @@ def test_a_server_backoff_is_shown_and_sigterm_interrupts_it(
     assert code == 0 and took < 5.0, (code, took, daemon.tail())
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130(daemon: Daemon) -> None:
     daemon.start()
     daemon.wait_ready()
@@ -512,6 +515,7 @@ def test_desktop_notifications_through_notify_send(
     ]
 
 
+@pytest.mark.slow
 def test_a_second_daemon_on_the_same_state_is_refused(
     daemon: Daemon, sandbox: SandboxServer
 ) -> None:
@@ -622,6 +626,7 @@ def test_a_folder_that_vanishes_is_waited_for(daemon: Daemon, sandbox: SandboxSe
     wait_for_pmids(sandbox, pmids, 30, daemon)
 
 
+@pytest.mark.slow
 def test_status_right_after_the_start_names_the_start_scan(daemon: Daemon) -> None:
     daemon.start()
     daemon.wait_ready()  # READY=1 comes after the start scan

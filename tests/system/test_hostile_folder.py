@@ -126,6 +126,7 @@ def test_hostile_names_are_imported_shown_safely_and_stop_nothing(
     assert sorted(library_pmids(sandbox)) == [f"4100000{n}" for n in range(1, 6)]
 
 
+@pytest.mark.slow
 def test_syncd_import_of_a_name_that_is_not_utf8(
     tmp_path: Path, sandbox: SandboxServer, daemon: Daemon
 ) -> None:
@@ -587,6 +588,7 @@ def test_a_file_that_changed_while_it_was_read_is_read_again_and_the_item_comple
         assert server.pmids() == ["44200001"]
 
 
+@pytest.mark.slow
 def test_a_slow_read_keeps_the_heartbeat_fresh_and_stops_when_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -47,6 +47,7 @@ def _item(sandbox: SandboxServer) -> dict[str, object]:
     return one
 
 
+@pytest.mark.slow
 def test_the_full_record_completes_the_truncated_item(
     tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -137,6 +137,7 @@ def test_a_search_polled_twice_creates_exactly_the_new_entries(
     assert "[ok  ] E-utilities" in text and "[ok  ] search 'synth': 36 entries" in text
 
 
+@pytest.mark.slow
 def test_a_query_pubmed_refuses_exits_2_naming_the_search(
     tmp_path: Path, sandbox: SandboxServer, double: EutilsDouble
 ) -> None:
