@@ -57,22 +57,21 @@ their raw bytes in every column that holds a name or a message, and read back as
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from syncd.errors import StateDamagedError, StateError
-from syncd.state_failures import BUSY_TIMEOUT_MS, damaged_hint, state_error
+from syncd.state_failures import BUGS, BUSY_TIMEOUT_MS, damaged_hint, guarded, state_error
 from syncd.state_history import HistoryRow as HistoryRow  # re-exported: the rows are the store's
 from syncd.state_history import HistoryStates
 from syncd.state_history import db_text as _db
@@ -231,8 +230,6 @@ TABLES: tuple[str, ...] = tuple(
 )
 """The tables a database at :data:`SCHEMA_VERSION` has (checked when it is opened)."""
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 class RecordStatus(StrEnum):
     """``records.status``: the one vocabulary (the table's CHECK constraint holds the same)."""
@@ -258,35 +255,18 @@ class FileOutcome(StrEnum):
     UNCHANGED = "unchanged"
 
 
-def _guarded(method: F) -> F:
-    """``method`` with every ``sqlite3.Error`` / ``OSError`` turned into a StateError."""
-
-    @functools.wraps(method)
-    def guarded(self: StateStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except _BUGS:
-            raise
-        except (sqlite3.Error, OSError) as exc:
-            raise state_error(self.path, exc) from exc
-
-    return guarded  # type: ignore[return-value]
-
-
 _UNGUARDED = frozenset({"transaction", "close"})
-_BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
-"""Errors of syncd's own SQL, not of the database or the disk: left to show as bugs."""
 
 
 def _guard_public_methods(cls: type[StateStore]) -> type[StateStore]:
-    """Wrap every public method and property of ``cls`` with :func:`_guarded`."""
+    """Wrap every public method and property of ``cls`` with :func:`guarded`."""
     for name, value in list(vars(cls).items()):
         if name.startswith("_") or name in _UNGUARDED:
             continue
         if isinstance(value, property) and value.fget is not None:
-            setattr(cls, name, property(_guarded(value.fget)))
+            setattr(cls, name, property(guarded(value.fget)))
         elif callable(value):
-            setattr(cls, name, _guarded(value))
+            setattr(cls, name, guarded(value))
     return cls
 
 
@@ -531,7 +511,7 @@ class StateStore(SearchStates, HistoryStates, WrittenStates):
             # SQLite may have rolled back already (a full disk does): that must not hide why.
             with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error | OSError) and not isinstance(exc, _BUGS):
+            if isinstance(exc, sqlite3.Error | OSError) and not isinstance(exc, BUGS):
                 raise state_error(self.path, exc) from exc
             raise
         else:

@@ -1,6 +1,7 @@
 """What went wrong with the state database, said plainly: each SQLite or OS failure met while
 using it becomes one :class:`~syncd.errors.StateError` with what to do (no space, a read-only
-folder, a damaged file, a file size limit, a link loop), naming the file.
+folder, a damaged file, a file size limit, a link loop), naming the file; :func:`guarded`
+wraps the store's methods (and its parts') so that every one of them says it so.
 
 Kept apart from :mod:`syncd.state` so that the store stays about its tables: this module only
 reads the failure and the file system around the database, to explain.
@@ -9,11 +10,14 @@ reads the failure and the file system around the database, to explain.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import resource
 import sqlite3
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from syncd.errors import (
     StateDamagedError,
@@ -198,3 +202,25 @@ def state_error(path: Path, exc: BaseException, doing: str = "") -> StateError:
         f"{path}: the state database failed{what}: {text}",
         hint="run 'syncd doctor' to check it",
     )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+"""Errors of syncd's own SQL, not of the database or the disk: left to show as bugs."""
+
+
+def guarded(method: F) -> F:
+    """``method`` (of an object with a ``path``: the store and its parts) with every
+    ``sqlite3.Error`` / ``OSError`` turned into a StateError; syncd's own SQL errors (BUGS)
+    pass as they are."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BUGS:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            raise state_error(self.path, exc) from exc
+
+    return wrapper  # type: ignore[return-value]

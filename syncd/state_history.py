@@ -11,17 +11,14 @@ for every table.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from syncd.state_failures import state_error
-
-F = TypeVar("F", bound=Callable[..., Any])
+from syncd.state_failures import guarded
 
 
 def db_text(text: str | None) -> str | bytes | None:
@@ -67,21 +64,6 @@ class HistoryRow:
     """Of ``duplicates``: records that completed the item syncd had created for them."""
 
 
-def _guarded(method: F) -> F:
-    """``method`` with database and disk failures turned into a StateError (as the store's)."""
-
-    @functools.wraps(method)
-    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
-            raise
-        except (sqlite3.Error, OSError) as exc:
-            raise state_error(self.path, exc) from exc
-
-    return guarded  # type: ignore[return-value]
-
-
 _TOTALS = ("files", "records", "new", "uncertain", "duplicates", "completed", "merged", "failed")
 
 
@@ -102,7 +84,7 @@ class HistoryStates:
         """``column``, or 0 in a database older than ``schema`` (opened read-only)."""
         return column if self._schema_at_open >= schema else "0"
 
-    @_guarded
+    @guarded
     def add_history(self, library: str, rows: Iterable[HistoryRow]) -> None:
         with self.transaction() as conn:
             conn.executemany(
@@ -129,7 +111,7 @@ class HistoryStates:
                 ],
             )
 
-    @_guarded
+    @guarded
     def history(self, library: str, limit: int = 20) -> list[HistoryRow]:
         """The last ``limit`` files imported, newest first."""
         if not self.has_table("history"):
@@ -142,7 +124,7 @@ class HistoryStates:
         )
         return [HistoryRow(*(read_text(v) for v in r)) for r in rows]
 
-    @_guarded
+    @guarded
     def last_counted(self, library: str, path: str) -> str:
         """When ``path`` last got a history row ("" when never): records pushed for it later
         were created by a run that ended before counting them."""
@@ -154,7 +136,7 @@ class HistoryStates:
         ).fetchone()
         return str(row[0] or "")
 
-    @_guarded
+    @guarded
     def history_totals(self, library: str, since: str | None = None) -> dict[str, int]:
         """Files, records, new (and how many of them uncertain), duplicates (and how many of
         them completed syncd's item), merged and failed, summed (from ``since`` on)."""
@@ -173,7 +155,7 @@ class HistoryStates:
         row = self._conn.execute(sql, args).fetchone()
         return {n: int(v or 0) for n, v in zip(_TOTALS, row, strict=True)}
 
-    @_guarded
+    @guarded
     def prune_history(self, before: str) -> int:
         """Drop history rows older than ``before`` (an ISO time); exactly-once never needs
         them. Returns how many went."""

@@ -20,15 +20,14 @@ the one store (same connection, same transactions). A database of schema 6 opene
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from syncd.state_failures import state_error
+from syncd.state_failures import guarded
 
 MIGRATION: tuple[str, ...] = (
     """CREATE TABLE searches (
@@ -63,8 +62,6 @@ _COLUMNS = (
     "last_duplicates, last_failed, last_ok, failures, next_poll, last_error"
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 @dataclass(frozen=True)
 class SearchRow:
@@ -84,21 +81,6 @@ class SearchRow:
     failures: int = 0
     next_poll: float | None = None
     last_error: str | None = None
-
-
-def _guarded(method: F) -> F:
-    """``method`` with database and disk failures turned into a StateError (as the store's)."""
-
-    @functools.wraps(method)
-    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
-            raise
-        except (sqlite3.Error, OSError) as exc:
-            raise state_error(self.path, exc) from exc
-
-    return guarded  # type: ignore[return-value]
 
 
 def _row(r: tuple[Any, ...]) -> SearchRow:
@@ -133,7 +115,7 @@ class SearchStates:
 
         def has_table(self, name: str) -> bool: ...
 
-    @_guarded
+    @guarded
     def search_rows(self, library: str) -> list[SearchRow]:
         """Every search the database knows in ``library`` (also ones no longer configured)."""
         if not self.has_table("searches"):
@@ -144,7 +126,7 @@ class SearchStates:
         )
         return [_row(tuple(r)) for r in rows]
 
-    @_guarded
+    @guarded
     def search_row(self, library: str, name: str, query: str) -> SearchRow | None:
         if not self.has_table("searches"):
             return None
@@ -154,7 +136,7 @@ class SearchStates:
         ).fetchone()
         return None if r is None else _row(tuple(r))
 
-    @_guarded
+    @guarded
     def put_search(self, library: str, row: SearchRow, updated_at: str) -> None:
         """Write ``row`` whole (insert or replace)."""
         with self.transaction() as conn:
@@ -181,7 +163,7 @@ class SearchStates:
                 ),
             )
 
-    @_guarded
+    @guarded
     def search_seen(self, library: str, name: str, query: str, pmids: Iterable[str]) -> set[str]:
         """Which of ``pmids`` the search has settled before."""
         if not self.has_table("search_seen"):
@@ -199,7 +181,7 @@ class SearchStates:
             )
         return found
 
-    @_guarded
+    @guarded
     def add_search_seen(self, library: str, name: str, query: str, pmids: Iterable[str]) -> None:
         """Note ``pmids`` as settled by the search (call only once their records are)."""
         with self.transaction() as conn:
@@ -209,7 +191,7 @@ class SearchStates:
                 ((library, name, query, p) for p in pmids),
             )
 
-    @_guarded
+    @guarded
     def search_seen_count(self, library: str, name: str, query: str) -> int:
         if not self.has_table("search_seen"):
             return 0

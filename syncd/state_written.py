@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syncd.state_history import _guarded
+from syncd.state_failures import guarded
 
 MIGRATION: tuple[str, ...] = (
     """CREATE TABLE written (
@@ -50,7 +50,7 @@ class WrittenStates:
 
         def has_table(self, name: str) -> bool: ...
 
-    @_guarded
+    @guarded
     def written(self, library: str, keys: Iterable[str]) -> dict[str, dict[str, str]]:
         """The digests of what syncd wrote to each of ``keys`` (a key syncd holds no row for,
         e.g. an item created before schema 8, is absent)."""
@@ -68,7 +68,7 @@ class WrittenStates:
                 out[key] = json.loads(digests)
         return out
 
-    @_guarded
+    @guarded
     def put_written(
         self, library: str, digests: Mapping[str, Mapping[str, str]], at: str, *, add: bool = False
     ) -> None:
