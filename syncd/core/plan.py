@@ -153,7 +153,13 @@ def group(candidates: Sequence[Candidate], options: DedupOptions) -> list[list[i
         for i in members:
             if pmid := candidates[i].ids.pmid:
                 groups.union(i, first_of.setdefault(pmid, i))
-    # Records without a PMID that share a DOI and agree, among themselves.
+    # Records without a PMID that share a DOI and agree, among themselves. A record with a
+    # PMID stands for its whole article (every record with that PMID), as in decide(): a
+    # record that agrees with any of them is that article, in whatever order they come.
+    article: dict[int, list[Identifiers]] = {}
+    for i, c in enumerate(candidates):
+        if c.error is None and c.ids.pmid:
+            article.setdefault(groups.find(i), []).append(c.ids)
     attach: dict[int, list[int]] = {}  # record without PMID -> agreeing records with one
     for dk, members in by_key.items():
         kind = dk.split(":", 1)[0]
@@ -166,7 +172,7 @@ def group(candidates: Sequence[Candidate], options: DedupOptions) -> list[list[i
                     groups.union(i, j)
             for j in members:
                 if candidates[j].ids.pmid and (
-                    verdict(kind, [candidates[j].ids], candidates[i].ids) == "same"
+                    verdict(kind, article[groups.find(j)], candidates[i].ids) == "same"
                 ):
                     attach.setdefault(i, []).append(j)
     if attach:

@@ -288,3 +288,28 @@ def test_a_shared_pmid_is_one_article_in_either_order_whatever_match_says() -> N
         p = plan(order, index, Memory(), opts, library="users/1")
         assert not p.creates, order
         assert all(isinstance(a, Merge) and a.key == "AAAAAAAA" for a in p.actions)
+
+
+def test_a_record_agreeing_with_any_record_of_an_article_joins_it_in_every_order() -> None:
+    # Found by the order property: a DOI-only record sharing its DOI with one record of PMID 2
+    # (another title) and its title with another record of PMID 2 was a separate article in
+    # some orders, and in the others the PMID article was dropped as its duplicate.
+    import itertools
+
+    title_only = Candidate(ids=Identifiers(fingerprint="t1|2020|a"), where="a.nbib:1")
+    with_doi = Candidate(
+        ids=Identifiers(pmid="2", doi="10.1/d", fingerprint="t2|2021|b"), where="a.nbib:2"
+    )
+    doi_only = Candidate(ids=Identifiers(doi="10.1/d", fingerprint="t1|2020|a"), where="a.nbib:3")
+    same_pmid = Candidate(ids=Identifiers(pmid="2", fingerprint="t1|2020|a"), where="a.nbib:4")
+    opts = DedupOptions(match=("pmid", "doi", "title"), include_trash=False)
+    outcomes = {
+        tuple(
+            sorted(
+                c.identity
+                for c in plan(list(order), Index([]), Memory(), opts, library=LIB).creates
+            )
+        )
+        for order in itertools.permutations([title_only, with_doi, doi_only, same_pmid])
+    }
+    assert outcomes == {("pmid:2",)}
