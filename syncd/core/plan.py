@@ -142,7 +142,9 @@ def group(candidates: Sequence[Candidate], options: DedupOptions) -> list[list[i
     for i, c in enumerate(candidates):
         if c.error is not None:
             continue
-        for dk in dedup_keys(c.ids, joining):
+        # The identity too (what the key is derived from): records of one identity that agree
+        # are one article even where ``match`` does not compare it (see decide).
+        for dk in memory_keys(c.ids, joining):
             by_key.setdefault(dk, []).append(i)
         if "title" in options.match and c.ids.fingerprint:
             titled.append((c.ids.fingerprint, i))
